@@ -7,3 +7,4 @@ from functional_nn.losses import get_loss
 from functional_nn.network import MLP, Dense, Trace
 
 __version__ = "0.1.0"
+from functional_nn.gradcheck import GradientReport, assert_gradients_match, compare_gradients

@@ -1,0 +1,230 @@
+r"""The lecture's toy problems as pure functions of a ``jax.random`` key.
+
+Every generator returns ``(x, y)`` batch-first: ``x`` of shape ``(n, n_features)``
+float32; for classification ``y`` is ``(n,)`` int32 labels ``0..C-1`` (encode
+with :func:`functional_nn.data.one_hot` or :func:`~functional_nn.data.binary_targets`),
+for regression ``(n, 1)`` float32. Classes are balanced (sizes differ by at most
+one) and the rows are shuffled with the key, so any prefix is a fair sample.
+The same key gives the same data; nothing reads a global random state.
+
+The 2-D sets follow the lecture's demo (the TensorFlow playground): circle,
+XOR quadrants, Gaussian blobs and two spirals, plus scikit-learn's moons.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_nn.data._checks import check_count, check_key, check_nonnegative
+
+Array = jax.Array
+
+#: The four inputs of a two-input gate, in truth-table order.
+GATE_INPUTS = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))
+
+#: Outputs of each gate for :data:`GATE_INPUTS`. XOR and XNOR are the ones a
+#: single perceptron cannot represent (Minsky and Papert).
+TRUTH_TABLES: dict[str, tuple[int, int, int, int]] = {
+    "and": (0, 0, 0, 1),
+    "or": (0, 1, 1, 1),
+    "nand": (1, 1, 1, 0),
+    "nor": (1, 0, 0, 0),
+    "xor": (0, 1, 1, 0),
+    "xnor": (1, 0, 0, 1),
+}
+
+
+def logic_gate(name: str, *, n: int | None = None, noise: float = 0.0,
+               key: Array | None = None) -> tuple[Array, Array]:
+    """A two-input logic gate: its truth table, or ``n`` noisy copies of it.
+
+    Args:
+        name: one of ``"and", "or", "nand", "nor", "xor", "xnor"``.
+        n: ``None`` gives the four truth-table rows in order; an int gives ``n``
+            rows cycling through the table (balanced), shuffled with ``key``.
+        noise: standard deviation of Gaussian noise added to the inputs.
+        key: required when the result is random (``n`` given or ``noise > 0``).
+    Returns:
+        ``x`` ``(n, 2)`` float32 inputs in {0, 1} (plus noise), ``y`` ``(n,)`` int32.
+
+    Example:
+        >>> x, y = logic_gate("xor")
+        >>> y.tolist()
+        [0, 1, 1, 0]
+    """
+    if name not in TRUTH_TABLES:
+        raise ValueError(f"unknown gate {name!r}; known gates: {', '.join(TRUTH_TABLES)}")
+    noise = check_nonnegative(noise, "noise")
+    inputs = jnp.asarray(GATE_INPUTS, jnp.float32)
+    outputs = jnp.asarray(TRUTH_TABLES[name], jnp.int32)
+    if n is None and noise == 0.0:
+        return inputs, outputs
+    key = check_key(key, f"logic_gate({name!r}) with n={n!r}, noise={noise}")
+    key_order, key_noise = jax.random.split(key)
+    if n is None:
+        rows = jnp.arange(4)
+    else:
+        rows = jax.random.permutation(key_order, jnp.arange(check_count(n, "n")) % 4)
+    x = inputs[rows] + noise * jax.random.normal(key_noise, (rows.shape[0], 2), jnp.float32)
+    return x, outputs[rows]
+
+
+def xor(*, n: int | None = None, noise: float = 0.0, key: Array | None = None) -> tuple[Array, Array]:
+    """The XOR truth table (``n=None``) or ``n`` noisy copies; see :func:`logic_gate`."""
+    return logic_gate("xor", n=n, noise=noise, key=key)
+
+
+def noisy_line(n: int = 50, *, key: Array, noise: float = 0.1, w0: float = 1.0, w1: float = 2.0,
+               low: float = -1.0, high: float = 1.0) -> tuple[Array, Array]:
+    r"""Regression data for the lecture's hypothesis :math:`h(x) = w_0 + w_1 x`.
+
+    ``x ~ Uniform(low, high)`` and ``t = w0 + w1 x + noise · ε`` with ``ε ~ N(0, 1)``,
+    so least squares recovers ``(w0, w1)`` as ``n`` grows.
+
+    Returns:
+        ``x`` ``(n, 1)`` float32, ``y`` ``(n, 1)`` float32.
+    """
+    n = check_count(n, "n")
+    noise = check_nonnegative(noise, "noise")
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
+    key = check_key(key, "noisy_line")
+    key_x, key_eps = jax.random.split(key)
+    x = jax.random.uniform(key_x, (n, 1), jnp.float32, low, high)
+    y = w0 + w1 * x + noise * jax.random.normal(key_eps, (n, 1), jnp.float32)
+    return x, y.astype(jnp.float32)
+
+
+def circle(n: int = 200, *, key: Array, noise: float = 0.05) -> tuple[Array, Array]:
+    """A disk inside a ring: label 1 for radius in ``[0, 0.5]``, 0 for ``[0.7, 1]``.
+
+    Not linearly separable; one hidden layer of a few units separates it.
+
+    Returns:
+        ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
+    """
+    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    key = check_key(key, "circle")
+    key_r, key_angle, key_noise, key_order = jax.random.split(key, 4)
+    y = _balanced_labels(n, 2)
+    u = jax.random.uniform(key_r, (n,), jnp.float32)
+    radius = jnp.where(y == 1, 0.5 * u, 0.7 + 0.3 * u)
+    angle = jax.random.uniform(key_angle, (n,), jnp.float32, 0.0, 2 * math.pi)
+    x = jnp.stack([radius * jnp.cos(angle), radius * jnp.sin(angle)], axis=1)
+    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+
+
+def xor_quadrants(n: int = 200, *, key: Array, noise: float = 0.0, margin: float = 0.05) -> tuple[Array, Array]:
+    """XOR on the plane: label 1 where the two coordinates have different signs.
+
+    Points are uniform on ``[-1, 1]²`` pushed at least ``margin`` away from the
+    axes (as in the playground), so the classes are separable before noise.
+
+    Returns:
+        ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
+    """
+    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    margin = check_nonnegative(margin, "margin")
+    if margin >= 1.0:
+        raise ValueError(f"margin must be < 1, got {margin!r}")
+    key = check_key(key, "xor_quadrants")
+    key_u, key_noise, key_order = jax.random.split(key, 3)
+    u = jax.random.uniform(key_u, (n, 2), jnp.float32, -1.0, 1.0)
+    x = jnp.sign(u) * (margin + (1.0 - margin) * jnp.abs(u))
+    y = (x[:, 0] * x[:, 1] < 0).astype(jnp.int32)
+    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+
+
+def blobs(n: int = 300, *, key: Array, num_classes: int | None = None, noise: float = 0.5,
+          centers=None) -> tuple[Array, Array]:
+    """Gaussian blobs, one per class, with standard deviation ``noise``.
+
+    Args:
+        n: number of points, split evenly over the classes (``n >= C``).
+        num_classes: ``C``; defaults to ``len(centers)``, or 3 without centers.
+        noise: each blob's standard deviation.
+        centers: ``(C, n_features)`` centers; by default ``C`` points evenly on a
+            circle of radius 2 in the plane.
+    Returns:
+        ``x`` ``(n, n_features)`` float32, ``y`` ``(n,)`` int32 in ``0..C-1``.
+    """
+    n, noise = check_count(n, "n"), check_nonnegative(noise, "noise")
+    if centers is None:
+        num_classes = check_count(3 if num_classes is None else num_classes, "num_classes", minimum=2)
+        angle = 2 * math.pi * np.arange(num_classes) / num_classes
+        centers = 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    centers = np.asarray(centers, np.float32)
+    if centers.ndim != 2 or centers.shape[0] < 2 or centers.shape[1] < 1 or not np.all(np.isfinite(centers)):
+        raise ValueError(f"centers must be a finite (num_classes >= 2, n_features) array, got shape {centers.shape}")
+    if num_classes is not None and num_classes != centers.shape[0]:
+        raise ValueError(f"num_classes={num_classes!r} disagrees with len(centers) = {centers.shape[0]}")
+    num_classes = centers.shape[0]
+    if n < num_classes:
+        raise ValueError(f"n must be at least num_classes = {num_classes} so every class appears, got n={n}")
+    key = check_key(key, "blobs")
+    key_noise, key_order = jax.random.split(key)
+    y = _balanced_labels(n, num_classes)
+    x = jnp.asarray(centers)[y]
+    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+
+
+def spirals(n: int = 200, *, key: Array, noise: float = 0.0, turns: float = 1.75) -> tuple[Array, Array]:
+    """Two interleaved spirals (label 0 and 1), the playground's hardest set.
+
+    Point ``i`` of a class of ``m`` sits at radius ``r = i/m`` and angle
+    ``2π · turns · i/m`` (plus ``π`` for class 1), scaled into ``[-1, 1]²``.
+
+    Returns:
+        ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
+    """
+    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    turns = check_nonnegative(turns, "turns")
+    key = check_key(key, "spirals")
+    key_noise, key_order = jax.random.split(key)
+    y = _balanced_labels(n, 2)
+    # position of each point along its own spiral, in [0, 1)
+    counts = jnp.asarray([(n + 1) // 2, n // 2], jnp.float32)
+    index = jnp.concatenate([jnp.arange((n + 1) // 2), jnp.arange(n // 2)]).astype(jnp.float32)
+    s = index / counts[y]
+    angle = 2 * math.pi * turns * s + math.pi * y
+    x = jnp.stack([s * jnp.sin(angle), s * jnp.cos(angle)], axis=1)
+    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+
+
+def moons(n: int = 200, *, key: Array, noise: float = 0.1) -> tuple[Array, Array]:
+    """Two interleaving half circles (as scikit-learn's ``make_moons``).
+
+    Class 0 is the upper arc ``(cos t, sin t)``, class 1 the lower arc
+    ``(1 − cos t, 0.5 − sin t)``, ``t`` evenly spaced on ``[0, π]``.
+
+    Returns:
+        ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
+    """
+    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    key = check_key(key, "moons")
+    key_noise, key_order = jax.random.split(key)
+    n_upper, n_lower = (n + 1) // 2, n // 2
+    t_upper = jnp.linspace(0.0, math.pi, n_upper, dtype=jnp.float32)
+    t_lower = jnp.linspace(0.0, math.pi, n_lower, dtype=jnp.float32)
+    x = jnp.concatenate([
+        jnp.stack([jnp.cos(t_upper), jnp.sin(t_upper)], axis=1),
+        jnp.stack([1.0 - jnp.cos(t_lower), 0.5 - jnp.sin(t_lower)], axis=1),
+    ])
+    y = _balanced_labels(n, 2)
+    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+
+
+def _balanced_labels(n: int, num_classes: int) -> Array:
+    """``(n,)`` labels in blocks: class ``c`` gets ``n // C`` rows, the first ``n % C`` classes one more."""
+    counts = [n // num_classes + (c < n % num_classes) for c in range(num_classes)]
+    return jnp.asarray(np.repeat(np.arange(num_classes), counts), jnp.int32)
+
+
+def _noisy_shuffled(x: Array, y: Array, noise: float, key_noise: Array, key_order: Array) -> tuple[Array, Array]:
+    x = x.astype(jnp.float32) + noise * jax.random.normal(key_noise, x.shape, jnp.float32)
+    order = jax.random.permutation(key_order, x.shape[0])
+    return x[order], y[order]
