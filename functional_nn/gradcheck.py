@@ -7,18 +7,19 @@ Errors, per leaf (every parameter leaf and every layer delta ``δ^l``):
 * absolute ``|m − r|`` and relative ``|m − r| / max(|m| + |r|, floor)``, where
   ``m`` is the manual value and ``r`` the reference (autodiff or finite
   differences). ``floor`` keeps coordinates whose true gradient is ~0 from
-  producing huge ratios out of rounding noise; it is relative to the largest
-  autodiff gradient over all leaves (``1e-12`` of it for autodiff, ``1e-6`` for
-  finite differences, whose own noise is larger), so no tolerance grows with
-  the size of an array.
+  producing huge ratios out of rounding noise: for autodiff it is ``1e-12`` of
+  the largest autodiff value over the tree's leaves; for finite differences
+  the larger of ``1e-6`` of it and the quotient's own rounding noise divided by
+  the good band. No tolerance grows with the size of an array.
 * verdict band of the worse relative error: ``good`` (≤ 1e-7), ``suspect``
   (≤ 1e-2), ``wrong`` (> 1e-2). ``report.ok`` means every leaf is good.
 
-Finite differences use the central quotient ``(J(θ + h e_i) − J(θ − h e_i)) / 2h``
-with ``h = ε^{1/3} max(|θ_i|, 1)`` (``ε`` float64's machine epsilon), exhaustively
+Finite differences use the five-point central quotient
+``(−J(θ+2h) + 8J(θ+h) − 8J(θ−h) + J(θ−2h)) / 12h`` with
+``h = ε^{1/5} max(|θ_i|, 1)`` (``ε`` float64's machine epsilon), exhaustively
 for leaves with at most ``max_fd_coords`` entries and otherwise on a sample of
 ``max_fd_coords`` coordinates drawn with ``key`` plus the coordinate where manual
-and autodiff differ most. A coordinate whose ``±h`` perturbation moves a
+and autodiff differ most. A coordinate whose ``±2h`` perturbation moves a
 ReLU / leaky-ReLU pre-activation across 0 has crossed a kink: its finite
 difference is not a derivative, so it is counted and left out of the verdict.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
@@ -151,17 +153,13 @@ def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coord
         auto_deltas = jax.grad(J_shifts)(shifts)
         kink_params = _kink_pattern(net, lambda p: net.forward(p, x).pre_activations)
         kink_shifts = _kink_pattern(net, lambda s: _forward_shifted(net, params, x, s))
-        scale_g = _max_abs(auto_grads)
-        scale_d = _max_abs(auto_deltas)
-        leaves = []
         k_params, k_deltas = jax.random.split(key)
-        for path, m, r, k in _named_leaves(manual.grads, auto_grads, k_params):
-            leaves.append(_check_leaf(f"params{path}", _param_symbol(path), path, params, m, r, J_params,
-                                      kink_params, scale_g, max_fd_coords, k))
-        for path, m, r, k in _named_leaves(manual.deltas, auto_deltas, k_deltas):
-            l = int(path.strip("[]")) + 1
-            leaves.append(_check_leaf(f"delta{path}", f"δ^{l}", path, shifts, m, r, J_shifts, kink_shifts,
-                                      scale_d, max_fd_coords, k))
+        param_paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        leaves = _check_tree([f"params{p}" for p in param_paths], [_param_symbol(p) for p in param_paths],
+                             params, manual.grads, auto_grads, J_params, kink_params, max_fd_coords, k_params)
+        leaves += _check_tree([f"delta[{l}]" for l in range(net.num_layers)],
+                              [f"δ^{l + 1}" for l in range(net.num_layers)],
+                              shifts, manual.deltas, auto_deltas, J_shifts, kink_shifts, max_fd_coords, k_deltas)
         title = (f"Gradient check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
                  f"batch {x.shape[0]}, float64")
         return GradientReport(title, float(manual.value), tuple(leaves))
@@ -200,45 +198,47 @@ def _kink_pattern(net, pre_activations_of):
     return lambda tree: jnp.concatenate([(pre_activations_of(tree)[l] >= 0).ravel() for l in kinked])
 
 
-def _named_leaves(manual_tree, auto_tree, key):
-    paths = jax.tree_util.tree_flatten_with_path(manual_tree)[0]
-    auto = jax.tree.leaves(auto_tree)
-    keys = jax.random.split(key, len(paths))
-    for (path, m), r, k in zip(paths, auto, keys):
-        yield jax.tree_util.keystr(path), m, r, k
-
-
 def _param_symbol(path: str) -> str:
     layer = int(path[1:path.index("]")]) + 1
     return f"{path.rsplit('.', 1)[-1]}^{layer}"
-
-
-def _max_abs(tree) -> float:
-    return max(float(jnp.max(jnp.abs(leaf))) for leaf in jax.tree.leaves(tree))
 
 
 def _rel(m, r, floor):
     return np.abs(m - r) / np.maximum(np.abs(m) + np.abs(r), floor)
 
 
-def _check_leaf(name, symbol, path, tree, manual, auto, J, kink_pattern, scale, max_fd_coords, key) -> LeafCheck:
-    manual, auto = np.asarray(manual), np.asarray(auto)
+def _check_tree(names, symbols, tree, manual, auto, J, kink_pattern, max_fd_coords, key) -> list[LeafCheck]:
+    """Check every leaf of ``manual`` against ``auto`` and against finite differences of ``J`` at ``tree``."""
+    manual, auto = [np.asarray(m) for m in jax.tree.leaves(manual)], [np.asarray(a) for a in jax.tree.leaves(auto)]
     tiny = np.finfo(np.float64).tiny
-    rel_ad = _rel(manual, auto, FLOOR_AUTODIFF * scale + tiny)
-    i_ad = int(np.argmax(rel_ad))
-    coords = _fd_coordinates(manual.size, max_fd_coords, i_ad, key)
-    fd, crossed = _finite_differences(J, tree, path, coords, kink_pattern)
-    picked = manual.ravel()[coords]
-    rel_fd = np.where(crossed, 0.0, _rel(picked, fd, FLOOR_FD * scale + tiny))
-    abs_fd = np.where(crossed, 0.0, np.abs(picked - fd))
-    j = int(np.argmax(rel_fd))
-    unravel = lambda i: tuple(int(v) for v in np.unravel_index(i, manual.shape))
-    return LeafCheck(
-        name=name, symbol=symbol, shape=manual.shape,
-        abs_autodiff=float(np.max(np.abs(manual - auto))), rel_autodiff=float(rel_ad.ravel()[i_ad]),
-        index_autodiff=unravel(i_ad), abs_fd=float(np.max(abs_fd)), rel_fd=float(rel_fd[j]),
-        index_fd=unravel(int(coords[j])), fd_coords=len(coords), kinks=int(np.sum(crossed)),
-    )
+    scale = max(float(np.max(np.abs(a))) for a in auto)
+    flat, unravel = jax.flatten_util.ravel_pytree(tree)
+    offsets = np.cumsum([0] + [m.size for m in manual])
+    rel_ad, coords = [], []
+    for m, a, k, offset in zip(manual, auto, jax.random.split(key, len(manual)), offsets):
+        rel = _rel(m, a, FLOOR_AUTODIFF * scale + tiny).ravel()
+        rel_ad.append(rel)
+        coords.append(_fd_coordinates(m.size, max_fd_coords, int(np.argmax(rel)), k) + offset)
+    fd, crossed, noise = _finite_differences(lambda v: J(unravel(v)), flat,
+                                             None if kink_pattern is None else lambda v: kink_pattern(unravel(v)),
+                                             np.concatenate(coords))
+    checks, start = [], 0
+    for name, symbol, m, a, rel, c, offset in zip(names, symbols, manual, auto, rel_ad, coords, offsets):
+        stop = start + len(c)
+        picked, q, x, n = m.ravel()[c - offset], fd[start:stop], crossed[start:stop], noise[start:stop]
+        start = stop
+        # Never judge a coordinate on the quotient's own rounding noise alone.
+        rel_fd = np.where(x, 0.0, _rel(picked, q, np.maximum(FLOOR_FD * scale, n / GOOD) + tiny))
+        abs_fd = np.where(x, 0.0, np.abs(picked - q))
+        i, j = int(np.argmax(rel)), int(np.argmax(rel_fd))
+        unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))
+        checks.append(LeafCheck(
+            name=name, symbol=symbol, shape=m.shape,
+            abs_autodiff=float(np.max(np.abs(m - a))), rel_autodiff=float(rel[i]), index_autodiff=unravel_index(i),
+            abs_fd=float(np.max(abs_fd)), rel_fd=float(rel_fd[j]), index_fd=unravel_index(int(c[j] - offset)),
+            fd_coords=len(c), kinks=int(np.sum(x)),
+        ))
+    return checks
 
 
 def _fd_coordinates(size, max_coords, must_include, key) -> np.ndarray:
@@ -248,26 +248,23 @@ def _fd_coordinates(size, max_coords, must_include, key) -> np.ndarray:
     return np.unique(np.append(sample, must_include))
 
 
-def _finite_differences(J, tree, path, coords, kink_pattern):
-    """Central differences of ``J`` along each coordinate of the leaf at ``path``."""
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    index = [jax.tree_util.keystr(p) for p, _ in leaves].index(path)
-    flat = [leaf for _, leaf in leaves]
-    leaf = flat[index]
+def _finite_differences(J, flat, kink_pattern, coords):
+    """Five-point central differences of ``J`` along coordinates of the flat vector.
+
+    ``(−J(θ+2h) + 8J(θ+h) − 8J(θ−h) + J(θ−2h)) / 12h`` has truncation error
+    O(h⁴), so ``h = ε^{1/5} max(|θ_i|, 1)`` balances it against rounding,
+    whose size ``ε |J| / h`` is returned as ``noise``.
+    """
     eps = np.finfo(np.float64).eps
 
-    def perturbed(i, sign):
-        theta = leaf.ravel()[i]
-        h = eps ** (1 / 3) * jnp.maximum(jnp.abs(theta), 1.0)
-        new = leaf.ravel().at[i].add(sign * h).reshape(leaf.shape)
-        return jax.tree_util.tree_unflatten(treedef, flat[:index] + [new] + flat[index + 1:]), h
-
     def one(i):
-        plus, h = perturbed(i, 1.0)
-        minus, _ = perturbed(i, -1.0)
-        quotient = (J(plus) - J(minus)) / (2 * h)
-        crossed = False if kink_pattern is None else jnp.any(kink_pattern(plus) != kink_pattern(minus))
-        return quotient, crossed
+        h = eps ** 0.2 * jnp.maximum(jnp.abs(flat[i]), 1.0)
+        at = lambda t: flat.at[i].add(t * h)
+        values = [J(at(t)) for t in (2.0, 1.0, -1.0, -2.0)]
+        quotient = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
+        noise = 3 * eps * jnp.max(jnp.abs(jnp.stack(values))) / h
+        crossed = False if kink_pattern is None else jnp.any(kink_pattern(at(2.0)) != kink_pattern(at(-2.0)))
+        return quotient, crossed, noise
 
-    quotient, crossed = jax.jit(jax.vmap(one))(jnp.asarray(coords))
-    return np.asarray(quotient), np.asarray(crossed, bool)
+    quotient, crossed, noise = jax.jit(jax.vmap(one))(jnp.asarray(coords))
+    return np.asarray(quotient), np.asarray(crossed, bool), np.asarray(noise)
