@@ -27,6 +27,17 @@ def check_key(key, where: str) -> jax.Array:
     )
 
 
+def host_rng(key, where: str) -> np.random.Generator:
+    """A NumPy generator seeded by the bits of a ``jax.random`` key.
+
+    Data are prepared once, on the host, in sizes that vary from call to call;
+    drawing them with ``jax.random`` would compile a new program for every size.
+    The generator is local to the call, so the result is a pure function of the key.
+    """
+    bits = np.asarray(jax.random.key_data(check_key(key, where)), np.uint32).ravel()
+    return np.random.default_rng(np.random.SeedSequence(bits.tolist()))
+
+
 def check_count(value, name: str, minimum: int = 1) -> int:
     """A Python int ``>= minimum`` (bools refused: ``True`` is not a size)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:

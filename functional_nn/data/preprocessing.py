@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn.data._checks import check_count, check_fraction, check_key, check_labels
+from functional_nn.data._checks import check_count, check_fraction, check_labels, host_rng
 
 Array = jax.Array
 
@@ -64,14 +64,14 @@ class Standardizer(NamedTuple):
     scale: Array  # (n_features,); 1 for constant features, so they map to 0
 
     def apply(self, x) -> Array:
-        """``(batch, n_features) -> (batch, n_features)``, float32."""
-        x = _check_features(x, self.mean.shape[0])
-        return (x - self.mean) / self.scale
+        """``(batch, n_features) -> (batch, n_features)``, float32; works under ``jit`` too."""
+        _check_features(x, self.mean.shape[0])
+        return (jnp.asarray(x, jnp.float32) - self.mean) / self.scale
 
     def invert(self, z) -> Array:
         """The inverse of :meth:`apply` (e.g. to report regression predictions in data units)."""
-        z = _check_features(z, self.mean.shape[0], name="z")
-        return z * self.scale + self.mean
+        _check_features(z, self.mean.shape[0], name="z")
+        return jnp.asarray(z, jnp.float32) * self.scale + self.mean
 
 
 def standardize(x_train) -> Standardizer:
@@ -153,7 +153,8 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
     Give either ``fractions=(train, val, test)`` summing to 1, or ``val_fraction``
     and ``test_fraction`` (the rest is training); the default is ``(0.6, 0.2, 0.2)``.
     Part sizes are ``round(m · fraction)`` (at least 1 for a positive fraction),
-    the training part takes the remainder. The same key gives the same split.
+    the training part takes the remainder. The same key gives the same split
+    (the key seeds a NumPy generator local to the call).
 
     Args:
         x: ``(m, ...)`` inputs.
@@ -166,28 +167,23 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
         A :class:`Split` of jax arrays with the dtypes of ``x`` and ``y``.
     """
     val, test = _fractions(fractions, val_fraction, test_fraction)
-    key = check_key(key, "train_val_test_split")
+    rng = host_rng(key, "train_val_test_split")
     x_np, y_np = np.asarray(x), np.asarray(y)
     if x_np.ndim < 1 or y_np.ndim < 1 or x_np.shape[0] != y_np.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, got shapes {x_np.shape} and {y_np.shape}")
     m = x_np.shape[0]
     if stratify:
         labels = check_labels(y_np, "y (stratify=True needs integer labels)")
-        key_classes, key_order = jax.random.split(key)
         parts = [[], [], []]
-        for i, c in enumerate(np.unique(labels)):
-            rows = np.flatnonzero(labels == c)
-            rows = rows[np.asarray(jax.random.permutation(jax.random.fold_in(key_classes, i), rows.size))]
+        for c in np.unique(labels):
             # no "at least one row" per class: a rare class should stay in training
+            rows = rng.permutation(np.flatnonzero(labels == c))
             for part, chunk in zip(parts, _cut(rows, val, test, at_least_one=False)):
                 part.append(chunk)
         # shuffle again so the classes are interleaved within each part
-        pieces = []
-        for k, part in zip(jax.random.split(key_order, 3), parts):
-            rows = np.concatenate(part)
-            pieces.append(rows[np.asarray(jax.random.permutation(k, rows.size))])
+        pieces = [rng.permutation(np.concatenate(part)) for part in parts]
     else:
-        pieces = _cut(np.asarray(jax.random.permutation(key, m)), val, test)
+        pieces = _cut(rng.permutation(m), val, test)
     if pieces[0].size == 0:
         raise ValueError(f"the training part is empty: {m} rows with val={val}, test={test}")
     out = []
@@ -223,8 +219,7 @@ def _cut(rows: np.ndarray, val: float, test: float, *, at_least_one: bool = True
     return [rows[:n_train], rows[n_train:n_train + n_val], rows[n_train + n_val:]]
 
 
-def _check_features(x, n_features: int, name: str = "x") -> Array:
+def _check_features(x, n_features: int, name: str = "x") -> None:
     shape = tuple(np.shape(x))
     if len(shape) != 2 or shape[1] != n_features:
         raise ValueError(f"{name} must have shape (batch, {n_features}) like the fitted data, got {shape}")
-    return jnp.asarray(x, jnp.float32)

@@ -5,9 +5,11 @@ float32; for classification ``y`` is ``(n,)`` int32 labels ``0..C-1`` (encode
 with :func:`functional_nn.data.one_hot` or :func:`~functional_nn.data.binary_targets`),
 for regression ``(n, 1)`` float32. Classes are balanced (sizes differ by at most
 one) and the rows are shuffled with the key, so any prefix is a fair sample.
-The same key gives the same data; nothing reads a global random state.
+The same key gives the same data; nothing reads a global random state (the key
+seeds a NumPy generator local to the call: data are drawn once, on the host, and
+``jax.random`` would compile anew for every data size).
 
-The 2-D sets follow the lecture's demo (the TensorFlow playground): circle,
+The 2-D sets are those of the lecture's demo, in the TensorFlow-playground style: circle,
 XOR quadrants, Gaussian blobs and two spirals, plus scikit-learn's moons.
 """
 
@@ -19,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn.data._checks import check_count, check_key, check_nonnegative
+from functional_nn.data._checks import check_count, check_nonnegative, host_rng
 
 Array = jax.Array
 
@@ -59,18 +61,14 @@ def logic_gate(name: str, *, n: int | None = None, noise: float = 0.0,
     if name not in TRUTH_TABLES:
         raise ValueError(f"unknown gate {name!r}; known gates: {', '.join(TRUTH_TABLES)}")
     noise = check_nonnegative(noise, "noise")
-    inputs = jnp.asarray(GATE_INPUTS, jnp.float32)
-    outputs = jnp.asarray(TRUTH_TABLES[name], jnp.int32)
+    inputs = np.asarray(GATE_INPUTS, np.float32)
+    outputs = np.asarray(TRUTH_TABLES[name], np.int32)
     if n is None and noise == 0.0:
-        return inputs, outputs
-    key = check_key(key, f"logic_gate({name!r}) with n={n!r}, noise={noise}")
-    key_order, key_noise = jax.random.split(key)
-    if n is None:
-        rows = jnp.arange(4)
-    else:
-        rows = jax.random.permutation(key_order, jnp.arange(check_count(n, "n")) % 4)
-    x = inputs[rows] + noise * jax.random.normal(key_noise, (rows.shape[0], 2), jnp.float32)
-    return x, outputs[rows]
+        return jnp.asarray(inputs), jnp.asarray(outputs)
+    rng = host_rng(key, f"logic_gate({name!r}) with n={n!r}, noise={noise}")
+    rows = np.arange(4) if n is None else rng.permutation(np.arange(check_count(n, "n")) % 4)
+    x = inputs[rows] + noise * rng.standard_normal((rows.size, 2))
+    return jnp.asarray(x, jnp.float32), jnp.asarray(outputs[rows])
 
 
 def xor(*, n: int | None = None, noise: float = 0.0, key: Array | None = None) -> tuple[Array, Array]:
@@ -92,11 +90,10 @@ def noisy_line(n: int = 50, *, key: Array, noise: float = 0.1, w0: float = 1.0, 
     noise = check_nonnegative(noise, "noise")
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
-    key = check_key(key, "noisy_line")
-    key_x, key_eps = jax.random.split(key)
-    x = jax.random.uniform(key_x, (n, 1), jnp.float32, low, high)
-    y = w0 + w1 * x + noise * jax.random.normal(key_eps, (n, 1), jnp.float32)
-    return x, y.astype(jnp.float32)
+    rng = host_rng(key, "noisy_line")
+    x = rng.uniform(low, high, (n, 1)).astype(np.float32)
+    y = w0 + w1 * x + noise * rng.standard_normal((n, 1))
+    return jnp.asarray(x), jnp.asarray(y, jnp.float32)
 
 
 def circle(n: int = 200, *, key: Array, noise: float = 0.05) -> tuple[Array, Array]:
@@ -108,21 +105,21 @@ def circle(n: int = 200, *, key: Array, noise: float = 0.05) -> tuple[Array, Arr
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
     n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
-    key = check_key(key, "circle")
-    key_r, key_angle, key_noise, key_order = jax.random.split(key, 4)
+    rng = host_rng(key, "circle")
     y = _balanced_labels(n, 2)
-    u = jax.random.uniform(key_r, (n,), jnp.float32)
-    radius = jnp.where(y == 1, 0.5 * u, 0.7 + 0.3 * u)
-    angle = jax.random.uniform(key_angle, (n,), jnp.float32, 0.0, 2 * math.pi)
-    x = jnp.stack([radius * jnp.cos(angle), radius * jnp.sin(angle)], axis=1)
-    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+    u = rng.uniform(size=n)
+    radius = np.where(y == 1, 0.5 * u, 0.7 + 0.3 * u)
+    angle = rng.uniform(0.0, 2 * math.pi, n)
+    x = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    return _noisy_shuffled(x, y, noise, rng)
 
 
 def xor_quadrants(n: int = 200, *, key: Array, noise: float = 0.0, margin: float = 0.05) -> tuple[Array, Array]:
     """XOR on the plane: label 1 where the two coordinates have different signs.
 
-    Points are uniform on ``[-1, 1]²`` pushed at least ``margin`` away from the
-    axes (as in the playground), so the classes are separable before noise.
+    Points are uniform within their quadrant of ``[-1, 1]²`` and at least
+    ``margin`` away from the axes (as in the playground), so the classes are
+    separable before noise; half the points are in each class.
 
     Returns:
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
@@ -131,12 +128,14 @@ def xor_quadrants(n: int = 200, *, key: Array, noise: float = 0.0, margin: float
     margin = check_nonnegative(margin, "margin")
     if margin >= 1.0:
         raise ValueError(f"margin must be < 1, got {margin!r}")
-    key = check_key(key, "xor_quadrants")
-    key_u, key_noise, key_order = jax.random.split(key, 3)
-    u = jax.random.uniform(key_u, (n, 2), jnp.float32, -1.0, 1.0)
-    x = jnp.sign(u) * (margin + (1.0 - margin) * jnp.abs(u))
-    y = (x[:, 0] * x[:, 1] < 0).astype(jnp.int32)
-    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+    rng = host_rng(key, "xor_quadrants")
+    y = _balanced_labels(n, 2)
+    # |coordinates| uniform, pushed off the axes; the sign pattern picks a quadrant of the point's class
+    magnitude = margin + (1.0 - margin) * rng.uniform(size=(n, 2))
+    sign_0 = rng.choice([-1.0, 1.0], n)
+    sign_1 = np.where(y == 1, -sign_0, sign_0)
+    x = magnitude * np.stack([sign_0, sign_1], axis=1)
+    return _noisy_shuffled(x, y, noise, rng)
 
 
 def blobs(n: int = 300, *, key: Array, num_classes: int | None = None, noise: float = 0.5,
@@ -165,11 +164,9 @@ def blobs(n: int = 300, *, key: Array, num_classes: int | None = None, noise: fl
     num_classes = centers.shape[0]
     if n < num_classes:
         raise ValueError(f"n must be at least num_classes = {num_classes} so every class appears, got n={n}")
-    key = check_key(key, "blobs")
-    key_noise, key_order = jax.random.split(key)
+    rng = host_rng(key, "blobs")
     y = _balanced_labels(n, num_classes)
-    x = jnp.asarray(centers)[y]
-    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+    return _noisy_shuffled(centers[y], y, noise, rng)
 
 
 def spirals(n: int = 200, *, key: Array, noise: float = 0.0, turns: float = 1.75) -> tuple[Array, Array]:
@@ -183,16 +180,14 @@ def spirals(n: int = 200, *, key: Array, noise: float = 0.0, turns: float = 1.75
     """
     n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
     turns = check_nonnegative(turns, "turns")
-    key = check_key(key, "spirals")
-    key_noise, key_order = jax.random.split(key)
+    rng = host_rng(key, "spirals")
     y = _balanced_labels(n, 2)
     # position of each point along its own spiral, in [0, 1)
-    counts = jnp.asarray([(n + 1) // 2, n // 2], jnp.float32)
-    index = jnp.concatenate([jnp.arange((n + 1) // 2), jnp.arange(n // 2)]).astype(jnp.float32)
-    s = index / counts[y]
+    counts = np.asarray([(n + 1) // 2, n // 2])
+    s = np.concatenate([np.arange(counts[0]), np.arange(counts[1])]) / counts[y]
     angle = 2 * math.pi * turns * s + math.pi * y
-    x = jnp.stack([s * jnp.sin(angle), s * jnp.cos(angle)], axis=1)
-    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+    x = np.stack([s * np.sin(angle), s * np.cos(angle)], axis=1)
+    return _noisy_shuffled(x, y, noise, rng)
 
 
 def moons(n: int = 200, *, key: Array, noise: float = 0.1) -> tuple[Array, Array]:
@@ -205,26 +200,23 @@ def moons(n: int = 200, *, key: Array, noise: float = 0.1) -> tuple[Array, Array
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
     n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
-    key = check_key(key, "moons")
-    key_noise, key_order = jax.random.split(key)
-    n_upper, n_lower = (n + 1) // 2, n // 2
-    t_upper = jnp.linspace(0.0, math.pi, n_upper, dtype=jnp.float32)
-    t_lower = jnp.linspace(0.0, math.pi, n_lower, dtype=jnp.float32)
-    x = jnp.concatenate([
-        jnp.stack([jnp.cos(t_upper), jnp.sin(t_upper)], axis=1),
-        jnp.stack([1.0 - jnp.cos(t_lower), 0.5 - jnp.sin(t_lower)], axis=1),
+    rng = host_rng(key, "moons")
+    t_upper = np.linspace(0.0, math.pi, (n + 1) // 2)
+    t_lower = np.linspace(0.0, math.pi, n // 2)
+    x = np.concatenate([
+        np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1),
+        np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1),
     ])
-    y = _balanced_labels(n, 2)
-    return _noisy_shuffled(x, y, noise, key_noise, key_order)
+    return _noisy_shuffled(x, _balanced_labels(n, 2), noise, rng)
 
 
-def _balanced_labels(n: int, num_classes: int) -> Array:
+def _balanced_labels(n: int, num_classes: int) -> np.ndarray:
     """``(n,)`` labels in blocks: class ``c`` gets ``n // C`` rows, the first ``n % C`` classes one more."""
     counts = [n // num_classes + (c < n % num_classes) for c in range(num_classes)]
-    return jnp.asarray(np.repeat(np.arange(num_classes), counts), jnp.int32)
+    return np.repeat(np.arange(num_classes, dtype=np.int32), counts)
 
 
-def _noisy_shuffled(x: Array, y: Array, noise: float, key_noise: Array, key_order: Array) -> tuple[Array, Array]:
-    x = x.astype(jnp.float32) + noise * jax.random.normal(key_noise, x.shape, jnp.float32)
-    order = jax.random.permutation(key_order, x.shape[0])
-    return x[order], y[order]
+def _noisy_shuffled(x: np.ndarray, y: np.ndarray, noise: float, rng: np.random.Generator) -> tuple[Array, Array]:
+    x = x + noise * rng.standard_normal(x.shape)
+    order = rng.permutation(x.shape[0])
+    return jnp.asarray(x[order], jnp.float32), jnp.asarray(y[order], jnp.int32)
