@@ -100,8 +100,8 @@ def check_setup(net: MLP, loss: str, method: str | None = None) -> None:
     """Validate a (network, loss, method) triple once, at the API boundary."""
     if not isinstance(net, MLP):
         raise TypeError(f"net must be a functional_nn.MLP, got {type(net).__name__}")
-    losses.check_loss_output(loss, net.output_activation)
     net.check_trainable()
+    losses.check_loss_output(loss, net.output_activation)
     if method is not None and method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 

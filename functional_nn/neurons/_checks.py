@@ -23,9 +23,16 @@ def float_dtype():
     return jnp.zeros(()).dtype
 
 
+def _shape(x, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(np.shape(x))
+    except ValueError as err:   # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array, got ragged input: {err}") from err
+
+
 def check_inputs(x, name: str = "x", *, binary: bool = False) -> Array:
     """``x`` as a ``(batch, n_in)`` float array with ``batch, n_in >= 1``; finite, and 0/1 if ``binary``."""
-    shape = tuple(np.shape(x))
+    shape = _shape(x, name)
     if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
         raise ValueError(f"{name} must have shape (batch, n_in) with batch >= 1 and n_in >= 1, got shape {shape}")
     if is_concrete(x):
@@ -43,7 +50,7 @@ def check_inputs(x, name: str = "x", *, binary: bool = False) -> Array:
 
 def check_targets(t, batch: int, name: str = "t", *, binary: bool) -> Array:
     """``t`` as a ``(batch,)`` float array; 0/1 if ``binary``, else finite."""
-    shape = tuple(np.shape(t))
+    shape = _shape(t, name)
     if shape != (batch,):
         raise ValueError(f"{name} must have shape (batch,) = ({batch},) to match x, got shape {shape}")
     if is_concrete(t):

@@ -209,8 +209,8 @@ def find_unit(
     outputs,
     *,
     inhibition: str = "weighted",
-    weight_values: Sequence[float] = (-2, -1, 0, 1, 2),
-    threshold_values: Sequence[float] = tuple(range(-4, 5)),
+    weight_values: Sequence[float] = (0, 1, -1, 2, -2),
+    threshold_values: Sequence[float] = (0, 1, -1, 2, -2, 3, -3, 4, -4),
 ) -> McCullochPitts | None:
     """Search a grid of integer weights and thresholds for one unit with a given truth table.
 
@@ -221,7 +221,8 @@ def find_unit(
     Args:
         outputs: ``(2**n_in,)`` 0/1, the outputs in :func:`all_binary_inputs` order.
         inhibition: the reading.
-        weight_values, threshold_values: the grid, tried in the order given.
+        weight_values, threshold_values: the grid, tried in the order given (by
+            default small magnitudes first, so the unit found is a simplest one).
     Returns:
         The first unit found, or ``None``.
     """

@@ -60,8 +60,8 @@ class PerceptronResult(NamedTuple):
 
     @property
     def total_mistakes(self) -> Array:
-        """``()`` int32: the number of updates, the quantity Novikoff's theorem bounds."""
-        return jnp.sum(self.mistakes)
+        """``()`` int32 (``(runs,)`` under ``vmap``): the number of updates, the quantity Novikoff's theorem bounds."""
+        return jnp.sum(self.mistakes, axis=-1)
 
 
 def perceptron_output(w, x) -> Array:
@@ -91,7 +91,8 @@ def train_perceptron(
     per epoch when ``key`` is given) and updates after each one. Training stops after
     the first epoch without a mistake (the data are then separated) or after
     ``max_epochs``. The whole loop is a ``lax.while_loop`` over epochs around a
-    ``lax.scan`` over examples.
+    ``lax.scan`` over examples. Shapes are checked eagerly and values when concrete,
+    so the function can be ``jax.vmap``-ed over data sets and keys.
 
     Args:
         x: ``(batch, n_in)`` inputs.
