@@ -7,10 +7,11 @@ Errors, per leaf (every parameter leaf and every layer delta ``δ^l``):
 * absolute ``|m − r|`` and relative ``|m − r| / max(|m| + |r|, floor)``, where
   ``m`` is the manual value and ``r`` the reference (autodiff or finite
   differences). ``floor`` keeps coordinates whose true gradient is ~0 from
-  producing huge ratios out of rounding noise: for autodiff it is ``1e-12`` of
-  the largest autodiff value over the tree's leaves; for finite differences
-  the larger of ``1e-6`` of it and the quotient's own rounding noise divided by
-  the good band. No tolerance grows with the size of an array.
+  producing huge ratios out of rounding noise: ``1e-6`` of the largest autodiff
+  value over the tree's leaves (for finite differences, at least the
+  quotient's own rounding noise divided by the good band). A coordinate below
+  the floor is thus judged by its absolute error. No tolerance grows with the
+  size of an array.
 * verdict band of the worse relative error: ``good`` (≤ 1e-7), ``suspect``
   (≤ 1e-2), ``wrong`` (> 1e-2). ``report.ok`` means every leaf is good.
 
@@ -38,7 +39,7 @@ from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
 
 GOOD, SUSPECT = 1e-7, 1e-2
-FLOOR_AUTODIFF, FLOOR_FD = 1e-12, 1e-6
+FLOOR = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +217,7 @@ def _check_tree(names, symbols, tree, manual, auto, J, kink_pattern, max_fd_coor
     offsets = np.cumsum([0] + [m.size for m in manual])
     rel_ad, coords = [], []
     for m, a, k, offset in zip(manual, auto, jax.random.split(key, len(manual)), offsets):
-        rel = _rel(m, a, FLOOR_AUTODIFF * scale + tiny).ravel()
+        rel = _rel(m, a, FLOOR * scale + tiny).ravel()
         rel_ad.append(rel)
         coords.append(_fd_coordinates(m.size, max_fd_coords, int(np.argmax(rel)), k) + offset)
     fd, crossed, noise = _finite_differences(lambda v: J(unravel(v)), flat,
@@ -228,7 +229,7 @@ def _check_tree(names, symbols, tree, manual, auto, J, kink_pattern, max_fd_coor
         picked, q, x, n = m.ravel()[c - offset], fd[start:stop], crossed[start:stop], noise[start:stop]
         start = stop
         # Never judge a coordinate on the quotient's own rounding noise alone.
-        rel_fd = np.where(x, 0.0, _rel(picked, q, np.maximum(FLOOR_FD * scale, n / GOOD) + tiny))
+        rel_fd = np.where(x, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, n / GOOD) + tiny))
         abs_fd = np.where(x, 0.0, np.abs(picked - q))
         i, j = int(np.argmax(rel)), int(np.argmax(rel_fd))
         unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))

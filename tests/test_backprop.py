@@ -1,5 +1,6 @@
 """The manual backward pass against jax.grad, finite differences and the lecture's own slide."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,6 +13,7 @@ from functional_nn import activations as A
 from functional_nn import backprop
 from functional_nn._x64 import float64_mode
 
+WIDTHS = [1, 2, 5, 16]
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
 LOSS_OUTPUT = [("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"), ("mse", "relu"), ("mse", "leaky_relu"),
                ("mse", "softmax"), ("binary_cross_entropy", "sigmoid"), ("categorical_cross_entropy", "softmax")]
@@ -20,7 +22,8 @@ LOSS_OUTPUT = [("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"), ("mse", "
 @st.composite
 def problems(draw):
     depth = draw(st.integers(1, 5))
-    sizes = tuple(draw(st.lists(st.integers(1, 16), min_size=depth + 1, max_size=depth + 1)))
+    # Widths span 1–16 from a few values, so eager op compilations are shared between examples.
+    sizes = tuple(draw(st.lists(st.sampled_from(WIDTHS), min_size=depth + 1, max_size=depth + 1)))
     hidden = tuple(draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1))
     loss, out = draw(st.sampled_from(LOSS_OUTPUT))
     batch = draw(st.sampled_from([1, 3, 17]))
@@ -43,36 +46,42 @@ def _data(net, loss, batch, seed, dtype):
 
 
 def _max_rel(a_tree, b_tree, floor):
-    scale = max(float(jnp.max(jnp.abs(b))) for b in jax.tree.leaves(b_tree))
-    return max(float(jnp.max(jnp.abs(a - b) / jnp.maximum(jnp.abs(a) + jnp.abs(b), floor * scale + 1e-300)))
-               for a, b in zip(jax.tree.leaves(a_tree), jax.tree.leaves(b_tree)))
+    """Max of |a − b| / max(|a| + |b|, floor · largest |b|): coordinates far below the
+    largest gradient are judged by their absolute error (as in compare_gradients)."""
+    pairs = [(np.asarray(a, np.float64), np.asarray(b, np.float64))
+             for a, b in zip(jax.tree.leaves(a_tree), jax.tree.leaves(b_tree))]
+    scale = max(np.max(np.abs(b)) for _, b in pairs)
+    return max(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor * scale + 1e-300)) for a, b in pairs)
 
 
-@settings(max_examples=60)
+def _both_engines(net, loss, params, x, y):
+    return fnn.value_and_grad(net, loss, "manual")(params, x, y), fnn.value_and_grad(net, loss, "autodiff")(params, x, y)
+
+
+@settings(max_examples=20)
 @given(problems())
 def test_manual_equals_autodiff_float64(problem):
     net, loss, batch, seed = problem
     with float64_mode():
         params, x, y = _data(net, loss, batch, seed, jnp.float64)
-        J_m, g_m = fnn.value_and_grad(net, loss, "manual")(params, x, y)
-        J_a, g_a = fnn.value_and_grad(net, loss, "autodiff")(params, x, y)
-        chex_tree_structure_equal(g_m, params)
+        (J_m, g_m), (J_a, g_a) = _both_engines(net, loss, params, x, y)
+        chex.assert_trees_all_equal_shapes_and_dtypes(g_m, params)
         assert abs(float(J_m - J_a)) <= 1e-12 * max(1.0, abs(float(J_a)))
-        assert _max_rel(g_m, g_a, 1e-12) <= 1e-10
+        assert _max_rel(g_m, g_a, 1e-6) <= 1e-10
 
 
-@settings(max_examples=30)
+@settings(max_examples=10)
 @given(problems())
 def test_manual_equals_autodiff_float32(problem):
     net, loss, batch, seed = problem
     params, x, y = _data(net, loss, batch, seed, jnp.float32)
-    _, g_m = fnn.value_and_grad(net, loss, "manual")(params, x, y)
-    _, g_a = fnn.value_and_grad(net, loss, "autodiff")(params, x, y)
-    assert g_m[0].w.dtype == jnp.float32
-    assert _max_rel(g_m, g_a, 1e-4) <= 1e-4
+    (_, g_m), (_, g_a) = _both_engines(net, loss, params, x, y)
+    chex.assert_trees_all_equal_shapes_and_dtypes(g_m, params)
+    # float32 rounding is ~1e-7 of the largest gradient: judge coordinates below 1% of it absolutely.
+    assert _max_rel(g_m, g_a, 1e-2) <= 1e-4
 
 
-@settings(max_examples=12)
+@settings(max_examples=5)
 @given(problems())
 def test_manual_equals_finite_differences_float64(problem):
     net, loss, batch, seed = problem
@@ -80,11 +89,6 @@ def test_manual_equals_finite_differences_float64(problem):
     report = fnn.compare_gradients(net, loss, params, x, y, max_fd_coords=32)
     fd = [leaf.rel_fd for leaf in report.leaves if leaf.name.startswith("params")]
     assert max(fd) <= 1e-6, str(report)
-
-
-def chex_tree_structure_equal(a, b):
-    import chex
-    chex.assert_trees_all_equal_shapes_and_dtypes(a, b)
 
 
 def test_lecture_slide_five_factors(key):

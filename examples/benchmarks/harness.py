@@ -1,0 +1,171 @@
+"""Timing, memory and reporting for the benchmark runner.
+
+Every implementation of a workload is prepared first (data on the device,
+weights converted, programs jitted: setup, not timed), then warmed up (a JAX
+implementation's first call compiles and is timed separately as
+``first_call_s``; a peer trains one epoch so its libraries are loaded), then
+the timed repetitions run *interleaved*: repetition ``r`` visits every
+implementation, starting at a rotating offset, so a background load that comes
+and goes hits all of them alike. The reported figure is the median.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from workloads import NumpyParams, Problem, evaluate, to_numpy, unstack
+
+
+@dataclasses.dataclass
+class Impl:
+    """One way of training a workload.
+
+    ``prepare(problem)`` does the untimed setup and returns ``run()``, which
+    trains every model of the workload (or, with ``scale != 1``, a subset whose
+    time is multiplied by ``scale``) and returns the final params.
+    """
+
+    name: str                                    # key in the JSON: fit, fit_seq, torch, numpy, ...
+    prepare: Callable[[Problem], Callable[[], Any]]
+    compiled: bool = False                       # JAX: the first call compiles
+    warm_up: Callable[[Problem], None] | None = None
+    scale: float = 1.0                           # time multiplier for an extrapolated subset
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Measurement:
+    name: str
+    times_s: list[float]                         # every timed repetition, unscaled
+    median_s: float                              # median, times `scale`
+    first_call_s: float | None = None            # JAX: the first call, compilation included
+    compile_s: float | None = None               # first call minus the median run
+    quality: dict = dataclasses.field(default_factory=dict)  # train_loss, test_accuracy (first model)
+    scale: float = 1.0
+    note: str = ""
+
+
+def as_models(result) -> list[NumpyParams]:
+    """A run's result as one numpy param list per model (stacked JAX params are split)."""
+    if isinstance(result, list):
+        return [m if isinstance(m, list) else to_numpy(m) for m in result]
+    return unstack(result)
+
+
+def measure(problem: Problem, impls: list[Impl], reps: int, log: Callable[[str], None] = print
+            ) -> dict[str, Measurement]:
+    """Prepare, warm up and time ``impls`` on ``problem``, interleaved; returns medians per name."""
+    runs: dict[str, Callable[[], Any]] = {}
+    first: dict[str, float] = {}
+    for impl in impls:
+        runs[impl.name] = impl.prepare(problem)
+        if impl.compiled:
+            t0 = time.perf_counter()
+            runs[impl.name]()
+            first[impl.name] = time.perf_counter() - t0
+        elif impl.warm_up is not None:
+            impl.warm_up(problem)
+    times: dict[str, list[float]] = {impl.name: [] for impl in impls}
+    last: dict[str, Any] = {}
+    for r in range(reps):
+        for impl in impls[r % len(impls):] + impls[: r % len(impls)]:
+            t0 = time.perf_counter()
+            last[impl.name] = runs[impl.name]()
+            times[impl.name].append(time.perf_counter() - t0)
+        log(f"  {problem.spec.name} repetition {r + 1}/{reps}: "
+            + ", ".join(f"{name} {ts[-1]:.3g}s" for name, ts in times.items()))
+    out = {}
+    for impl in impls:
+        median = statistics.median(times[impl.name])
+        m = Measurement(impl.name, times[impl.name], median * impl.scale, scale=impl.scale, note=impl.note)
+        if impl.name in first:
+            m.first_call_s = first[impl.name]
+            m.compile_s = max(first[impl.name] - median, 0.0)
+        m.quality = evaluate(problem, as_models(last[impl.name])[0])
+        out[impl.name] = m
+    return out
+
+
+def median_call_s(fn: Callable[[], Any], calls: int) -> float:
+    """Median wall time of ``calls`` calls of ``fn`` (which must block until its result is ready)."""
+    ts = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def machine() -> dict:
+    """Where the numbers come from: CPU, cores, load, library versions."""
+    import os
+
+    import jax
+
+    info = {
+        "platform": platform.platform(),
+        "processor": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "numpy": np.__version__,
+    }
+    return info
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def peak_rss_bytes() -> int | None:
+    """The process's peak resident set size (``getrusage``; KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if platform.system() == "Darwin" else int(peak) * 1024
+
+
+def device_peak_bytes() -> int | None:
+    """``peak_bytes_in_use`` of the default device, where the backend reports it (GPU/TPU; not CPU)."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats()
+    return None if not stats else stats.get("peak_bytes_in_use")
+
+
+# --- formatting -------------------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    """``1.7e+07`` -> ``1.7e7``; None -> an em dash."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    if value == 0 or 1e-2 <= abs(value) < 1e4:
+        return f"{value:.{digits + 1}g}"
+    mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+r"""Critical points of any JAX function, classified by the eigenvalues of the Hessian.
+
+At a critical point ``∇f(x*) = 0`` the second-order Taylor expansion
+``f(x* + d) ≈ f(x*) + ½ dᵀ H d`` decides the shape (the second-derivative test):
+
+* all eigenvalues of ``H`` positive  -> strict local **minimum**;
+* all negative                      -> strict local **maximum**;
+* some positive and some negative   -> **saddle** (the lecture's
+  ``f(x) = x1² − x2²`` at ``(0, 0)``: up along ``x1``, down along ``x2``);
+* otherwise (zero eigenvalues, no sign change) -> **degenerate**: the quadratic
+  term cannot decide (``x1⁴ + x2⁴`` is a minimum, ``x1³`` is not).
+
+Gradient descent near a saddle: for ``f = x1² − x2²`` one step maps
+``(x1, x2) -> ((1 − 2α) x1, (1 + 2α) x2)``. Started exactly on the stable axis
+``x2 = 0`` it converges to the saddle and stays; any perturbation ``ε`` of ``x2``
+grows like ``(1 + 2α)^k ε`` and escapes after about
+``log(r / ε) / log(1 + 2α)`` steps (:func:`saddle_escape_steps`).
+Derivations: ``proofs/proof_saddle_point.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+Array = jax.Array
+KINDS = ("minimum", "maximum", "saddle", "degenerate")
+
+
+class CriticalPoint(NamedTuple):
+    """The second-derivative test at a point."""
+
+    kind: str             # "minimum" | "maximum" | "saddle" | "degenerate"
+    eigenvalues: Array    # (n,) of the Hessian, ascending; n = number of scalars in x
+    gradient_norm: Array  # () ‖∇f(x)‖₂ (≈ 0 at a critical point)
+    hessian: Array        # (n, n), symmetrised, over the flattened x
+    tolerance: float      # |λ| <= tolerance counts as zero
+
+
+def saddle(x: Array) -> Array:
+    """The lecture's ``f(x) = x1² − x2²``: ``(2,) -> ()``; ``(0, 0)`` is a saddle."""
+    return x[0] ** 2 - x[1] ** 2
+
+
+def classify_critical_point(f: Callable, x, *, tol: float | None = None, grad_tol: float | None = None,
+                            require_critical: bool = True) -> CriticalPoint:
+    """Classify ``x`` by the eigenvalues of ``∇²f(x)``.
+
+    Args:
+        f: a scalar JAX function of one argument (an array or a pytree of arrays).
+        x: the point.
+        tol: eigenvalues with ``|λ| <= tol`` count as zero; default
+            ``sqrt(eps) · max(1, max|λ|)`` in ``x``'s precision.
+        grad_tol: ``x`` is critical when ``‖∇f(x)‖ <= grad_tol``; default
+            ``sqrt(eps) · max(1, |f(x)|)``.
+        require_critical: raise a ValueError at a non-critical point (default);
+            with False the test is still reported, its ``gradient_norm`` shows
+            how far from critical the point is.
+    Returns:
+        :class:`CriticalPoint`.
+
+    Example:
+        >>> classify_critical_point(saddle, jnp.zeros(2)).kind
+        'saddle'
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    flat, unravel = _flatten_point(x)
+    g = lambda v: f(unravel(v))
+    out_shape = jax.eval_shape(g, flat)
+    if getattr(out_shape, "shape", None) != ():
+        raise ValueError(f"f must return a scalar, got {out_shape}")
+    # One compiled program for f, ∇f and ∇²f: far cheaper than running them op by op.
+    value, grad, h = jax.jit(lambda v: (g(v), jax.grad(g)(v), jax.hessian(g)(v)))(flat)
+    eps = float(jnp.finfo(flat.dtype).eps)
+    grad_norm = jnp.linalg.norm(grad)
+    if grad_tol is None:
+        grad_tol = math.sqrt(eps) * max(1.0, abs(float(value)))
+    if require_critical and not float(grad_norm) <= grad_tol:
+        raise ValueError(
+            f"x is not a critical point of f: ‖∇f(x)‖ = {float(grad_norm):.3g} > grad_tol = {grad_tol:.3g}; "
+            "pass require_critical=False to inspect the Hessian anyway"
+        )
+    h = 0.5 * (h + h.T)            # exact Hessians are symmetric; remove rounding asymmetry
+    eigenvalues = jnp.linalg.eigvalsh(h)
+    if not np.all(np.isfinite(np.asarray(eigenvalues))):
+        raise ValueError("the Hessian of f at x has non-finite entries")
+    if tol is None:
+        tol = math.sqrt(eps) * max(1.0, float(jnp.max(jnp.abs(eigenvalues))))
+    return CriticalPoint(_kind(np.asarray(eigenvalues), tol), eigenvalues, grad_norm, h, float(tol))
+
+
+def _kind(eigenvalues: np.ndarray, tol: float) -> str:
+    positive = bool(np.any(eigenvalues > tol))
+    negative = bool(np.any(eigenvalues < -tol))
+    if positive and negative:
+        return "saddle"
+    if np.all(np.abs(eigenvalues) > tol):
+        return "minimum" if positive else "maximum"
+    return "degenerate"
+
+
+def _flatten_point(x):
+    leaves = jax.tree_util.tree_leaves(x)
+    if not leaves:
+        raise ValueError("x must hold at least one array")
+    flat, unravel = ravel_pytree(x)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        raise TypeError(f"x must hold floating-point arrays, got dtype {flat.dtype}")
+    if not np.all(np.isfinite(np.asarray(flat))):
+        raise ValueError("x must be finite")
+    return flat, unravel
+
+
+# --- gradient descent near a critical point ----------------------------------------
+
+
+def gradient_descent(f: Callable, x0: Array, *, learning_rate: float, num_steps: int) -> Array:
+    """Plain gradient descent ``x ← x − α ∇f(x)``, the path in one compiled ``lax.scan``.
+
+    Args:
+        f: a scalar JAX function of an array.
+        x0: the start, any shape ``s``.
+        learning_rate: ``α > 0``.
+        num_steps: updates, ``>= 1``.
+    Returns:
+        The path ``(num_steps + 1, *s)``, the start included.
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    x0 = jnp.asarray(x0)
+    if not jnp.issubdtype(x0.dtype, jnp.floating):
+        raise TypeError(f"x0 must be a floating-point array, got dtype {x0.dtype}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
+            math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
+    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
+        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    return _descend(f, x0, jnp.asarray(learning_rate, x0.dtype), num_steps)
+
+
+@partial(jax.jit, static_argnames=("f", "num_steps"))
+def _descend(f, x0, learning_rate, num_steps):
+    grad = jax.grad(f)
+
+    def step(x, _):
+        x = x - learning_rate * grad(x)
+        return x, x
+
+    _, path = jax.lax.scan(step, x0, None, length=num_steps)
+    return jnp.concatenate([x0[None], path])
+
+
+def first_exit(path: Array, center: Array, radius: float) -> int | None:
+    """The first step ``k`` with ``‖x_k − center‖ > radius`` after the path came within ``radius``.
+
+    Measures how long gradient descent lingers near a critical point; None if it
+    never leaves (or never arrives).
+    """
+    path = jnp.asarray(path)
+    d = np.asarray(jnp.linalg.norm((path - jnp.asarray(center)).reshape(path.shape[0], -1), axis=1))
+    inside = np.flatnonzero(d <= radius)
+    if inside.size == 0:
+        return None
+    outside = np.flatnonzero((d > radius) & (np.arange(d.size) > inside[0]))
+    return int(outside[0]) if outside.size else None
+
+
+def saddle_escape_steps(perturbation: float, learning_rate: float, radius: float = 1.0) -> float:
+    """Predicted steps for ``x2`` of :func:`saddle` to grow from ``ε`` past ``radius``: ``log(r/ε) / log(1 + 2α)``."""
+    if not perturbation > 0 or not learning_rate > 0 or not radius > perturbation:
+        raise ValueError("need 0 < perturbation < radius and learning_rate > 0, got "
+                         f"perturbation={perturbation!r}, radius={radius!r}, learning_rate={learning_rate!r}")
+    return math.log(radius / perturbation) / math.log(1 + 2 * learning_rate)

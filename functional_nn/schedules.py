@@ -1,0 +1,126 @@
+r"""The lecture's decreasing learning rate ``α_k = c1 / (k + c2)`` as an optax schedule.
+
+The lecture (slide "Training neuron with sigmoid activation", classification):
+"If α is too high, the algorithm diverges. If α is too low, makes the algorithm
+slow to converge. A common practice is to make α_k a decreasing function of the
+iteration number k, e.g. α_k = c1 / (k + c2)". The first iterations make large
+changes in ``w``, the later ones only fine-tune.
+
+``k`` starts at 0, so the first update uses ``α_0 = c1 / c2``. It counts
+updates (optax's ``count``) by default, or epochs: ``k = ⌊count / steps_per_epoch⌋``.
+
+Example:
+    >>> schedule = inverse_time_decay(1.0, 10.0)
+    >>> optimizer = optax.sgd(schedule)                 # plain optax
+    >>> result = fnn.fit(net, params, x, y, learning_rate=schedule, key=key)
+    >>> per_epoch = inverse_time_decay(1.0, 10.0, per="epoch")   # fit fills steps_per_epoch
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+SCHEDULE_UNITS = ("update", "epoch")
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
+class InverseTimeDecay:
+    """``α_k = c1 / (k + c2)``; call it with optax's update count.
+
+    A pytree whose leaves are ``c1`` and ``c2``, so ``vmap`` can sweep them
+    (``fit_many`` does) and ``jit`` traces them instead of recompiling.
+
+    Attributes:
+        c1: numerator, ``()`` or ``(members,)``.
+        c2: offset, ``()`` or ``(members,)``; ``α_0 = c1 / c2``.
+        per: ``"update"`` (``k`` = number of updates so far) or ``"epoch"``.
+        steps_per_epoch: updates per epoch, needed to call an ``"epoch"`` schedule
+            directly (``fit`` supplies it from ``m`` and ``batch_size``).
+    """
+
+    c1: Array | float
+    c2: Array | float
+    per: str = dataclasses.field(default="update", metadata=dict(static=True))
+    steps_per_epoch: int | None = dataclasses.field(default=None, metadata=dict(static=True))
+
+    def __call__(self, count: Array | int) -> Array:
+        """``α`` for optax's ``count`` (updates done so far): ``()`` -> ``()``."""
+        if self.per == "epoch":
+            if self.steps_per_epoch is None:
+                raise ValueError(
+                    "an epoch-counted inverse_time_decay needs steps_per_epoch to be called by optax "
+                    "(steps_per_epoch = ceil(m / batch_size)); fnn.fit fills it in when you pass the "
+                    "schedule as learning_rate"
+                )
+            return self.at(jnp.asarray(count) // self.steps_per_epoch)
+        return self.at(count)
+
+    def at(self, k: Array | int) -> Array:
+        """``c1 / (k + c2)`` for the lecture's iteration number ``k`` (updates or epochs)."""
+        c1 = jnp.asarray(self.c1)
+        dtype = jnp.result_type(c1, jnp.asarray(self.c2), float)
+        return c1.astype(dtype) / (jnp.asarray(k).astype(dtype) + jnp.asarray(self.c2, dtype))
+
+
+def inverse_time_decay(c1: float | Array, c2: float | Array, *, per: str = "update",
+                       steps_per_epoch: int | None = None) -> InverseTimeDecay:
+    r"""The lecture's schedule ``α_k = c1 / (k + c2)``, usable with ``optax.sgd`` and ``fnn.fit``.
+
+    Args:
+        c1: positive numerator; a ``(members,)`` array sweeps it in ``fit_many``.
+        c2: positive offset (``k + c2 > 0`` for every ``k >= 0``); same shapes as ``c1``.
+        per: ``"update"`` counts every parameter update; ``"epoch"`` keeps ``α``
+            fixed within an epoch.
+        steps_per_epoch: for ``per="epoch"`` used outside ``fit``: ``ceil(m / batch_size)``
+            (or ``m // batch_size`` when the last short batch is dropped).
+    Returns:
+        An :class:`InverseTimeDecay` (an optax ``Schedule``: ``count -> α``).
+
+    Example:
+        >>> s = inverse_time_decay(2.0, 4.0)
+        >>> float(s(0)), float(s(4))
+        (0.5, 0.25)
+    """
+    if per not in SCHEDULE_UNITS:
+        raise ValueError(f"per must be one of {SCHEDULE_UNITS}, got {per!r}")
+    for name, value in (("c1", c1), ("c2", c2)):
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf" or arr.ndim > 1:
+            raise TypeError(f"{name} must be a real number or a 1-D array of them, got {value!r}")
+        if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+            raise ValueError(f"{name} must be finite and > 0 (α_k = c1 / (k + c2)), got {value!r}")
+    if np.ndim(c1) == 1 and np.ndim(c2) == 1 and np.shape(c1) != np.shape(c2):
+        raise ValueError(f"c1 and c2 must have the same length, got {np.shape(c1)} and {np.shape(c2)}")
+    if steps_per_epoch is not None:
+        if per != "epoch":
+            raise ValueError("steps_per_epoch only applies to per='epoch'")
+        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) \
+                or steps_per_epoch < 1:
+            raise ValueError(f"steps_per_epoch must be a positive int, got {steps_per_epoch!r}")
+        steps_per_epoch = int(steps_per_epoch)
+    return InverseTimeDecay(_number_or_array(c1), _number_or_array(c2), per, steps_per_epoch)
+
+
+def steps_per_epoch(num_examples: int, batch_size: int | None, *, drop_last: bool = False) -> int:
+    """Updates per epoch: ``ceil(m / K)``, or ``m // K`` when the short last batch is dropped.
+
+    The lecture's example: ``m = 1000`` gives 1000 updates for ``K = 1``, 20 for
+    ``K = 50`` and 1 for ``K = m`` (``batch_size=None``).
+    """
+    if batch_size is None:
+        return 1
+    return num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
+
+
+def _number_or_array(value):
+    # Python numbers stay numbers (hashable, printable); arrays become jax arrays.
+    if np.ndim(value) == 0 and not isinstance(value, jax.Array):
+        return float(value)
+    return jnp.asarray(value)
