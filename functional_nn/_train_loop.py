@@ -264,7 +264,7 @@ def train_epoch(config: LoopConfig, state: MemberState, epoch: Array, data: Data
         )
 
     out = jax.lax.while_loop(lambda c: c.step < limit, body, carry0)
-    return out, idx[jnp.minimum(limit, config.num_batches - 1)]  # the rows of the step after the last
+    return out, idx[jnp.minimum(limit, config.num_batches - 1)].astype(jnp.int32)  # the next step's rows
 
 
 def member_iteration(config: LoopConfig, state: MemberState, data: Data, hyper: Hyper, *,

@@ -56,9 +56,11 @@ def test_quick_run_has_every_workload_with_positive_timings(quick_run):
         assert required <= set(entry["impls"]), (name, sorted(entry["impls"]))
         for impl, m in entry["impls"].items():
             assert _positive(m["median_s"]) and all(_positive(t) for t in m["times_s"]), (name, impl, m)
-            assert math.isfinite(m["quality"]["train_loss"]), (name, impl)
+            if impl != "matmul_peak":  # the W3 yardstick trains nothing
+                assert math.isfinite(m["quality"]["train_loss"]), (name, impl)
             if m.get("first_call_s") is not None:
                 assert _positive(m["first_call_s"]) and m["compile_s"] >= 0
+    assert "matmul_peak" in results["workloads"]["W3"]["impls"]
     assert _positive(results["workloads"]["W3"]["matmul_peak"]["flops_per_s"])
     for label in ("per_call", "in_scan"):
         assert _positive(results["step_ratio"][label]["ratio"])

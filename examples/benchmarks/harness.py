@@ -38,6 +38,7 @@ class Impl:
     warm_up: Callable[[Problem], None] | None = None
     scale: float = 1.0                           # time multiplier for an extrapolated subset
     note: str = ""
+    trains: bool = True                          # False: a yardstick (the W3 matmul peak), no params to check
 
 
 @dataclasses.dataclass
@@ -88,7 +89,8 @@ def measure(problem: Problem, impls: list[Impl], reps: int, log: Callable[[str],
         if impl.name in first:
             m.first_call_s = first[impl.name]
             m.compile_s = max(first[impl.name] - median, 0.0)
-        m.quality = evaluate(problem, as_models(last[impl.name])[0])
+        if impl.trains:
+            m.quality = evaluate(problem, as_models(last[impl.name])[0])
         out[impl.name] = m
     return out
 

@@ -15,17 +15,20 @@ import numpy as np
 
 import functional_nn as fnn
 from harness import median_call_s
-from workloads import Spec, glorot_uniform, step_flops, to_jax
+from workloads import Problem, glorot_uniform, to_jax
 
 
-def matmul_peak(spec: Spec, *, calls: int = 10) -> dict:
-    """FLOP/s of one jitted function doing exactly the matmuls of a training step of ``spec``.
+def prepare_matmuls(problem: Problem):
+    """``run()``: the matmuls of every training step of ``problem`` and nothing else (the W3 peak).
 
-    The same shapes and transposes as the step: ``a @ w`` per layer (forward),
-    ``aᵀ @ δ`` per layer (``∂J/∂w``), ``δ @ wᵀ`` below every layer but the first.
-    Nothing else (no activations, no updates), so this is the most a training
-    step can reach with XLA's float32 matmuls on this device.
+    One jitted function does exactly a step's matmuls, with the step's shapes
+    and transposes: ``a @ w`` per layer (forward), ``aᵀ @ δ`` per layer
+    (``∂J/∂w``), ``δ @ wᵀ`` below every layer but the first; ``run()`` calls it
+    once per update of the workload. No activations, no updates: this is the
+    most a training step can reach with XLA's float32 matmuls on this device.
+    It is timed interleaved with the implementations, under the same load.
     """
+    spec = problem.spec
     k, sizes = spec.batch, spec.layer_sizes
     rng = np.random.default_rng(1)
     acts = [jax.device_put(rng.standard_normal((k, n), np.float32)) for n in sizes]    # a^0 .. a^L  (K, n_l)
@@ -39,10 +42,12 @@ def matmul_peak(spec: Spec, *, calls: int = 10) -> dict:
         grad_a = [d @ w.T for d, w in zip(acts[2:], weights[1:])]
         return forward, grad_w, grad_a
 
-    jax.block_until_ready(matmuls(acts, weights))
-    seconds = median_call_s(lambda: jax.block_until_ready(matmuls(acts, weights)), calls)
-    flops = step_flops(spec)
-    return {"flops_per_step": flops, "seconds": seconds, "flops_per_s": flops / seconds, "calls": calls}
+    def run():
+        out = None
+        for _ in range(spec.num_updates):
+            out = matmuls(acts, weights)
+        return jax.block_until_ready(out)
+    return run
 
 
 def step_ratio(*, calls: int = 100, scan_steps: int = 200, seed: int = 0) -> dict:

@@ -136,7 +136,7 @@ def _train_perceptron(xa, t, w0, alpha, key, *, max_epochs: int, shuffle: bool) 
         e, w, mistakes, _ = carry
         order = jax.random.permutation(jax.random.fold_in(key, e), m) if shuffle else jnp.arange(m)
         w, wrong = jax.lax.scan(step, w, order)
-        n_wrong = jnp.sum(wrong)
+        n_wrong = jnp.sum(wrong, dtype=jnp.int32)  # int32 in x64 mode too (the carry's dtype)
         return e + 1, w, mistakes.at[e].set(n_wrong), n_wrong
 
     def not_done(carry):
