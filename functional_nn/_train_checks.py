@@ -8,7 +8,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from functional_nn import backprop, losses, parallel
 from functional_nn._train_loop import Data, LoopConfig, injected_learning_rate

@@ -237,8 +237,8 @@ def update_step(config: LoopConfig, hyper: Hyper, params, opt_state, num_updates
 
 
 def train_epoch(config: LoopConfig, state: MemberState, epoch: Array, data: Data, hyper: Hyper,
-                limit: Array) -> EpochOut:
-    """One member's pass over the first ``limit`` batches of epoch ``epoch``."""
+                limit: Array) -> tuple[EpochOut, Array]:
+    """One member's pass over the first ``limit`` batches of epoch ``epoch``, and the next batch's rows ``(K,)``."""
     dtype = jax.tree_util.tree_leaves(state.params)[0].dtype
     idx, xb, yb, weights = epoch_data(config, epoch, data, hyper, dtype)
     zero = jnp.zeros((), dtype)
