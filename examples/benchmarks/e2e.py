@@ -8,7 +8,7 @@ Each prints one JSON line:
 * ``import_s``: importing what the run needs (``jax`` + ``functional_nn``, or ``numpy``);
 * ``end_to_end_s``: from the data in memory to trained params and test accuracy on
   the host: tracing, compiling or loading, the transfer to the device and training;
-* ``peak_rss_bytes`` and ``rss_before_train_bytes``: ``getrusage`` peak resident set
+* ``peak_rss_bytes`` and ``rss_before_train_bytes``: peak resident set (``VmHWM``)
   at the end and just before training; ``device_peak_bytes``: JAX's
   ``memory_stats()`` where the backend reports it (GPU/TPU; ``None`` on CPU);
   ``tracemalloc_peak_bytes`` (numpy): the traced allocations of a second,

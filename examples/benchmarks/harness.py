@@ -137,7 +137,20 @@ def _cpu_name() -> str:
 
 
 def peak_rss_bytes() -> int | None:
-    """The process's peak resident set size (``getrusage``; KiB on Linux, bytes on macOS)."""
+    """The process's peak resident set size in bytes.
+
+    Linux: ``VmHWM`` from ``/proc/self/status``, the high-water mark of this
+    program's memory. ``getrusage``'s ``ru_maxrss`` survives ``exec`` there, so a
+    child started by a large parent would report the parent's peak. Elsewhere
+    ``getrusage`` (KiB on Linux, bytes on macOS); ``None`` where neither exists.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     try:
         import resource
     except ImportError:  # Windows
@@ -161,7 +174,9 @@ def fmt(value: float | None, digits: int = 2) -> str:
     """``1.7e+07`` -> ``1.7e7``; None -> an em dash."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
-    if value == 0 or 1e-2 <= abs(value) < 1e4:
+    if 1e3 <= abs(value) < 1e4:
+        return f"{value:.0f}"
+    if value == 0 or 1e-2 <= abs(value) < 1e3:
         return f"{value:.{digits + 1}g}"
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
