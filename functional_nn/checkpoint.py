@@ -10,6 +10,9 @@ Writes are atomic: the archive goes to a temporary file in the same directory,
 is flushed and fsynced, then ``os.replace``-d over the target, so a crash
 mid-write leaves the previous checkpoint intact. Loads are bit-exact and keep
 every dtype (float32, float64, int32, bfloat16, ...).
+
+Numbered checkpoints in a directory (``ckpt_000123.npz``), the newest loadable one
+and pruning are in :mod:`functional_nn.checkpoint_dir`.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ traced, so they may change freely).
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -38,6 +39,17 @@ from functional_nn.network import MLP, Params
 from functional_nn.parallel import replicate
 
 Array = jax.Array
+
+
+class ConvergenceWarning(UserWarning):
+    """``fit`` ran out of epochs while early stopping still saw the validation loss improve.
+
+    Raised once per run from the Python wrapper (never inside the compiled loop)
+    when ``patience`` is given, the run did not diverge, and it reached
+    ``num_epochs`` without ``patience`` epochs in a row without improvement:
+    more epochs would likely still help. Silence it with ``warnings.filterwarnings``
+    or pass a larger ``num_epochs``.
+    """
 
 
 class FitResult(NamedTuple):
@@ -78,7 +90,8 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
         optimizer: optax.GradientTransformation | None = None, batch_size: int | None = None,
         num_epochs: int = 100, key: Array, method: str = "manual", validation=None,
         patience: int | None = None, min_delta: float = 0.0, progress: bool = False,
-        record_grad_norms: bool = False, mesh=None, drop_last: bool = False) -> FitResult:
+        record_grad_norms: bool = False, mesh=None, drop_last: bool = False, opt_state=None,
+        initial_epoch: int = 0) -> FitResult:
     r"""Train ``net`` from ``params`` on ``(x, y)``: one compiled run of mini-batch gradient descent.
 
     Args:
@@ -108,6 +121,17 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
         drop_last: when ``K`` does not divide ``m``, drop the short last batch of
             every epoch instead of keeping it. Kept (the default), it is padded to ``K``
             with weight-0 examples, so its loss is its own examples' mean.
+        opt_state: resume with this optimizer state (``FitResult.opt_state`` of the
+            interrupted run, e.g. from a checkpoint) instead of ``optimizer.init(params)``;
+            it must have the structure, shapes and dtypes ``optimizer.init`` gives.
+        initial_epoch: resume after this many completed epochs: epochs
+            ``initial_epoch + 1 .. num_epochs`` run, with the shuffles (``fold_in(key, e)``)
+            and the schedule's update count ``k`` continuing where they were, so
+            ``params`` and ``opt_state`` saved after epoch ``initial_epoch`` and trained on
+            give the bits of the uninterrupted run. ``history`` covers only the new
+            epochs; ``stopped_epoch``, ``best_epoch`` and ``num_updates`` count from the
+            start of the whole run. Early stopping's memory (best validation loss,
+            epochs without improvement) starts afresh.
     Returns:
         A :class:`FitResult`. A run that diverges raises nothing: ``diverged`` is set,
         ``params`` are the last finite ones and ``message`` names the likely cause.
@@ -123,15 +147,57 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
                         validation=validation, patience=patience, min_delta=min_delta, progress=progress,
                         record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last)
     config, rate, params, data, hyper = prepared
+    opt_state, start = _check_resume(config, rate, params, opt_state, initial_epoch)
     with _progress.progress_bar(progress, num_epochs, "fit") as progress_id:
-        state = _run_fit(config, params, data, hyper, progress_id)
+        state = _run_fit(config, params, data, hyper, progress_id, opt_state, start)
         state = jax.block_until_ready(state)
     host = jax.device_get(_host_fields(state))
     diagnosis = None
     if host["diverged"]:
         diagnosis = diagnose(config, state.params, state.opt_state, data, hyper, host, param_paths(params))
-    return member_result(config, checks.describe_rate(rate), host, state.params, state.best_params,
-                         state.opt_state, diagnosis)
+    result = member_result(config, checks.describe_rate(rate), host, state.params, state.best_params,
+                           state.opt_state, diagnosis)
+    if initial_epoch:  # the history arrays are indexed by absolute epoch; keep the epochs this call ran
+        result = result._replace(history={name: h[int(start):] for name, h in result.history.items()})
+    warn_if_unconverged(config, result)
+    return result
+
+
+def _check_resume(config: loop.LoopConfig, rate, params, opt_state, initial_epoch):
+    """``(opt_state, initial_epoch as an int32 array)`` for :func:`_run_fit`, checked.
+
+    A fresh run gets ``optimizer.init(params)`` here rather than inside the jit,
+    so fresh and resumed runs share one compiled program.
+    """
+    start = checks.check_int("initial_epoch", initial_epoch, 0, config.num_epochs - 1)
+    if opt_state is None:
+        opt_state = rate.optimizer.init(params) if rate.optimizer is not None else ()
+    expected = jax.eval_shape(rate.optimizer.init, params) if rate.optimizer is not None else ()
+    got_leaves, got_tree = jax.tree_util.tree_flatten(opt_state)
+    want_leaves, want_tree = jax.tree_util.tree_flatten(expected)
+    if got_tree != want_tree:
+        raise ValueError(f"opt_state must have the structure of optimizer.init(params) "
+                         f"({want_tree}), got {got_tree}"[:600])
+    for path, got, want in zip(param_paths(expected), got_leaves, want_leaves):
+        if np.shape(got) != want.shape or np.asarray(got).dtype != want.dtype:
+            raise ValueError(f"opt_state{path} must be {want.dtype}{list(want.shape)} as optimizer.init "
+                             f"gives, got {np.asarray(got).dtype}{list(np.shape(got))}")
+    opt_state = jax.tree_util.tree_map(jnp.asarray, opt_state)
+    if config.mesh is not None:
+        opt_state = replicate(opt_state, config.mesh)
+    return opt_state, jnp.asarray(start, jnp.int32)
+
+
+def warn_if_unconverged(config: loop.LoopConfig, result: FitResult) -> None:
+    """One :class:`ConvergenceWarning` for a run with ``patience`` that hit ``num_epochs`` still improving."""
+    if config.patience is None or result.stopped_early or result.diverged:
+        return
+    if result.stopped_epoch < config.num_epochs:
+        return
+    warnings.warn(f"fit reached num_epochs={config.num_epochs} before early stopping (patience="
+                  f"{config.patience}) saw the validation loss stop improving (last improvement at epoch "
+                  f"{result.best_epoch}); more epochs would likely help. best_params are the best so far.",
+                  ConvergenceWarning, stacklevel=3)
 
 
 def _prepare(net, params, x, y, *, loss, learning_rate, optimizer, batch_size, num_epochs, key, method,
@@ -163,9 +229,14 @@ def _prepare(net, params, x, y, *, loss, learning_rate, optimizer, batch_size, n
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def _run_fit(config: loop.LoopConfig, params, data: loop.Data, hyper: loop.Hyper, progress_id) -> loop.MemberState:
-    opt_state = config.optimizer.init(params) if config.optimizer is not None else ()
+def _run_fit(config: loop.LoopConfig, params, data: loop.Data, hyper: loop.Hyper, progress_id, opt_state=None,
+             initial_epoch=0) -> loop.MemberState:
+    if opt_state is None:
+        opt_state = config.optimizer.init(params) if config.optimizer is not None else ()
     state = loop.init_state(config, params, opt_state)
+    # a resumed run continues the epoch counter (the shuffle keys) and the update count (the schedule's k)
+    start = jnp.asarray(initial_epoch, jnp.int32)
+    state = state._replace(epochs_run=start, num_updates=start * config.num_batches)
     return loop.run_loop(config, state, data, hyper, progress_id, batched=False)
 
 
