@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_nn import activations, losses
+from functional_nn import _validate, activations, losses
 from functional_nn.network import MLP, Dense, Params
 
 Array = jax.Array
@@ -107,9 +107,16 @@ def check_setup(net: MLP, loss: str, method: str | None = None) -> None:
 
 
 def check_batch(net: MLP, loss: str, params: Params, x, y, weights=None) -> tuple[Array, Array]:
-    """Check shapes and return ``(x, y)`` as arrays, ``y`` in the outputs' shape and dtype."""
+    """Check and return ``(x, y)`` as arrays in the params' dtype, ``y`` in the outputs' shape.
+
+    Shapes and dtypes are always checked (also while ``jit`` traces); NaN/inf
+    and target values only on concrete arrays (see ``functional_nn._validate``).
+    Integer features are accepted and cast.
+    """
     net.check_params(params)
+    _validate.real_dtype(x, "x")
     net.check_inputs(x)
+    _validate.check_finite(x, "x")
     x = jnp.asarray(x)
     dtype = params[0].w.dtype
     y = losses.prepare_targets(loss, y, (x.shape[0], net.layer_sizes[-1]), dtype)

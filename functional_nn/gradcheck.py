@@ -34,7 +34,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn import backprop, losses
+from functional_nn import _validate, backprop, losses
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
 
@@ -143,6 +143,7 @@ def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coord
         raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
     backward_fn = backward_fn or backprop.backward
     key = jax.random.key(0) if key is None else key
+    _validate.real_dtype(x, "x")  # before the float64 cast below hides a string or complex x
     with float64_mode():
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x), jnp.float64), y)

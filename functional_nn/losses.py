@@ -25,7 +25,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from functional_nn import activations
+from functional_nn import _validate, activations
 from functional_nn.activations import Activation
 
 Array = jax.Array
@@ -56,23 +56,37 @@ def check_loss_output(loss: str, output_activation: str) -> None:
         )
 
 
-def prepare_targets(loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype) -> Array:
+def prepare_targets(loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, name: str = "y") -> Array:
     """Return ``y`` with exactly ``y_hat``'s shape, or raise naming both shapes.
 
     Integer class labels ``(K,)`` are one-hot encoded for the categorical loss;
-    nothing else is reshaped or broadcast.
+    nothing else is reshaped or broadcast. On concrete arrays the values are
+    checked too (finite; labels in ``0..C-1``; cross-entropy targets in
+    ``[0, 1]``; categorical rows summing to 1); under ``jit`` only shapes and
+    dtypes are (see ``functional_nn._validate``).
     """
-    y = jnp.asarray(y)
-    if loss == "categorical_cross_entropy" and y.ndim == 1 and jnp.issubdtype(y.dtype, jnp.integer):
-        if y.shape[0] != y_hat_shape[0]:
-            raise ValueError(f"integer labels y of shape {y.shape} do not match {y_hat_shape[0]} examples")
-        return jax.nn.one_hot(y, y_hat_shape[-1], dtype=dtype)
-    if y.shape != tuple(y_hat_shape):
+    y_dtype = _validate.real_dtype(y, name)
+    shape = tuple(jnp.shape(y))
+    k, n_out = y_hat_shape[0], y_hat_shape[-1]
+    if loss == "categorical_cross_entropy" and len(shape) == 1:
+        if y_dtype.kind not in "iu":
+            raise TypeError(f"class labels {name} of shape {shape} must be integers 0..{n_out - 1}, got dtype "
+                            f"{y_dtype} (give one-hot rows of shape {(k, n_out)} for soft targets)")
+        if shape[0] != k:
+            raise ValueError(f"integer labels {name} of shape {shape} do not match {k} examples")
+        _validate.check_labels_in_range(y, name, n_out)
+        return jax.nn.one_hot(jnp.asarray(y), n_out, dtype=dtype)
+    if shape != tuple(y_hat_shape):
         raise ValueError(
-            f"targets y of shape {y.shape} do not match network outputs of shape {tuple(y_hat_shape)}; "
+            f"targets {name} of shape {shape} do not match network outputs of shape {tuple(y_hat_shape)}; "
             "shapes must match exactly (nothing is broadcast)"
         )
-    return y.astype(dtype)
+    _validate.check_finite(y, name)
+    if loss == "binary_cross_entropy":
+        _validate.check_unit_interval(y, name, loss)
+    elif loss == "categorical_cross_entropy":
+        _validate.check_probability_rows(y, name)
+    return jnp.asarray(y).astype(dtype)
 
 
 def example_weights(weights: Array | None, k: int, dtype) -> Array:
@@ -98,15 +112,30 @@ def mse(y_hat: Array, y: Array, weights: Array | None = None) -> Array:
 
 
 def binary_cross_entropy(logits: Array, y: Array, weights: Array | None = None) -> Array:
-    r"""``J = Σ_k ω_k Σ_c [−y ln σ(o) − (1 − y) ln σ(−o)]`` from logits ``o``, stably."""
+    r"""``J = Σ_k ω_k Σ_c [−y ln σ(o) − (1 − y) ln σ(−o)]`` from logits ``o``, stably.
+
+    At infinite logits a term whose weight ``y`` or ``1 − y`` is exactly 0 counts
+    as 0 (the limit), not ``0 · (−inf) = NaN``: ``o = +inf`` with ``y = 1`` gives
+    loss 0 and gradient ``σ(o) − y = 0``; ``o = +inf`` with ``y < 1`` gives loss
+    ``+inf`` with the finite gradient ``1 − y`` (and symmetrically at ``−inf``).
+    """
     _same_shape(logits, y)
-    return _reduce(-(y * jax.nn.log_sigmoid(logits) + (1 - y) * jax.nn.log_sigmoid(-logits)), weights)
+    pos = jnp.where(y == 0, 0, -y * jax.nn.log_sigmoid(logits))
+    neg = jnp.where(y == 1, 0, -(1 - y) * jax.nn.log_sigmoid(-logits))
+    return _reduce(pos + neg, weights)
 
 
 def categorical_cross_entropy(logits: Array, y: Array, weights: Array | None = None) -> Array:
-    r"""``J = Σ_k ω_k [−Σ_c y_kc ln softmax(o_k)_c]`` from logits ``o``, one-hot ``y``, stably."""
+    r"""``J = Σ_k ω_k [−Σ_c y_kc ln softmax(o_k)_c]`` from logits ``o``, one-hot ``y``, stably.
+
+    A class with ``y_kc = 0`` contributes exactly 0, so a ``−inf`` logit there
+    (a masked class) gives a finite loss and gradient instead of ``0 · (−inf)``.
+    A ``−inf`` logit on a class with ``y_kc > 0`` gives loss ``+inf`` with a
+    finite gradient. ``+inf`` logits (and rows of only ``−inf``) have no
+    softmax and give NaN.
+    """
     _same_shape(logits, y)
-    return _reduce(-y * jax.nn.log_softmax(logits, axis=-1), weights)
+    return _reduce(jnp.where(y == 0, 0, -y * jax.nn.log_softmax(logits, axis=-1)), weights)
 
 
 def _same_shape(a: Array, y: Array) -> None:

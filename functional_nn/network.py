@@ -87,8 +87,12 @@ class MLP:
         hidden = self.activation
         n_hidden = len(sizes) - 2
         if isinstance(hidden, str):
+            activations.get_activation(hidden)  # a typo is refused even without hidden layers
             hidden = (hidden,) * n_hidden
         else:
+            if not isinstance(hidden, (tuple, list)):
+                raise TypeError(f"activation must be a name (str) or a tuple of names, got "
+                                f"{type(hidden).__name__}: {hidden!r}")
             hidden = tuple(hidden)
             if len(hidden) != n_hidden:
                 raise ValueError(f"activation has {len(hidden)} names for {n_hidden} hidden layers: {hidden!r}")
@@ -165,10 +169,10 @@ class MLP:
             raise ValueError(f"{name} must be a tuple of {self.num_layers} layers (Dense(w, b)), got {got}")
         for l, (layer, n_in, n_out) in enumerate(zip(params, self.layer_sizes[:-1], self.layer_sizes[1:])):
             w, b = _leaves(layer, f"{name}[{l}]")
-            if tuple(w.shape) != (n_in, n_out):
-                raise ValueError(f"{name}[{l}].w has shape {tuple(w.shape)}, expected {(n_in, n_out)}")
-            if tuple(b.shape) != (n_out,):
-                raise ValueError(f"{name}[{l}].b has shape {tuple(b.shape)}, expected {(n_out,)}")
+            if tuple(np.shape(w)) != (n_in, n_out):
+                raise ValueError(f"{name}[{l}].w has shape {tuple(np.shape(w))}, expected {(n_in, n_out)}")
+            if tuple(np.shape(b)) != (n_out,):
+                raise ValueError(f"{name}[{l}].b has shape {tuple(np.shape(b))}, expected {(n_out,)}")
 
     def check_inputs(self, x, name: str = "x") -> None:
         """Raise unless ``x`` is ``(batch, n_in)`` with ``batch >= 1``."""

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn import _validate
 from functional_nn.data._checks import check_count, check_fraction, check_labels, host_rng
 
 Array = jax.Array
@@ -165,13 +166,22 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
             a class too small for a part stays in training).
     Returns:
         A :class:`Split` of jax arrays with the dtypes of ``x`` and ``y``.
+    Raises:
+        TypeError: ``x`` or ``y`` not real numbers (strings, objects, complex).
+        ValueError: NaN/inf values, no rows or features, mismatched rows, bad
+            fractions, or a part with a positive fraction left empty.
     """
     val, test = _fractions(fractions, val_fraction, test_fraction)
     rng = host_rng(key, "train_val_test_split")
+    for name, arr in (("x", x), ("y", y)):
+        _validate.real_dtype(arr, name)
+        _validate.check_finite(arr, name)
     x_np, y_np = np.asarray(x), np.asarray(y)
     if x_np.ndim < 1 or y_np.ndim < 1 or x_np.shape[0] != y_np.shape[0]:
         raise ValueError(f"x and y must have the same number of rows, got shapes {x_np.shape} and {y_np.shape}")
     m = x_np.shape[0]
+    if m == 0 or (x_np.ndim > 1 and 0 in x_np.shape[1:]):
+        raise ValueError(f"x must have at least one row and one feature, got shape {x_np.shape}")
     if stratify:
         labels = check_labels(y_np, "y (stratify=True needs integer labels)")
         parts = [[], [], []]
@@ -184,6 +194,10 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
         pieces = [rng.permutation(np.concatenate(part)) for part in parts]
     else:
         pieces = _cut(rng.permutation(m), val, test)
+        for part, fraction, rows in (("validation", val, pieces[1]), ("test", test, pieces[2])):
+            if fraction > 0 and rows.size == 0:
+                raise ValueError(f"the {part} part is empty: {m} rows are too few for fractions val={val}, "
+                                 f"test={test} (each part with a positive fraction needs a row)")
     if pieces[0].size == 0:
         raise ValueError(f"the training part is empty: {m} rows with val={val}, test={test}")
     out = []
