@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import jax
@@ -44,9 +45,11 @@ def main(*, seed: int = 0, dataset: str = "breast_cancer", hidden: int = 16, lea
 
     net = fnn.MLP((data.x_train.shape[1], hidden, 1), activation="sigmoid", output_activation="sigmoid")
     start = time.perf_counter()
-    result = fnn.fit(net, net.init(k_init), data.x_train, y_train, loss="binary_cross_entropy",
-                     learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs, key=k_fit,
-                     method=method, validation=(data.x_val, y_val), patience=patience)
+    with warnings.catch_warnings(record=True) as capped:  # a run cut off by num_epochs is reported below
+        warnings.simplefilter("always", fnn.ConvergenceWarning)
+        result = fnn.fit(net, net.init(k_init), data.x_train, y_train, loss="binary_cross_entropy",
+                         learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs, key=k_fit,
+                         method=method, validation=(data.x_val, y_val), patience=patience)
     seconds = time.perf_counter() - start
     params = result.best_params
     J = fnn.objective(net, "binary_cross_entropy")
@@ -70,6 +73,8 @@ def main(*, seed: int = 0, dataset: str = "breast_cancer", hidden: int = 16, lea
         print(f"{part:<11} {loss:>8.4f} {acc:>9.2%}")
     print(f"epochs run {result.stopped_epoch}, best epoch {result.best_epoch}, {result.num_updates} updates, "
           f"{seconds:.2f} s including compilation")
+    for warning in capped:
+        print(f"note: {warning.message}")
     print(f"checkpoint {checkpoint} (reloads bit-exact: {reloaded_equal}); figure {out / 'loss_curves.png'}")
     return {"rows": rows, "best_epoch": result.best_epoch, "stopped_epoch": result.stopped_epoch,
             "reloaded_equal": reloaded_equal, "figure": str(out / "loss_curves.png"), "checkpoint": str(checkpoint)}

@@ -135,6 +135,9 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
     Returns:
         A :class:`FitResult`. A run that diverges raises nothing: ``diverged`` is set,
         ``params`` are the last finite ones and ``message`` names the likely cause.
+    Warns:
+        ConvergenceWarning: once, when ``patience`` is given and the run reaches
+            ``num_epochs`` while the validation loss was still improving.
 
     Example:
         >>> net = fnn.MLP((2, 2, 1))

@@ -1,0 +1,161 @@
+"""Reliability, training faults (issue 8, group 3): a run that goes non-finite stops, keeps the
+last finite params and names the step and leaf; no optimizer wrapper hides a NaN; early
+stopping hands back the best params bit for bit; a run cut off by num_epochs warns once."""
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import functional_nn as fnn
+
+LINE = fnn.MLP((1, 1), output_activation="linear")
+ONE = (fnn.Dense(jnp.ones((1, 1)), jnp.zeros((1,))),)
+ZERO = (fnn.Dense(jnp.zeros((1, 1)), jnp.zeros((1,))),)
+
+
+def leaves_finite(tree) -> bool:
+    return all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def assert_trees_equal(a, b):
+    for got, want in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def poisoned_data(m=8, bad_row=5):
+    """y = x on small inputs, plus one example with x = 1e20: with w = 1 its z² overflows
+    float32, so J and ∇J are inf exactly on the batch that holds that row."""
+    x = jnp.linspace(-1.0, 1.0, m)[:, None].at[bad_row, 0].set(1e20)
+    return x, 0.5 * jnp.where(jnp.abs(x) < 10, x, 0.0)
+
+
+def first_bad_step(key, m, batch_size, bad_row):
+    idx, _ = fnn.batch_indices(key, 0, m, batch_size)
+    return int(np.flatnonzero(np.any(np.asarray(idx) == bad_row, axis=1))[0])  # 0-based
+
+
+@pytest.mark.parametrize("method", ["manual", "autodiff"])
+def test_a_non_finite_loss_mid_epoch_stops_at_that_step_with_the_params_before_it(method, key):
+    x, y = poisoned_data()
+    step = first_bad_step(key, 8, 2, 5)
+    result = fnn.fit(LINE, ONE, x, y, learning_rate=0.1, batch_size=2, num_epochs=5, key=key, method=method)
+    assert result.diverged and result.diverged_epoch == 1 and result.diverged_step == step + 1
+    assert result.num_updates == step and result.stopped_epoch == 0
+    assert result.diverged_leaf in ("loss", "grads[0].w", "grads[0].b")
+    assert f"epoch 1, step {step + 1}" in result.message and "non-finite" in result.message
+    assert leaves_finite(result.params)
+    # the kept params are those after the `step` good batches, by the lecture's rule
+    idx, _ = fnn.batch_indices(key, 0, 8, 2)
+    f = jax.jit(fnn.value_and_grad(LINE, "mse", method))
+    params = ONE
+    for rows in np.asarray(idx)[:step]:
+        _, grads = f(params, x[rows], y[rows])
+        params = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+    for got, want in zip(jax.tree_util.tree_leaves(result.params), jax.tree_util.tree_leaves(params)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
+
+
+def test_divergence_in_a_later_epoch_keeps_every_completed_epoch(key):
+    x = jnp.linspace(-3, 3, 16)[:, None]
+    result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=4.0, num_epochs=300, key=key)
+    assert result.diverged and result.diverged_epoch > 5       # it grew for a while first
+    assert result.stopped_epoch == result.diverged_epoch - 1 == len(result.history["train_loss"])
+    assert np.all(np.isfinite(result.history["train_loss"])) and leaves_finite(result.params)
+    assert np.all(np.diff(result.history["train_loss"][1:]) > 0)  # the loss grew every epoch: overshoot
+
+
+@pytest.mark.parametrize("learning_rate", [5.0, 50.0, fnn.inverse_time_decay(50.0, 1.0)])
+def test_a_diverging_learning_rate_is_reported_as_the_cause(learning_rate, key):
+    x = jnp.linspace(-3, 3, 16)[:, None]
+    result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=learning_rate, num_epochs=500, key=key)
+    assert result.diverged
+    assert "diverged" in result.message and "The likely cause is" in result.message
+    assert ("learning_rate=" in result.message) or ("schedule" in result.message)
+    assert "too high" in result.message
+
+
+WRAPPERS = {
+    "clip_by_global_norm": lambda: optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1)),
+    "clip": lambda: optax.chain(optax.clip(0.5), optax.sgd(0.1)),
+    "adam": lambda: optax.adam(0.01),
+    "apply_if_finite": lambda: optax.apply_if_finite(optax.sgd(0.1), max_consecutive_errors=100),
+    "zero_nans": lambda: optax.chain(optax.zero_nans(), optax.sgd(0.1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPERS))
+def test_no_optimizer_wrapper_hides_a_non_finite_gradient(name, key):
+    # clipping turns inf gradients into NaN updates; apply_if_finite and zero_nans would
+    # skip them and keep going: fit still stops at the bad step, whatever the wrapper does.
+    x, y = poisoned_data()
+    step = first_bad_step(key, 8, 2, 5)
+    result = fnn.fit(LINE, ONE, x, y, optimizer=WRAPPERS[name](), batch_size=2, num_epochs=3, key=key)
+    assert result.diverged and (result.diverged_epoch, result.diverged_step) == (1, step + 1)
+    assert result.num_updates == step and leaves_finite(result.params) and leaves_finite(result.opt_state)
+    assert result.diverged_leaf in ("loss", "grads[0].w", "grads[0].b")
+
+
+def test_a_clipped_run_on_finite_data_never_diverges(key):
+    # the same wrapper on healthy data: clipping bounds each step, nothing is flagged
+    x = jnp.linspace(-3, 3, 16)[:, None]
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.5))
+    result = fnn.fit(LINE, ZERO, x, 3 * x, optimizer=opt, num_epochs=30, key=key)
+    assert not result.diverged and result.diverged_leaf is None and result.diverged_step == 0
+
+
+@pytest.mark.parametrize("batch_size", [None, 2])
+def test_early_stopping_returns_the_best_epochs_params_bit_for_bit(batch_size, getkey):
+    net = fnn.MLP((2, 6, 1), activation="tanh", output_activation="linear")
+    x = jax.random.normal(getkey(), (16, 2))
+    y = jnp.sin(3 * x[:, :1]) + 0.3 * jax.random.normal(getkey(), (16, 1))
+    x_val, y_val = x[:6] + 0.05, jnp.sin(3 * x[:6, :1] + 0.15)
+    params, key = net.init(getkey()), getkey()
+    common = dict(learning_rate=0.3, batch_size=batch_size, key=key)
+    result = fnn.fit(net, params, x, y, num_epochs=60, validation=(x_val, y_val), patience=4, **common)
+    assert result.stopped_early and 0 < result.best_epoch < result.stopped_epoch
+    again = fnn.fit(net, params, x, y, num_epochs=result.best_epoch, **common)
+    assert_trees_equal(result.best_params, again.params)
+    best_val = np.asarray(result.history["val_loss"])[result.best_epoch - 1]
+    assert best_val == np.min(result.history["val_loss"])
+
+
+def test_early_stopping_after_the_first_epoch_returns_that_epochs_params(key):
+    # the initial params are not validated, so epoch 1 is the first candidate for the best
+    x = jnp.linspace(-1, 1, 8)[:, None]
+    x_val, y_val = jnp.array([[1.0]]), jnp.array([[0.0]])     # every step moves w away from 0
+    result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=20, key=key,
+                     validation=(x_val, y_val), patience=2)
+    assert result.best_epoch == 1 and result.stopped_epoch == 3 and result.stopped_early
+    one_epoch = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=1, key=key)
+    assert_trees_equal(result.best_params, one_epoch.params)
+
+
+def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key):
+    x = jnp.linspace(-1, 1, 8)[:, None]
+    validation = (x, 3 * x)
+    with pytest.warns(fnn.ConvergenceWarning, match="num_epochs=5") as record:
+        result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=5, key=key,
+                         validation=validation, patience=3)
+    assert len([w for w in record if issubclass(w.category, fnn.ConvergenceWarning)]) == 1
+    assert issubclass(fnn.ConvergenceWarning, UserWarning)
+    assert record[0].filename == __file__  # points at the caller, not inside the library
+    assert result.stopped_epoch == 5 and not result.stopped_early and result.best_epoch == 5
+
+
+@pytest.mark.parametrize("case", ["no_patience", "stopped_early", "diverged"])
+def test_runs_that_converged_stopped_or_diverged_do_not_warn(case, key):
+    x = jnp.linspace(-1, 1, 8)[:, None]
+    kwargs = {
+        "no_patience": dict(learning_rate=0.1, num_epochs=5, validation=(x, 3 * x)),
+        "stopped_early": dict(learning_rate=0.1, num_epochs=50, validation=(x, 0 * x), patience=2),
+        "diverged": dict(learning_rate=80.0, num_epochs=50, validation=(x, 3 * x), patience=40),
+    }[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = fnn.fit(LINE, ZERO, x, 3 * x, key=key, **kwargs)
+    assert result.diverged == (case == "diverged")
+    assert result.stopped_early == (case == "stopped_early")
