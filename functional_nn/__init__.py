@@ -1,24 +1,21 @@
 """functional_nn: the feedforward networks of a deep-learning lecture as pure JAX functions."""
 
-from functional_nn import activations, losses
+from functional_nn import (activations, critical_points, data, graph, linear_regression, losses, neurons,
+                           plots, sigmoid_neuron)  # plots imports matplotlib only when a figure is drawn
 from functional_nn.activations import get_activation
 from functional_nn.backprop import backward, objective, value_and_grad
-from functional_nn import data
-from functional_nn import neurons
-from functional_nn import plots  # matplotlib is imported only when a figure is drawn
 from functional_nn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from functional_nn.checkpoint_dir import (LatestCheckpoint, checkpoint_path, checkpoint_steps,
-                                        latest_checkpoint, load_latest, save_checkpoint_step)
-from functional_nn.losses import get_loss
-from functional_nn.network import MLP, Dense, Trace
+                                          latest_checkpoint, load_latest, save_checkpoint_step)
+from functional_nn.critical_points import CriticalPoint, classify_critical_point
 from functional_nn.diagnostics import gradient_norms, per_example_gradients
 from functional_nn.fit_many import FitManyResult, fit_many
+from functional_nn.gradcheck import GradientReport, assert_gradients_match, compare_gradients
+from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot
+from functional_nn.losses import get_loss
+from functional_nn.network import MLP, Dense, Trace
 from functional_nn.parallel import data_mesh
 from functional_nn.schedules import InverseTimeDecay, inverse_time_decay, steps_per_epoch
 from functional_nn.train import ConvergenceWarning, FitResult, batch_indices, fit
-from functional_nn import critical_points, graph, linear_regression, sigmoid_neuron
-from functional_nn.critical_points import CriticalPoint, classify_critical_point
-from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot
 
 __version__ = "0.1.0"
-from functional_nn.gradcheck import GradientReport, assert_gradients_match, compare_gradients
