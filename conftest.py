@@ -1,6 +1,11 @@
-"""Strict test setup: warnings are errors (pyproject), every test gets fresh keys."""
+"""Strict test setup: warnings are errors (pyproject); every test gets its own keys.
+
+Keys are derived from the test's id, so a test sees the same keys whatever runs
+before it and on whichever pytest-xdist worker it lands.
+"""
 
 import itertools
+import zlib
 
 import jax
 import pytest
@@ -9,18 +14,20 @@ from hypothesis import settings
 settings.register_profile("ci", deadline=None, max_examples=25, print_blob=True)
 settings.load_profile("ci")
 
-_counter = itertools.count()
+
+def _seed(request, salt: str = "") -> int:
+    return zlib.crc32((request.node.nodeid + salt).encode()) % 2 ** 31
 
 
 @pytest.fixture
-def key():
-    """A fresh ``jax.random`` key per test (deterministic across runs)."""
-    return jax.random.key(next(_counter))
+def key(request):
+    """A ``jax.random`` key of this test's own."""
+    return jax.random.key(_seed(request))
 
 
 @pytest.fixture
-def getkey():
+def getkey(request):
     """Hands out a new key on every call, for tests that need several."""
-    base = jax.random.key(10_000 + next(_counter))
+    base = jax.random.key(_seed(request, "getkey"))
     counter = itertools.count()
     return lambda: jax.random.fold_in(base, next(counter))
