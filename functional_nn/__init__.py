@@ -9,13 +9,12 @@ from functional_nn.checkpoint_dir import (LatestCheckpoint, checkpoint_path, che
                                           latest_checkpoint, load_latest, save_checkpoint_step)
 from functional_nn.critical_points import CriticalPoint, classify_critical_point
 from functional_nn.diagnostics import gradient_norms, per_example_gradients
-from functional_nn.fit_many import FitManyResult, fit_many
 from functional_nn.gradcheck import GradientReport, assert_gradients_match, compare_gradients
 from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot
 from functional_nn.losses import get_loss
 from functional_nn.network import MLP, Dense, Trace
 from functional_nn.parallel import data_mesh
-from functional_nn.schedules import InverseTimeDecay, inverse_time_decay, steps_per_epoch
-from functional_nn.train import ConvergenceWarning, FitResult, batch_indices, fit
+from functional_nn.schedules import InverseTimeDecay, SGDState, inverse_time_decay, sgd, steps_per_epoch
+from functional_nn.train import ConvergenceWarning, FitManyResult, FitResult, batch_indices, fit, fit_many
 
 __version__ = "0.1.0"

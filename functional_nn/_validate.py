@@ -87,3 +87,59 @@ def check_probability_rows(y, name: str, atol: float = 1e-3) -> None:
     if bad.size:
         raise ValueError(f"categorical_cross_entropy needs each row of {name} to sum to 1 (one-hot or "
                          f"probabilities), got {bad.size} rows that do not (row {bad[0]} sums to {sums[bad[0]]})")
+
+
+# --- scalars: the one set of basic argument checks -------------------------------------
+# A wrong type is a TypeError, a right type with a wrong value a ValueError; the message
+# names the argument, what was expected and what came.
+
+def check_bool(name: str, value) -> bool:
+    """``True`` or ``False`` (numpy bools too; ints and strings are refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__}: {value!r}")
+    return bool(value)
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> int:
+    """A Python or numpy int in ``[low, high]`` (bools refused: ``True`` is not a count)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bound = f"in [{low}, {high}]" if low is not None and high is not None else \
+            f">= {low}" if low is not None else f"<= {high}"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return int(value)
+
+
+def check_number(name: str, value, *, low: float = 0.0, strict: bool = False) -> float:
+    """A finite real number ``>= low`` (``> low`` when ``strict``); 0-d arrays pass."""
+    scalar = isinstance(value, (int, float, np.integer, np.floating)) or (
+        isinstance(value, (np.ndarray, jax.Array)) and np.shape(value) == () and np.asarray(value).dtype.kind in "iuf")
+    if isinstance(value, (bool, np.bool_)) or not scalar:
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < low or (strict and value == low):
+        raise ValueError(f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}")
+    return value
+
+
+def check_key(key, name: str = "key", *, batched: bool = False, optional: bool = False):
+    """A typed ``jax.random`` key of shape ``()`` (or ``(members,)`` when ``batched``).
+
+    Legacy ``uint32`` keys (``jax.random.PRNGKey``) are wrapped, not refused;
+    ``None`` passes only when ``optional``.
+    """
+    if key is None and optional:
+        return None
+    if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        typed = key
+    elif isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.ndim >= 1 \
+            and key.shape[-1] == 2:
+        typed = jax.random.wrap_key_data(jax.numpy.asarray(key))
+    else:
+        raise TypeError(f"{name} must be a jax.random key such as jax.random.key(0), "
+                        f"got {type(key).__name__}: {key!r}"[:300])
+    if typed.ndim > (1 if batched else 0):
+        expected = "() or (members,)" if batched else "() (one key)"
+        raise ValueError(f"{name} must have shape {expected}, got {typed.shape}")
+    return typed

@@ -26,7 +26,8 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from functional_nn import backprop
+from functional_nn import backprop, schedules
+from functional_nn._validate import check_number
 from functional_nn.network import MLP
 
 Array = jax.Array
@@ -79,24 +80,22 @@ def data_parallel_step(net: MLP, loss: str, mesh: Mesh, *, learning_rate: float 
 
     ``x`` ``(K, n_0)`` and ``y`` ``(K, n_L)`` are sharded over ``"data"``
     (:func:`shard_batch`), params and state replicated (:func:`replicate`).
-    With ``learning_rate`` the update is the lecture's ``w ← w − α ∇J`` and the
-    state is ``()``; with ``optimizer`` it is optax's, state from ``optimizer.init``.
+    With ``learning_rate`` the update is the lecture's ``w ← w − α ∇J``
+    (:func:`functional_nn.sgd`), otherwise ``optimizer``'s; the state comes from
+    ``init`` of that rule (``fnn.sgd(α).init(params)``).
 
     Example:
         >>> mesh = data_mesh()
         >>> step = data_parallel_step(net, "mse", mesh, learning_rate=0.1)
-        >>> params, state, J = step(replicate(params, mesh), (), shard_batch(x, mesh), shard_batch(y, mesh))
+        >>> params, state, J = step(replicate(params, mesh), fnn.sgd(0.1).init(params), shard_batch(x, mesh),
+        ...                        shard_batch(y, mesh))
     """
     backprop.check_setup(net, loss, method)
     check_mesh(mesh)
     if (learning_rate is None) == (optimizer is None):
         raise ValueError("give exactly one of learning_rate or optimizer")
-    if optimizer is None:
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
-                or not np.isfinite(learning_rate) or learning_rate <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
-        learning_rate = float(learning_rate)
-    stateless = optimizer is None
+    if optimizer is None:  # the lecture's w ← w − α ∇J, exactly as fit's learning_rate=
+        optimizer = schedules.sgd(check_number("learning_rate", learning_rate, strict=True))
     value_and_grad = backprop.value_and_grad(net, loss, method)
     replicated = NamedSharding(mesh, PartitionSpec())
     batch = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
@@ -106,11 +105,8 @@ def data_parallel_step(net: MLP, loss: str, mesh: Mesh, *, learning_rate: float 
         x = jax.lax.with_sharding_constraint(x, batch)
         y = jax.lax.with_sharding_constraint(y, batch)
         value, grads = value_and_grad(params, x, y)
-        if stateless:  # w ← w − α ∇J, exactly as fit's learning_rate= path
-            params = jax.tree_util.tree_map(lambda p, g: p - learning_rate * g, params, grads)
-        else:
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
         return jax.lax.with_sharding_constraint(params, replicated), opt_state, value
 
     return step

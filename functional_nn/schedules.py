@@ -1,4 +1,9 @@
-r"""The lecture's decreasing learning rate ``α_k = c1 / (k + c2)`` as an optax schedule.
+r"""The lecture's update rule ``w ← w − α_k ∇J`` and its schedule ``α_k = c1 / (k + c2)``, in optax's terms.
+
+:func:`sgd` is the rule as an ``optax.GradientTransformation``: the step size
+``α`` — a number, :func:`inverse_time_decay` or any optax schedule — lives in
+its state (``SGDState``), so ``jit`` traces it and ``vmap`` can give every
+member of ``fit_many`` its own; ``fit(learning_rate=α)`` is ``fit(optimizer=sgd(α))``.
 
 The lecture (slide "Training neuron with sigmoid activation", classification):
 "If α is too high, the algorithm diverges. If α is too low, makes the algorithm
@@ -19,11 +24,16 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+
+from functional_nn._validate import check_int
 
 Array = jax.Array
 SCHEDULE_UNITS = ("update", "epoch")
@@ -101,10 +111,7 @@ def inverse_time_decay(c1: float | Array, c2: float | Array, *, per: str = "upda
     if steps_per_epoch is not None:
         if per != "epoch":
             raise ValueError("steps_per_epoch only applies to per='epoch'")
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) \
-                or steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be a positive int, got {steps_per_epoch!r}")
-        steps_per_epoch = int(steps_per_epoch)
+        steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1)
     return InverseTimeDecay(_number_or_array(c1), _number_or_array(c2), per, steps_per_epoch)
 
 
@@ -124,3 +131,85 @@ def _number_or_array(value):
     if np.ndim(value) == 0 and not isinstance(value, jax.Array):
         return float(value)
     return jnp.asarray(value)
+
+
+# --- the update rule --------------------------------------------------------------
+
+class SGDState(NamedTuple):
+    """State of :func:`sgd`: the step size's traced values and the update count."""
+
+    count: Array           # () int32: updates applied so far, the schedule's k
+    rate: Any              # () α, or (c1 (), c2 ()) of α_k = c1/(k + c2); () for an opaque optax schedule
+    learning_rate: Array   # () α of the last update (0 before the first)
+
+
+def sgd(learning_rate) -> optax.GradientTransformation:
+    r"""The lecture's rule ``w ← w − α_k ∇J`` as an optax ``GradientTransformation``.
+
+    ``updates = −α_k g`` with ``k`` the number of updates applied so far. The
+    numbers that define ``α`` (the constant, or ``c1`` and ``c2``) are kept in the
+    state, not in the transformation, so a new rate reuses the compiled program
+    and ``fit_many`` maps over one rate per member. ``optax.sgd(α)`` computes the
+    same updates; this one also records ``α`` (``fit``'s ``history["learning_rate"]``).
+
+    Args:
+        learning_rate: a number ``α > 0``, an :class:`InverseTimeDecay` (its ``c1``,
+            ``c2`` may carry a ``(members,)`` axis under ``vmap``), or any optax
+            schedule ``count -> α`` (then part of the program: reuse one object).
+    Returns:
+        ``optax.GradientTransformation`` whose ``init(params)`` gives an :class:`SGDState`
+        in the params' dtype.
+
+    Example:
+        >>> opt = fnn.sgd(fnn.inverse_time_decay(1.0, 10.0))
+        >>> state = opt.init(params)
+        >>> updates, state = opt.update(grads, state)   # −α_0 ∇J, α_0 = 0.1
+    """
+    if isinstance(learning_rate, InverseTimeDecay):
+        rate = (learning_rate.c1, learning_rate.c2)
+        update = _schedule_update(("inverse_time", learning_rate.per, learning_rate.steps_per_epoch))
+    elif callable(learning_rate):
+        rate, update = (), _schedule_update(learning_rate)
+    else:
+        rate, update = learning_rate, _schedule_update(None)
+
+    def init(params) -> SGDState:
+        dtype = jax.tree_util.tree_leaves(params)[0].dtype
+        return SGDState(jnp.zeros((), jnp.int32), jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), rate),
+                        jnp.zeros((), dtype))
+
+    return optax.GradientTransformation(init, update)
+
+
+def _step(grads, state: SGDState, alpha: Array):
+    alpha = jnp.asarray(alpha, state.learning_rate.dtype)
+    updates = jax.tree_util.tree_map(lambda g: (-alpha).astype(g.dtype) * g, grads)
+    return updates, SGDState(state.count + 1, state.rate, alpha)
+
+
+@functools.lru_cache(maxsize=64)
+def _schedule_update(schedule) -> Callable:
+    """The update for ``α``: constant (``None``: the state's ``α``), the lecture's schedule
+    (``("inverse_time", per, steps_per_epoch)``: of the state's ``(c1, c2)``) or an opaque
+    optax schedule. One function per schedule, so reusing it reuses the compiled program."""
+    def update(grads, state: SGDState, params=None):
+        del params
+        if schedule is None:
+            alpha = state.rate
+        elif isinstance(schedule, tuple):
+            alpha = InverseTimeDecay(*state.rate, per=schedule[1], steps_per_epoch=schedule[2])(state.count)
+        else:
+            alpha = schedule(state.count)
+        return _step(grads, state, alpha)
+    return update
+
+
+def learning_rate_of(opt_state) -> Array | None:
+    """The ``α`` of the last update, where the state shows it: :func:`sgd`, or ``optax.inject_hyperparams``."""
+    injected = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
+    for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: isinstance(s, (SGDState, *injected))):
+        if isinstance(s, SGDState):
+            return s.learning_rate
+        if isinstance(s, injected) and "learning_rate" in s.hyperparams:
+            return s.hyperparams["learning_rate"]
+    return None

@@ -1,4 +1,4 @@
-r"""``fit``: the lecture's training algorithm as one compiled XLA computation.
+r"""``fit`` and ``fit_many``: the lecture's training algorithm as one compiled XLA computation.
 
 The slide "Training a neural network":
 
@@ -15,15 +15,15 @@ updates: the lecture's ``m = 1000`` gives 1000 updates for ``K = 1``, 20 for
 ``K = 50`` and 1 for ``K = m``. "Trained" is decided on validation data
 (early stopping, ``patience``) or by ``num_epochs``.
 
-The whole run — every epoch, batch, validation and the stopping rule — is one
-jitted ``lax.while_loop``; a second call with the same shapes and settings
-reuses the compiled program (the learning rate, data, params and key are
-traced, so they may change freely).
+``fit`` and ``fit_many`` are the same three steps: *prepare* (every argument
+checked once, ``functional_nn._prepare``), *run* (one jitted call of the engine,
+``functional_nn._engine``; ``fit_many`` vmaps it over members) and *collect*
+(one result builder). A second call with the same shapes and settings reuses the
+compiled program: the learning rate, data, params and key are traced.
 """
 
 from __future__ import annotations
 
-import functools
 import warnings
 from typing import Any, NamedTuple
 
@@ -32,31 +32,32 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from functional_nn import _engine as engine
 from functional_nn import _progress
-from functional_nn import _train_checks as checks
-from functional_nn import _train_loop as loop
+from functional_nn._prepare import Prepared, _batch_geometry, prepare
+from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
-from functional_nn.parallel import replicate
 
 Array = jax.Array
 
 
 class ConvergenceWarning(UserWarning):
-    """``fit`` ran out of epochs while early stopping still saw the validation loss improve.
+    """A run ran out of epochs while early stopping still saw the validation loss improve.
 
-    Raised once per run from the Python wrapper (never inside the compiled loop)
-    when ``patience`` is given, the run did not diverge, and it reached
-    ``num_epochs`` without ``patience`` epochs in a row without improvement:
-    more epochs would likely still help. Silence it with ``warnings.filterwarnings``
-    or pass a larger ``num_epochs``.
+    Raised once per ``fit`` or ``fit_many`` call from the Python wrapper (never
+    inside the compiled loop) when ``patience`` is given and a run that did not
+    diverge reached ``num_epochs`` without ``patience`` epochs in a row without
+    improvement: more epochs would likely still help. Silence it with
+    ``warnings.filterwarnings`` or pass a larger ``num_epochs``.
     """
 
 
 class FitResult(NamedTuple):
     """What a run produced. In ``fit_many`` every field gets a leading ``(members,)`` axis.
 
-    ``history`` maps names to per-epoch arrays, one entry per completed epoch
-    (``len == stopped_epoch``); a key is absent where it does not apply:
+    ``history`` maps names to per-epoch arrays, one entry per epoch this call
+    completed (``len == stopped_epoch − initial_epoch``); a key is absent where it
+    does not apply:
 
     * ``"train_loss"`` ``(epochs,)``: mean of the epoch's batch losses ``J``, each
       taken before its update and weighted by the batch's example count;
@@ -65,8 +66,9 @@ class FitResult(NamedTuple):
     * ``"val_accuracy"`` ``(epochs,)``: fraction correct on the validation set
       (binary cross-entropy: ``ŷ >= 0.5`` per output; categorical: argmax),
       absent for ``"mse"``;
-    * ``"learning_rate"`` ``(epochs,)``: ``α`` of the epoch's first update (absent for
-      an optax optimizer unless built with ``optax.inject_hyperparams``);
+    * ``"learning_rate"`` ``(epochs,)``: ``α`` of the epoch's first update (with
+      ``learning_rate=``, :func:`functional_nn.sgd`, or an optimizer built with
+      ``optax.inject_hyperparams``);
     * ``"grad_norms"`` ``(epochs, L)``: mean over the epoch's updates of the
       per-layer norms ``‖∂J/∂(w^l, b^l)‖`` (only with ``record_grad_norms``).
     """
@@ -74,16 +76,54 @@ class FitResult(NamedTuple):
     params: Params               # final params; the last finite ones if the run diverged
     best_params: Params          # params after best_epoch (the final ones without validation)
     best_epoch: int              # 1-based epoch of the lowest validation loss; 0 = initial params
-    stopped_epoch: int           # epochs completed
-    num_updates: int             # parameter updates applied
+    stopped_epoch: int           # epochs completed, counted from the start of the whole run
+    num_updates: int             # parameter updates applied, from the start of the whole run
     history: dict                # per-epoch arrays, see above
-    opt_state: Any               # final optax state; () for learning_rate=
+    opt_state: Any               # final optax state (fnn.sgd's SGDState for learning_rate=)
     stopped_early: bool          # early stopping ended the run
     diverged: bool               # a non-finite loss, gradient or update ended the run
     diverged_epoch: int          # 1-based epoch of the divergence; 0 = none
     diverged_step: int           # 1-based step within that epoch; 0 = none
     diverged_leaf: str | None    # "loss", "grads[l].w", "params[l].b", ...; None = none
     message: str                 # one paragraph saying how the run ended (and the likely cause)
+
+
+def _one(members: FitResult, i: int, take, initial_epoch: int) -> FitResult:
+    """Member ``i`` of stacked results; ``take`` picks it from the device trees."""
+    e = int(members.stopped_epoch[i])
+    return FitResult(
+        params=take(members.params), best_params=take(members.best_params), best_epoch=int(members.best_epoch[i]),
+        stopped_epoch=e, num_updates=int(members.num_updates[i]),
+        history={name: h[i, :e - initial_epoch] for name, h in members.history.items()},
+        opt_state=take(members.opt_state), stopped_early=bool(members.stopped_early[i]),
+        diverged=bool(members.diverged[i]), diverged_epoch=int(members.diverged_epoch[i]),
+        diverged_step=int(members.diverged_step[i]), diverged_leaf=members.diverged_leaf[i],
+        message=members.message[i])
+
+
+class FitManyResult(NamedTuple):
+    """Stacked results of ``fit_many`` and the member with the lowest validation loss.
+
+    ``members`` is a :class:`FitResult` whose arrays have a leading
+    ``(members,)`` axis (``diverged_leaf`` and ``message`` are tuples). Its
+    history arrays are ``(members, num_epochs − initial_epoch, ...)``: entries
+    after a member's ``stopped_epoch`` repeat its last value (``+inf`` losses for
+    a member that completed no epoch). :meth:`member` gives one member exactly as
+    ``fit`` would.
+    """
+
+    members: FitResult
+    best_index: int      # argmin of the best validation loss (final training loss without validation)
+    initial_epoch: int = 0
+
+    def member(self, i: int) -> FitResult:
+        """Member ``i`` as a plain :class:`FitResult` (history cut to its own epochs)."""
+        return _one(self.members, i, lambda tree: jax.tree_util.tree_map(lambda a: a[i], tree), self.initial_epoch)
+
+    @property
+    def best(self) -> FitResult:
+        """The member with the lowest validation loss, ready to evaluate on the test set."""
+        return self.member(self.best_index)
 
 
 def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None,
@@ -102,17 +142,18 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
         loss: ``"mse"``, ``"binary_cross_entropy"`` or ``"categorical_cross_entropy"``.
         learning_rate: ``α`` of the lecture's ``w ← w − α ∇J``: a number, the lecture's
             schedule :func:`functional_nn.inverse_time_decay` (``c1/(k + c2)`` with ``k``
-            in updates or epochs), or any optax schedule ``count -> α``.
+            in updates or epochs), or any optax schedule ``count -> α``. It means
+            ``optimizer=fnn.sgd(learning_rate)``.
         optimizer: instead of ``learning_rate``, any ``optax.GradientTransformation``
             (momentum, Adam, ...). Reuse one object to reuse the compiled program.
         batch_size: ``K``; ``1`` SGD, ``None`` or ``m`` full batch.
-        num_epochs: the most epochs to run.
+        num_epochs: the most epochs to run (counted from the start of the whole run).
         key: ``jax.random`` key for the per-epoch shuffles (epoch ``e`` uses
-            ``fold_in(key, e)``; see :func:`batch_indices`).
+            ``permutation(fold_in(key, e), m)``; see :func:`batch_indices`).
         method: gradient engine, ``"manual"`` (the δ recursion) or ``"autodiff"``.
         validation: ``(x_val, y_val)`` evaluated after every epoch.
         patience: stop after this many epochs without a validation-loss improvement
-            larger than ``min_delta`` (needs ``validation``).
+            larger than ``min_delta`` (needs ``validation``); a tie is no improvement.
         min_delta: the smallest decrease of the validation loss that counts.
         progress: show a ``tqdm`` bar with live losses (needs the ``progress`` extra).
         record_grad_norms: add per-layer gradient norms to the history.
@@ -125,13 +166,11 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
             interrupted run, e.g. from a checkpoint) instead of ``optimizer.init(params)``;
             it must have the structure, shapes and dtypes ``optimizer.init`` gives.
         initial_epoch: resume after this many completed epochs: epochs
-            ``initial_epoch + 1 .. num_epochs`` run, with the shuffles (``fold_in(key, e)``)
-            and the schedule's update count ``k`` continuing where they were, so
-            ``params`` and ``opt_state`` saved after epoch ``initial_epoch`` and trained on
-            give the bits of the uninterrupted run. ``history`` covers only the new
-            epochs; ``stopped_epoch``, ``best_epoch`` and ``num_updates`` count from the
-            start of the whole run. Early stopping's memory (best validation loss,
-            epochs without improvement) starts afresh.
+            ``initial_epoch + 1 .. num_epochs`` run, with the shuffles continuing where
+            they were, so ``params`` and ``opt_state`` saved after epoch ``initial_epoch``
+            and trained on give the bits of the uninterrupted run (with ``learning_rate=``
+            and no ``opt_state`` the schedule's update count continues too). ``history``
+            covers only the new epochs. Early stopping's memory starts afresh.
     Returns:
         A :class:`FitResult`. A run that diverges raises nothing: ``diverged`` is set,
         ``params`` are the last finite ones and ``message`` names the likely cause.
@@ -145,154 +184,150 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
         ...                  num_epochs=2000, key=key)
         >>> result.history["train_loss"][-1]
     """
-    prepared = _prepare(net, params, x, y, loss=loss, learning_rate=learning_rate, optimizer=optimizer,
-                        batch_size=batch_size, num_epochs=num_epochs, key=key, method=method,
-                        validation=validation, patience=patience, min_delta=min_delta, progress=progress,
-                        record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last)
-    config, rate, params, data, hyper = prepared
-    opt_state, start = _check_resume(config, rate, params, opt_state, initial_epoch)
-    with _progress.progress_bar(progress, num_epochs, "fit") as progress_id:
-        state = _run_fit(config, params, data, hyper, progress_id, opt_state, start)
-        state = jax.block_until_ready(state)
-    host = jax.device_get(_host_fields(state))
-    diagnosis = None
-    if host["diverged"]:
-        diagnosis = diagnose(config, state.params, state.opt_state, data, hyper, host, param_paths(params))
-    result = member_result(config, checks.describe_rate(rate), host, state.params, state.best_params,
-                           state.opt_state, diagnosis)
-    if initial_epoch:  # the history arrays are indexed by absolute epoch; keep the epochs this call ran
-        result = result._replace(history={name: h[int(start):] for name, h in result.history.items()})
-    warn_if_unconverged(config, result)
+    run = prepare(net, x, y, members=False, params=params, key=key, loss=loss, learning_rate=learning_rate,
+                  optimizer=optimizer, batch_size=batch_size, num_epochs=num_epochs, method=method,
+                  validation=validation, patience=patience, min_delta=min_delta, progress=progress,
+                  record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last, opt_state=opt_state,
+                  initial_epoch=initial_epoch)
+    result = _train(run, "fit")  # one member whose device trees carry no members axis
+    return _one(result.members, 0, lambda tree: tree, result.initial_epoch)
+
+
+def fit_many(net: MLP, x, y, *, key: Array, params: Params | None = None, loss: str = "mse",
+             learning_rate=None, optimizer=None, init_scale=None, hidden_widths=None,
+             batch_size: int | None = None, num_epochs: int = 100, method: str = "manual", validation=None,
+             patience: int | None = None, min_delta: float = 0.0, progress: bool = False,
+             record_grad_norms: bool = False, mesh=None, drop_last: bool = False, opt_state=None,
+             initial_epoch: int = 0) -> FitManyResult:
+    r"""Train ``members`` copies of ``net`` at once, vmapped in one compiled call; each is exactly a ``fit`` run.
+
+    The lecture chooses a topology "by trial and error": train candidates on the
+    training data, compare them on validation data. ``fit_many`` trains them all at
+    once — over seeds, learning rates, the schedule constants ``c1, c2``, init scales
+    and hidden widths. Per-member arguments have a leading ``(members,)`` axis; the
+    others are shared. At least one must have that axis, and all that do must agree:
+
+    * ``key``: one key (every member shuffles, and initializes, the same way) or
+      ``(members,)`` keys, e.g. ``jax.random.split(key, 8)`` for a seed sweep;
+    * ``params``: ``None`` (member ``i`` initializes itself), one params tree
+      (shared start) or a tree whose leaves have a leading ``(members,)`` axis;
+    * ``learning_rate``: a number, a ``(members,)`` array, or
+      ``inverse_time_decay(c1, c2)`` with ``c1``/``c2`` numbers or ``(members,)``
+      arrays (``optimizer`` is shared instead);
+    * ``init_scale``: ``(members,)`` multipliers on the initial weights (``params=None`` only);
+    * ``hidden_widths``: ``(members, L − 1)`` ints, the active units per hidden
+      layer (``(members,)`` for one hidden layer); at most ``net.layer_sizes[l]``.
+      The network is built at the largest widths and member ``i`` multiplies hidden
+      layer ``l``'s outputs by a 0/1 mask keeping its first ``hidden_widths[i][l]``
+      units: a masked unit outputs 0 and gets zero gradients, so the member trains
+      exactly like the narrow network whose params are the kept slice.
+
+    Member ``i`` equals ``fit(net, params_i, x, y, key=k, ...)`` with the same
+    settings: with ``params`` given, ``k = key_i``; with ``params=None``,
+    ``k_init, k = jax.random.split(key_i)`` and ``params_i = net.init(k_init,
+    scale=init_scale_i)``. Each member has its own early stopping; the run ends
+    when every member stopped.
+
+    Args:
+        net: the network (with the largest widths when ``hidden_widths`` is given).
+        x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta,
+        progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
+            :func:`functional_nn.fit` (``mesh`` splits every member's batches over ``"data"``).
+        opt_state: resume with the stacked ``FitManyResult.members.opt_state``.
+    Returns:
+        :class:`FitManyResult`: stacked results and ``best_index``.
+    Warns:
+        ConvergenceWarning: once, naming how many members reached ``num_epochs`` still improving.
+
+    Example:
+        >>> many = fnn.fit_many(net, x, y, key=key, learning_rate=jnp.array([0.01, 0.1, 1.0]),
+        ...                     validation=(x_val, y_val), num_epochs=50)
+        >>> many.best.best_params     # evaluate these on the test set
+    """
+    run = prepare(net, x, y, members=True, params=params, key=key, loss=loss, learning_rate=learning_rate,
+                  optimizer=optimizer, batch_size=batch_size, num_epochs=num_epochs, method=method,
+                  validation=validation, patience=patience, min_delta=min_delta, progress=progress,
+                  record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last, opt_state=opt_state,
+                  initial_epoch=initial_epoch, init_scale=init_scale, hidden_widths=hidden_widths)
+    return _train(run, f"fit_many ({run.config.members} members)")
+
+
+def _train(run: Prepared, description: str) -> FitManyResult:
+    """Run a prepared training and collect its results."""
+    with _progress.progress_bar(run.config.progress, run.config.num_epochs, description) as progress_id:
+        member, history = jax.block_until_ready(
+            _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id))
+    result = _collect(run, member, history)
+    _warn_if_unconverged(run.config, result)
     return result
 
 
-def _check_resume(config: loop.LoopConfig, rate, params, opt_state, initial_epoch):
-    """``(opt_state, initial_epoch as an int32 array)`` for :func:`_run_fit`, checked.
+_run = jax.jit(engine.run, static_argnames=("config",))
+_redo_step = jax.jit(engine.redo_step, static_argnames=("config",))
+_replay = jax.jit(engine.replay, static_argnames=("config",))
 
-    A fresh run gets ``optimizer.init(params)`` here rather than inside the jit,
-    so fresh and resumed runs share one compiled program.
+
+def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResult:
+    """The one result builder: host scalars, histories cut to the epochs run, messages and diagnoses.
+
+    ``fit``'s single member has no members axis on the device; its host values get one here.
     """
-    start = checks.check_int("initial_epoch", initial_epoch, 0, config.num_epochs - 1)
-    if opt_state is None:
-        opt_state = rate.optimizer.init(params) if rate.optimizer is not None else ()
-    expected = jax.eval_shape(rate.optimizer.init, params) if rate.optimizer is not None else ()
-    got_leaves, got_tree = jax.tree_util.tree_flatten(opt_state)
-    want_leaves, want_tree = jax.tree_util.tree_flatten(expected)
-    if got_tree != want_tree:
-        raise ValueError(f"opt_state must have the structure of optimizer.init(params) "
-                         f"({want_tree}), got {got_tree}"[:600])
-    for path, got, want in zip(param_paths(expected), got_leaves, want_leaves):
-        if np.shape(got) != want.shape or np.asarray(got).dtype != want.dtype:
-            raise ValueError(f"opt_state{path} must be {want.dtype}{list(want.shape)} as optimizer.init "
-                             f"gives, got {np.asarray(got).dtype}{list(np.shape(got))}")
-    opt_state = jax.tree_util.tree_map(jnp.asarray, opt_state)
-    if config.mesh is not None:
-        opt_state = replicate(opt_state, config.mesh)
-    return opt_state, jnp.asarray(start, jnp.int32)
+    config, start, single = run.config, run.start, run.config.members is None
+    host = {name: np.array(np.atleast_1d(v)) for name, v in jax.device_get(
+        {name: getattr(member, name) for name in ("status", "epochs_done", "bad_step", "best_epoch", "best_val")}
+    ).items()}
+    stopped = host["epochs_done"]
+    diverged = host["status"] == engine.DIVERGED
+    bad_step = np.where(diverged, host["bad_step"], 0)
+    history = {name: _forward_fill(np.asarray(h)[None] if single else np.asarray(h), stopped - start, name)
+               for name, h in jax.device_get(history).items()}
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(member.params)[0]]
+    take = (lambda tree, i: tree) if single else \
+        (lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree))  # noqa: E731
+    leaves, whats, messages = [None] * len(stopped), [None] * len(stopped), []
+    for i in np.flatnonzero(diverged):  # the run handed back the state before the bad segment: advance it
+        last = _replay(config, take(member, i), run.data, take(run.hyper, i), jnp.asarray(stopped[i], jnp.int32),
+                       jnp.asarray(bad_step[i], jnp.int32))
+        member = last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)
+        whats[i], leaves[i] = _diagnose(config, last.params, last.opt_state, run.data, take(run.hyper, i),
+                                    int(stopped[i]), int(bad_step[i]), paths)
+        host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
+    for i in range(len(stopped)):
+        messages.append(_describe(config, run.rate_texts[i], whats[i], int(stopped[i]),
+                                  bool(diverged[i]), int(bad_step[i]), host["status"][i] == engine.STOPPED_EARLY,
+                                  int(host["best_epoch"][i]), float(host["best_val"][i]),
+                                  {name: h[i, :stopped[i] - start] for name, h in history.items()}))
+    validated = config.has_validation
+    members = FitResult(
+        params=member.params, best_params=member.best_params if validated else member.params,
+        best_epoch=host["best_epoch"] if validated else stopped, stopped_epoch=stopped,
+        num_updates=stopped * config.num_batches + bad_step, history=history, opt_state=member.opt_state,
+        stopped_early=host["status"] == engine.STOPPED_EARLY, diverged=diverged,
+        diverged_epoch=np.where(diverged, stopped + 1, 0), diverged_step=np.where(diverged, bad_step + 1, 0),
+        diverged_leaf=tuple(leaves), message=tuple(messages))
+    score = host["best_val"] if validated else history["train_loss"][:, -1]
+    return FitManyResult(members, int(np.argmin(np.where(np.isnan(score), np.inf, score))), start)
 
 
-def warn_if_unconverged(config: loop.LoopConfig, result: FitResult) -> None:
-    """One :class:`ConvergenceWarning` for a run with ``patience`` that hit ``num_epochs`` still improving."""
-    if config.patience is None or result.stopped_early or result.diverged:
-        return
-    if result.stopped_epoch < config.num_epochs:
-        return
-    warnings.warn(f"fit reached num_epochs={config.num_epochs} before early stopping (patience="
-                  f"{config.patience}) saw the validation loss stop improving (last improvement at epoch "
-                  f"{result.best_epoch}); more epochs would likely help. best_params are the best so far.",
-                  ConvergenceWarning, stacklevel=3)
+def _forward_fill(h: np.ndarray, ran: np.ndarray, name: str) -> np.ndarray:
+    """Entries after each member's last epoch repeat its last value (``+inf`` losses where none ran)."""
+    cols = np.arange(h.shape[1]).reshape((1, -1) + (1,) * (h.ndim - 2))
+    last = np.take_along_axis(h, np.maximum(ran - 1, 0).reshape((-1, 1) + (1,) * (h.ndim - 2)), axis=1)
+    empty = np.inf if name in ("train_loss", "val_loss") else 0
+    last = np.where(ran.reshape((-1, 1) + (1,) * (h.ndim - 2)) > 0, last, empty)
+    return np.where(cols < ran.reshape((-1, 1) + (1,) * (h.ndim - 2)), h, last).astype(h.dtype)
 
 
-def _prepare(net, params, x, y, *, loss, learning_rate, optimizer, batch_size, num_epochs, key, method,
-             validation, patience, min_delta, progress, record_grad_norms, mesh, drop_last):
-    """Check every argument and build ``(config, rate, params, data, hyper)`` for :func:`_run_fit`."""
-    checks.check_setup(net, loss, method)
-    net.check_params(params)
-    dtype = checks.params_dtype(params)
-    key = checks.check_key(key)
-    num_epochs, patience, min_delta, progress, record_grad_norms, drop_last = checks.check_options(
-        num_epochs=num_epochs, patience=patience, min_delta=min_delta, validation=validation,
-        progress=progress, record_grad_norms=record_grad_norms, drop_last=drop_last)
-    data = checks.check_data(net, loss, dtype, x, y, validation)
-    geometry = checks.batch_geometry(int(data.x.shape[0]), batch_size, drop_last)
-    mesh = checks.check_mesh_for(mesh, geometry)
-    rate = checks.check_rate(learning_rate, optimizer, geometry.num_batches, members=False)
-    params = jax.tree_util.tree_map(jnp.asarray, params)
-    opt_shape = jax.eval_shape(rate.optimizer.init, params) if rate.optimizer is not None else ()
-    config = checks.make_config(net, loss, method, int(data.x.shape[0]), geometry, rate, opt_shape,
-                                num_epochs=num_epochs, patience=patience, has_validation=validation is not None,
-                                progress=progress, record_grad_norms=record_grad_norms, mesh=mesh,
-                                use_masks=False)
-    hyper = loop.Hyper(key=key, learning_rate=jnp.asarray(rate.learning_rate, dtype),
-                       c1=jnp.asarray(rate.c1, dtype), c2=jnp.asarray(rate.c2, dtype),
-                       min_delta=jnp.asarray(min_delta, dtype), masks=None)
-    if mesh is not None:  # the data set and params on every device; batches get split in the loop
-        params, data, hyper = replicate((params, data, hyper), mesh)
-    return config, rate, params, data, hyper
-
-
-@functools.partial(jax.jit, static_argnames=("config",))
-def _run_fit(config: loop.LoopConfig, params, data: loop.Data, hyper: loop.Hyper, progress_id, opt_state=None,
-             initial_epoch=0) -> loop.MemberState:
-    if opt_state is None:
-        opt_state = config.optimizer.init(params) if config.optimizer is not None else ()
-    state = loop.init_state(config, params, opt_state)
-    # a resumed run continues the epoch counter (the shuffle keys) and the update count (the schedule's k)
-    start = jnp.asarray(initial_epoch, jnp.int32)
-    state = state._replace(epochs_run=start, num_updates=start * config.num_batches)
-    return loop.run_loop(config, state, data, hyper, progress_id, batched=False)
-
-
-def batch_indices(key: Array, epoch: int, num_examples: int, batch_size: int | None = None, *,
-                  drop_last: bool = False) -> tuple[Array, Array]:
-    """The example indices and weights ``fit`` uses in epoch ``epoch`` (0-based).
-
-    Returns:
-        ``(indices, weights)``, both ``(updates_per_epoch, K)``: batch ``i`` is
-        ``x[indices[i]]``; ``weights`` is 1 for real examples and 0 for the
-        padding of a short last batch. Full batch keeps the stored order.
-    """
-    key = checks.check_key(key)
-    epoch = checks.check_int("epoch", epoch, 0)
-    m = checks.check_int("num_examples", num_examples, 1)
-    g = checks.batch_geometry(m, batch_size, checks.check_bool("drop_last", drop_last))
-    idx, weights = loop.epoch_batches(key, jnp.asarray(epoch), m, g.batch_size, g.num_batches,
-                                      shuffle=g.shuffle, padded=g.padded, dtype=jnp.float32)
-    return idx, (weights if weights is not None else jnp.ones(idx.shape, jnp.float32))
-
-
-# --- results -----------------------------------------------------------------------
-
-_SCALARS = ("best_val", "best_epoch", "stopped_early", "diverged", "diverged_epoch", "diverged_step",
-            "diverged_rows", "num_updates", "epochs_run")
-
-
-def _host_fields(state: loop.MemberState) -> dict:
-    fields = {name: getattr(state, name) for name in _SCALARS}
-    fields["history"] = state.history
-    return fields
-
-
-def param_paths(params) -> list[str]:
-    """``"[0].w"``-style paths of the params' leaves, in ``tree_leaves`` order."""
-    return [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-
-
-_diagnose_step = jax.jit(loop.diagnose_step, static_argnames=("config",))
-
-
-def diagnose(config: loop.LoopConfig, params, opt_state, data: loop.Data, hyper: loop.Hyper, host: dict,
-             paths: list[str]) -> tuple[str, str | None]:
+def _diagnose(config: engine.Config, params, opt_state, data: engine.Data, hyper: engine.Hyper, epoch: int,
+              step: int, paths: list[str]) -> tuple[str, str | None]:
     """``(what went non-finite, leaf name)`` for a diverged run, by redoing its bad step once.
 
-    The loop already stopped before that step; redoing it from the last finite
-    params and optimizer state (outside the loop, so a healthy run never
-    compiles this) names the first non-finite leaf.
+    The loop did not apply that step; redoing it from the last finite params and
+    optimizer state (outside the loop, so a healthy run never compiles this) names
+    the first non-finite leaf.
     """
-    loss_ok, grad_ok, param_ok = jax.device_get(_diagnose_step(
-        config, params, opt_state, data, hyper, jnp.asarray(int(host["diverged_epoch"]) - 1),
-        jnp.asarray(int(host["diverged_step"]) - 1), jnp.asarray(host["diverged_rows"]),
-        jnp.asarray(int(host["num_updates"]))))
+    loss_ok, grad_ok, param_ok = jax.device_get(_redo_step(config, params, opt_state, data, hyper,
+                                                           jnp.asarray(epoch, jnp.int32), jnp.asarray(step)))
     grads_bad, params_bad = np.flatnonzero(~np.asarray(grad_ok)), np.flatnonzero(~np.asarray(param_ok))
     if not loss_ok:
         if grads_bad.size:
@@ -308,38 +343,55 @@ def diagnose(config: loop.LoopConfig, params, opt_state, data: loop.Data, hyper:
     return "a value became non-finite inside the compiled loop (it did not recur when the step was redone)", None
 
 
-def member_result(config: loop.LoopConfig, rate_text: str, host: dict, params, best_params, opt_state,
-                  diagnosis: tuple[str, str | None] | None) -> FitResult:
-    """One member's :class:`FitResult` from its host scalars, (device) params and divergence diagnosis."""
-    e = int(host["epochs_run"])
-    history = {name: np.asarray(h)[:e] for name, h in host["history"].items()}
-    if config.has_validation:
-        best_epoch = int(host["best_epoch"])
-    else:
-        best_params, best_epoch = params, e
-    what, leaf = diagnosis if diagnosis is not None else (None, None)
-    result = FitResult(
-        params=params, best_params=best_params, best_epoch=best_epoch, stopped_epoch=e,
-        num_updates=int(host["num_updates"]), history=history, opt_state=opt_state,
-        stopped_early=bool(host["stopped_early"]), diverged=bool(host["diverged"]),
-        diverged_epoch=int(host["diverged_epoch"]), diverged_step=int(host["diverged_step"]),
-        diverged_leaf=leaf, message="",
-    )
-    return result._replace(message=describe(config, rate_text, result, float(host["best_val"]), what))
-
-
-def describe(config: loop.LoopConfig, rate_text: str, r: FitResult, best_val: float, what: str | None) -> str:
-    """How a run ended, in one paragraph; a divergence names the learning rate as the likely cause."""
-    if r.diverged:
-        return (f"diverged in epoch {r.diverged_epoch}, step {r.diverged_step} (update {r.num_updates + 1}): "
-                f"{what}. params are the last finite ones, after {r.num_updates} updates and "
-                f"{r.stopped_epoch} complete epochs. The likely cause is {rate_text}: the steps overshoot "
+def _describe(config: engine.Config, rate_text: str, what: str | None, stopped: int, diverged: bool,
+              bad_step: int, stopped_early: bool, best_epoch: int, best_val: float, history: dict) -> str:
+    """How a run ended, in one paragraph; a divergence names the step size as the likely cause."""
+    updates = stopped * config.num_batches + bad_step
+    if diverged:
+        return (f"diverged in epoch {stopped + 1}, step {bad_step + 1} (update {updates + 1}): "
+                f"{what}. params are the last finite ones, after {updates} updates and "
+                f"{stopped} complete epochs. The likely cause is {rate_text}: the steps overshoot "
                 "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× smaller, "
                 "or standardized inputs.")
-    ran = f"{r.stopped_epoch} epochs ({r.num_updates} updates)"
-    best = f"best validation loss {best_val:.6g} at epoch {r.best_epoch}" if config.has_validation else \
-        f"final training loss {float(r.history['train_loss'][-1]):.6g}"
-    if r.stopped_early:
+    ran = f"{stopped} epochs ({updates} updates)"
+    best = f"best validation loss {best_val:.6g} at epoch {best_epoch}" if config.has_validation else \
+        f"final training loss {float(history['train_loss'][-1]):.6g}"
+    if stopped_early:
         return (f"stopped early after {ran}: the validation loss did not improve for {config.patience} "
                 f"epochs; {best} (best_params).")
     return f"ran all {ran}; {best}."
+
+
+def _warn_if_unconverged(config: engine.Config, result: FitManyResult) -> None:
+    """One :class:`ConvergenceWarning` for runs with ``patience`` that hit ``num_epochs`` still improving."""
+    if config.patience is None:
+        return
+    m = result.members
+    still = ~np.asarray(m.stopped_early) & ~np.asarray(m.diverged) & (np.asarray(m.stopped_epoch) >= config.num_epochs)
+    if not still.any():
+        return
+    who = "fit" if config.members is None else f"fit_many: {int(still.sum())} of {config.members} members"
+    last = int(np.max(np.asarray(m.best_epoch)[still]))
+    warnings.warn(f"{who} reached num_epochs={config.num_epochs} before early stopping (patience="
+                  f"{config.patience}) saw the validation loss stop improving (last improvement at epoch "
+                  f"{last}); more epochs would likely help. best_params are the best so far.",
+                  ConvergenceWarning, stacklevel=4)
+
+
+def batch_indices(key: Array, epoch: int, num_examples: int, batch_size: int | None = None, *,
+                  drop_last: bool = False) -> tuple[Array, Array]:
+    """The example indices and weights ``fit`` uses in epoch ``epoch`` (0-based).
+
+    Returns:
+        ``(indices, weights)``, both ``(updates_per_epoch, K)``: batch ``i`` is
+        ``x[indices[i]]``; ``weights`` is 1 for real examples and 0 for the
+        padding of a short last batch. Full batch keeps the stored order.
+    """
+    key = check_key(key)
+    epoch = check_int("epoch", epoch, 0)
+    m = check_int("num_examples", num_examples, 1)
+    k, b, shuffle, padded = _batch_geometry(m, batch_size, check_bool("drop_last", drop_last))
+    order = engine.epoch_orders(key, jnp.asarray([epoch], jnp.int32), m)[0] if shuffle else jnp.arange(m)
+    weights = engine.batch_weights(m, b, k, padded)
+    return (engine.batch_rows(order, b, k),
+            jnp.asarray(weights if weights is not None else np.ones((b, k)), jnp.float32))

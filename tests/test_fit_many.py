@@ -69,7 +69,8 @@ def test_each_member_stops_early_on_its_own(getkey):
     params, key = NET.init(getkey()), getkey()
     rates = jnp.array([0.01, 0.5, 2.0])
     common = dict(batch_size=4, num_epochs=40, validation=(x[:5], y[:5]), patience=3)
-    many = fnn.fit_many(NET, x, y, key=key, params=params, learning_rate=rates, **common)
+    with pytest.warns(fnn.ConvergenceWarning, match="fit_many: 1 of 3 members reached num_epochs=40"):
+        many = fnn.fit_many(NET, x, y, key=key, params=params, learning_rate=rates, **common)
     for i in range(3):
         with warnings.catch_warnings():  # the slow member legitimately runs to num_epochs
             warnings.simplefilter("ignore", fnn.ConvergenceWarning)

@@ -41,7 +41,8 @@ FOUR_DEVICES = textwrap.dedent("""
     sharded_x = parallel.shard_batch(x, mesh)
     out["batch_devices"] = len(sharded_x.sharding.device_set)
     y = jax.nn.one_hot(labels, 3)
-    p1, _, j1 = step(parallel.replicate(params, mesh), (), sharded_x, parallel.shard_batch(y, mesh))
+    p1, _, j1 = step(parallel.replicate(params, mesh), fnn.sgd(0.5).init(params), sharded_x,
+                     parallel.shard_batch(y, mesh))
     j0, g0 = fnn.value_and_grad(net, "categorical_cross_entropy")(params, x, y)
     p0 = jax.tree_util.tree_map(lambda p, g: p - 0.5 * g, params, g0)
     out["step"] = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))

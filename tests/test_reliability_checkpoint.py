@@ -215,5 +215,8 @@ def test_resume_arguments_are_checked(params, key):
     wrong = jax.tree.map(lambda a: a.astype(jnp.float16) if a.dtype == jnp.float32 else a, adam.init(params))
     with pytest.raises(ValueError, match=r"opt_state\[0\]\.mu\[0\]\.w must be float32\[2, 3\] .*got float16\[2, 3\]"):
         fnn.fit(net, params, x, y, optimizer=adam, opt_state=wrong, **common)
-    result = fnn.fit(net, params, x, y, learning_rate=0.1, opt_state=(), initial_epoch=2, **common)
+    with pytest.raises(ValueError, match="opt_state must have the structure"):  # learning_rate= is fnn.sgd's state
+        fnn.fit(net, params, x, y, learning_rate=0.1, opt_state=(), **common)
+    result = fnn.fit(net, params, x, y, learning_rate=0.1, initial_epoch=2, **common)
     assert result.stopped_epoch == 3 and len(result.history["train_loss"]) == 1 and result.num_updates == 3
+    assert int(result.opt_state.count) == 3  # the schedule's k continued from 2 epochs of 1 update

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import functional_nn as fnn
-from functional_nn import _train_loop, train
+from functional_nn import _engine, _prepare
 from functional_nn._x64 import float64_mode
 
 
@@ -176,13 +176,13 @@ def test_epoch_schedule_with_a_different_steps_per_epoch_is_refused(getkey):
 
 def test_a_second_call_with_the_same_shapes_does_not_retrace(monkeypatch, getkey):
     traces = []
-    original = _train_loop.train_epoch
+    original = _engine.update_step
 
     def counting(*args, **kwargs):  # runs only while JAX traces
         traces.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(_train_loop, "train_epoch", counting)
+    monkeypatch.setattr(_engine, "update_step", counting)
     net = fnn.MLP((3, 7, 2), activation="tanh", output_activation="linear")  # shapes no other test uses
     x, y = regression(getkey(), m=19)
     fnn.fit(net, net.init(getkey()), x, y, learning_rate=0.1, batch_size=6, num_epochs=3, key=getkey())
@@ -193,18 +193,31 @@ def test_a_second_call_with_the_same_shapes_does_not_retrace(monkeypatch, getkey
     assert len(traces) == first
 
 
-def _jaxpr_text(progress, getkey):
+def _jaxpr_text(getkey, **options):
     x, y = regression(getkey())
-    config, _, params, data, hyper = train._prepare(
-        NET, NET.init(getkey()), x, y, loss="mse", learning_rate=0.1, optimizer=None, batch_size=4,
-        num_epochs=2, key=getkey(), method="manual", validation=None, patience=None, min_delta=0.0,
-        progress=progress, record_grad_norms=False, mesh=None, drop_last=False)
-    return str(train._run_fit.trace(config, params, data, hyper, jnp.asarray(0, jnp.int32)).jaxpr)
+    settings = dict(members=False, params=NET.init(getkey()), key=getkey(), loss="mse", learning_rate=0.1,
+                    optimizer=None, batch_size=4, num_epochs=2, method="manual", validation=None, patience=None,
+                    min_delta=0.0, progress=False, record_grad_norms=False, mesh=None, drop_last=False,
+                    opt_state=None, initial_epoch=0)
+    run = _prepare.prepare(NET, x, y, **(settings | options))
+    traced = jax.jit(_engine.run, static_argnames="config").trace(
+        run.config, run.params, run.opt_state, run.data, run.hyper, jnp.asarray(0, jnp.int32))
+    return str(traced.jaxpr)
 
 
 def test_progress_off_traces_no_callback_and_on_traces_one(getkey):
-    assert "callback" not in _jaxpr_text(False, getkey)
-    assert "callback" in _jaxpr_text(True, getkey)
+    assert "callback" not in _jaxpr_text(getkey)
+    assert "callback" in _jaxpr_text(getkey, progress=True)
+
+
+def test_nothing_is_traced_that_the_run_did_not_ask_for(getkey):
+    # a lean run: no validation forward pass, no gradient norms, no callback
+    plain = _jaxpr_text(getkey)
+    assert "sqrt" not in plain and "callback" not in plain
+    assert "sqrt" in _jaxpr_text(getkey, record_grad_norms=True)  # the per-layer norms
+    x, y = regression(getkey())
+    with_validation = _jaxpr_text(getkey, validation=(x[:5], y[:5]))
+    assert with_validation.count("dot_general") > plain.count("dot_general")  # the validation forward pass
 
 
 def test_progress_bar_shows_losses_and_changes_nothing(capsys, getkey):

@@ -23,16 +23,16 @@ def call(**overrides):
 
 
 @pytest.mark.parametrize("overrides, error, match", [
-    (dict(x=X[:, :1]), ValueError, r"x must have shape \(examples, 2\)"),
+    (dict(x=X[:, :1]), ValueError, r"x must have shape \(examples >= 1, 2\)"),
     (dict(x=X[0]), ValueError, "x must have shape"),
     (dict(x=np.zeros((0, 2))), ValueError, "x must have shape"),
-    (dict(x=np.where(X == 1, np.nan, X)), ValueError, "x holds NaN"),
+    (dict(x=np.where(X == 1, np.nan, X)), ValueError, "x must be finite"),
     (dict(x=X.astype(complex)), TypeError, "x must hold real numbers"),
     (dict(x=np.array([["a", "b"]] * 4)), TypeError, "x must hold real numbers"),
-    (dict(y=Y[:3]), ValueError, r"y must have shape \(4, 1\)"),
-    (dict(y=Y.ravel()), ValueError, r"y must have shape \(4, 1\)"),
+    (dict(y=Y[:3]), ValueError, r"targets y of shape \(3, 1\) do not match network outputs of shape \(4, 1\)"),
+    (dict(y=Y.ravel()), ValueError, r"targets y of shape \(4,\) do not match"),
     (dict(y=Y * 2), ValueError, r"targets y in \[0, 1\]"),
-    (dict(y=np.where(Y == 1, np.inf, Y)), ValueError, "y holds NaN or inf"),
+    (dict(y=np.where(Y == 1, np.inf, Y)), ValueError, "y must be finite"),
     (dict(batch_size=0), ValueError, r"batch_size must be in \[1, 4\]"),
     (dict(batch_size=5), ValueError, r"batch_size must be in \[1, 4\]"),
     (dict(batch_size=2.0), TypeError, "batch_size must be an int"),
@@ -53,7 +53,7 @@ def call(**overrides):
     (dict(loss="hinge"), ValueError, "unknown loss"),
     (dict(loss="categorical_cross_entropy"), ValueError, "output_activation"),
     (dict(validation=X), TypeError, r"validation must be a tuple \(x_val, y_val\)"),
-    (dict(validation=(X, Y[:2])), ValueError, r"validation\[1\] \(y_val\) must have shape"),
+    (dict(validation=(X, Y[:2])), ValueError, r"targets validation\[1\] \(y_val\) of shape \(2, 1\) do not match"),
     (dict(validation=(X[:, :1], Y)), ValueError, r"validation\[0\] \(x_val\) must have shape"),
     (dict(patience=3), ValueError, "patience .* needs validation"),
     (dict(patience=0, validation=(X, Y)), ValueError, "patience must be >= 1"),
@@ -75,5 +75,5 @@ def test_bad_arguments_raise_naming_them(overrides, error, match):
 def test_integer_labels_must_be_in_range():
     net = fnn.MLP((2, 3), output_activation="softmax")
     for labels in (np.array([0, 1, 2, 3]), np.array([0, -1, 1, 2])):
-        with pytest.raises(ValueError, match=r"labels y must lie in \[0, 3\)"):
+        with pytest.raises(ValueError, match=r"y must hold integer labels in \[0, 3\)"):
             fnn.fit(net, net.init(KEY), X, labels, loss="categorical_cross_entropy", learning_rate=0.1, key=KEY)
