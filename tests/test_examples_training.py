@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+import functional_nn as fnn
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -45,8 +49,9 @@ def test_early_stopping_returns_the_best_epoch(tmp_path):
 
 
 def test_topology_search_picks_a_width_by_validation(tmp_path):
-    result = _load("topology_search").main(widths=(1, 16), seeds_per_width=1, num_epochs=8, patience=3,
-                                           out_dir=str(tmp_path))
+    with pytest.warns(fnn.ConvergenceWarning, match="fit_many"):  # 8 epochs is too few to stop early: it says so
+        result = _load("topology_search").main(widths=(1, 16), seeds_per_width=1, num_epochs=8, patience=3,
+                                               out_dir=str(tmp_path))
     assert set(result["widths"]) == {1, 16}
     assert result["widths"][16]["val_loss"] < result["widths"][1]["val_loss"]
     assert result["chosen_width"] == 16 and result["test_accuracy"] > 0.8

@@ -5,7 +5,9 @@
 * ``scan``: the whole run in one jitted ``lax.scan`` over every update of every
   epoch: one dispatch per run. ``fit`` adds to this what a library needs
   (per-epoch history, divergence checks, early stopping); this is the bare
-  minimum it is measured against.
+  minimum it is measured against. It is given the orders.
+* ``scan_shuffle``: the same scan drawing every epoch's order inside its run, as
+  ``fit`` does (``permutation(fold_in(key, e), m)`` for all epochs in one vmapped call).
 
 Both gather batch ``i`` from the shared order ``problem.orders`` inside the
 compiled code; full batch uses ``x`` as it is (no gather). Several models run
@@ -64,6 +66,25 @@ def whole_run(spec: Spec, method: str = "manual") -> Callable:
         (params, _), Js = jax.lax.scan(body, (params, opt.init(params)), idx)
         return params, Js
     return run
+
+
+def whole_run_shuffled(spec: Spec, method: str = "manual") -> Callable:
+    """``run(params, x, y, key) -> (params, losses)``: :func:`whole_run` with the orders drawn in the run."""
+    run = whole_run(spec, method)
+
+    def shuffled(params, x, y, key):
+        m = x.shape[0]
+        orders = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), m))(
+            jax.numpy.arange(spec.num_epochs, dtype=jax.numpy.int32))
+        return run(params, x, y, orders.reshape(-1, spec.batch))
+    return shuffled
+
+
+def prepare_scan_shuffled(problem: Problem, method: str = "manual"):
+    """``run() -> params``: every model by the one-scan loop that shuffles inside its run."""
+    one, inits = jax.jit(whole_run_shuffled(problem.spec, method)), model_params(problem)
+    x, y = jax.device_put(problem.x), jax.device_put(problem.y)
+    return lambda: jax.block_until_ready([one(params, x, y, problem.shuffle_key)[0] for params in inits])
 
 
 def device_data(problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -115,6 +115,8 @@ def implementations(name: str, peers: dict, *, quick: bool) -> list[Impl]:
     impls += peer("torch") + peer("numpy") + peer("sklearn")
     impls += [Impl("loop", reference_jax.prepare_loop, compiled=True),
               Impl("scan", reference_jax.prepare_scan, compiled=True)]
+    if workloads.FULL[name].batch_size is not None:  # mini-batches: the scan that shuffles in its run too
+        impls.append(Impl("scan_shuffle", reference_jax.prepare_scan_shuffled, compiled=True))
     if name == "W4":
         impls.append(Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True))
     if name == "W3":
