@@ -174,7 +174,7 @@ def _long_run_verdict(run: dict, i: int, steps: np.ndarray) -> str:
 
 def main(*, seed: int = 0, num_seeds: int = 128, num_epochs: int = 5000, long_steps: int = 100_000,
          num_checkpoints: int = 60, learning_rate: float | None = None, architectures=ARCHITECTURES,
-         loss_names=LOSSES, dtypes=DTYPES, num_solved_searched: int = 2, search_iter: int = 200,
+         loss_names=LOSSES, dtypes=DTYPES, num_solved_searched: int = 2, search_iter: int = 1000,
          out_dir: str = "out/local_minima") -> dict:
     """Train every group, follow and search every stuck run; print the table, write ``local_minima.png``."""
     for name, value, low in (("num_seeds", num_seeds, 1), ("num_epochs", num_epochs, 1),
@@ -302,6 +302,10 @@ def _print_table(groups, num_seeds, num_epochs, long_steps):
     print(f"\n'solved@E': solved after {num_epochs} steps; 'solved', 'stuck': after {long_steps}. '‖w‖×/dec': ‖w‖ at the end over ‖w‖ ten times fewer steps earlier. 'sat': the most saturated hidden "
           "unit, 1 − mean 4a(1 − a). Search: Levenberg–Marquardt on ‖∇J‖² in float64 from the endpoint; a Hessian "
           "verdict only where ‖∇J‖ <= 1e-10 and the Newton step vanished.")
+    compared = Counter(s.kind for g in groups.values() for i, s in g["searches"].items() if g["solved"][i])
+    if compared:
+        print(f"\nfor comparison, searches from solved endpoints (J → 0 only as ‖w‖ → ∞ with sigmoid outputs): "
+              f"{_counts(compared)}")
     found = [(k, i, s) for k, g in groups.items() for i, s in g["searches"].items() if s.converged]
     if found:
         print("\ntrue critical points found (group, seed, solved?, kind, ‖∇J‖, distance from endpoint, λ_min, λ_max):")
@@ -361,7 +365,7 @@ def _parse_args(argv=None) -> dict:
     p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
     p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
     p.add_argument("--num-solved-searched", type=int, default=2, help="solved runs also searched, for comparison")
-    p.add_argument("--search-iter", type=int, default=200, help="Levenberg–Marquardt steps at most")
+    p.add_argument("--search-iter", type=int, default=1000, help="Levenberg–Marquardt steps at most")
     p.add_argument("--out-dir", default="out/local_minima")
     a = p.parse_args(argv)
     return dict(seed=a.seed, num_seeds=a.num_seeds, num_epochs=a.num_epochs, long_steps=a.long_steps,
