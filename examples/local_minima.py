@@ -292,15 +292,17 @@ def _print_table(groups, num_seeds, num_epochs, long_steps):
         ends = [g["searches"][int(i)] for i in stuck]
         g0, g1 = [e.start_gradient_norm for e in ends], [e.gradient_norm for e in ends]
         n0, n1 = [e.start_norm for e in ends], [e.norm for e in ends]
+        cells = [(run["J"][stuck, last], ".4f", 8), (run["grad_norm"][stuck, last], ".1e", 8),
+                 (run["weight_norm"][stuck, last], ".1f", 6), (growth, ".3f", 9), (sat, ".2f", 5)]
+        numbers = " ".join(f"{_median(v):>{w}{spec}}" if len(v) else f"{'—':>{w}}" for v, spec, w in cells)
+        evidence = (f" (‖∇J‖ {_median(g0):.0e} → {_median(g1):.0e}, ‖w‖ {_median(n0):.0f} → {_median(n1):.0f})"
+                    if stuck.size else "")
         print(f"{arch:<11} {'mse' if loss == 'mse' else 'bce':<5} {dtype:<7} {g['alpha']:>4.1f} "
-              f"{int(g['solved_early'].sum()):>8} {int(g['solved'].sum()):>7} {stuck.size:>5} {_median(run['J'][stuck, last]):>8.4f} "
-              f"{_median(run['grad_norm'][stuck, last]):>8.1e} {_median(run['weight_norm'][stuck, last]):>6.1f} "
-              f"{_median(growth):>9.3f} {_median(sat):>5.2f}  "
-              f"{_counts(long_run) or '—':<28} {_counts(search) or '—'}"
-              + (f" (‖∇J‖ {_median(g0):.0e} → {_median(g1):.0e}, ‖w‖ {_median(n0):.0f} → {_median(n1):.0f})"
-                 if stuck.size else ""))
-    print(f"\n'solved@E': solved after {num_epochs} steps; 'solved', 'stuck': after {long_steps}. '‖w‖×/dec': ‖w‖ at the end over ‖w‖ ten times fewer steps earlier. 'sat': the most saturated hidden "
-          "unit, 1 − mean 4a(1 − a). Search: Levenberg–Marquardt on ‖∇J‖² in float64 from the endpoint; a Hessian "
+              f"{int(g['solved_early'].sum()):>8} {int(g['solved'].sum()):>7} {stuck.size:>5} {numbers}  "
+              f"{_counts(long_run) or '—':<28} {_counts(search) or '—'}{evidence}")
+    print(f"\n'solved@E': solved after {num_epochs} steps; 'solved', 'stuck': after {long_steps}. "
+          "'‖w‖×/dec': ‖w‖ at the end over ‖w‖ ten times fewer steps earlier. 'sat': the most saturated hidden unit,"
+          " 1 − mean 4a(1 − a). Search: Levenberg–Marquardt on ‖∇J‖² in float64 from the endpoint; a Hessian "
           "verdict only where ‖∇J‖ <= 1e-10 and the Newton step vanished.")
     compared = Counter(s.kind for g in groups.values() for i, s in g["searches"].items() if g["solved"][i])
     if compared:
@@ -341,10 +343,11 @@ def _plot(path: Path, groups, steps) -> Path:
     for col, key in enumerate(names):
         g = groups[key]
         run = g["run"]
-        for i in range(run["J"].shape[0]):
-            color = "C2" if g["solved"][i] else "C3"
-            axes[0, col].loglog(steps, run["J"][i], color=color, alpha=0.25, lw=0.7)
-            axes[1, col].semilogx(steps, run["weight_norm"][i], color=color, alpha=0.25, lw=0.7)
+        order = list(np.flatnonzero(g["solved"])) + list(g["stuck"])      # stuck runs drawn on top
+        for i in order:
+            style = dict(color="C2", alpha=0.2, lw=0.7) if g["solved"][i] else dict(color="C3", alpha=0.8, lw=1.2)
+            axes[0, col].loglog(steps, run["J"][i], **style)
+            axes[1, col].semilogx(steps, run["weight_norm"][i], **style)
         axes[0, col].set_title("/".join((key[0], "mse" if key[1] == "mse" else "bce", key[2])), fontsize=8)
         axes[1, col].set_xlabel("steps")
     axes[0, 0].set_ylabel("J (green solved, red stuck)")

@@ -62,29 +62,47 @@ def staircase_params(width: int):
     return hidden, output
 
 
+def _network(params, x: np.ndarray, activation: str) -> np.ndarray:
+    """The 1-N-1 network ``a(x W1 + b1) W2 + b2`` in numpy, ``x (points, 1) -> (points,)``."""
+    hidden, output = (jax_to_np(layer) for layer in params)
+    z = x @ hidden.w + hidden.b
+    a = 1 / (1 + np.exp(-z)) if activation == "sigmoid" else z
+    return (a @ output.w + output.b)[:, 0]
+
+
+def jax_to_np(layer: Dense) -> Dense:
+    return Dense(np.asarray(layer.w), np.asarray(layer.b))
+
+
+def network_params(width: int, activation: str):
+    """``"sigmoid"``: the staircase; ``"linear"``: random hidden weights, output fitted by least squares."""
+    if activation == "sigmoid":
+        return staircase_params(width)
+    rng = np.random.default_rng(width)
+    hidden = Dense(rng.standard_normal((1, width)), rng.standard_normal(width))
+    features = GRID[:, None] @ hidden.w + hidden.b
+    design = np.concatenate([features, np.ones((GRID.size, 1))], axis=1)
+    v, *_ = np.linalg.lstsq(design, target(GRID), rcond=None)
+    return hidden, Dense(v[:-1, None], v[-1:])
+
+
 @functools.lru_cache(maxsize=2)
 def sup_errors(activation: str = "sigmoid") -> dict[int, float]:
     """Sup-norm error on GRID of the width-N network, for each N in WIDTHS.
 
     ``"sigmoid"``: the staircase construction. ``"linear"``: the best network of
     that width in least squares (a linear hidden layer makes it an affine map).
+    The widest network is also evaluated by the library's ``MLP.apply``, which must agree.
     """
     errors = {}
+    for width in WIDTHS:
+        y = _network(network_params(width, activation), GRID[:, None], activation)
+        errors[width] = float(np.max(np.abs(y - target(GRID))))
     with float64_mode():
-        x = jnp.asarray(GRID[:, None])
-        for width in WIDTHS:
-            net = MLP((1, width, 1), activation=activation, output_activation="linear")
-            if activation == "sigmoid":
-                y = np.asarray(net.apply(staircase_params(width), x))[:, 0]
-            else:
-                rng = np.random.default_rng(width)
-                hidden = Dense(jnp.asarray(rng.standard_normal((1, width))), jnp.asarray(rng.standard_normal(width)))
-                features = np.asarray(x @ hidden.w + hidden.b)
-                design = np.concatenate([features, np.ones((GRID.size, 1))], axis=1)
-                v, *_ = np.linalg.lstsq(design, target(GRID), rcond=None)
-                output = Dense(jnp.asarray(v[:-1, None]), jnp.asarray(v[-1:]))
-                y = np.asarray(net.apply((hidden, output), x))[:, 0]
-            errors[width] = float(np.max(np.abs(y - target(GRID))))
+        net = MLP((1, WIDTHS[-1], 1), activation=activation, output_activation="linear")
+        params = tuple(Dense(jnp.asarray(l.w), jnp.asarray(l.b)) for l in network_params(WIDTHS[-1], activation))
+        library = np.asarray(net.apply(params, jnp.asarray(GRID[:, None])))[:, 0]
+    np.testing.assert_allclose(library, _network(params, GRID[:, None], activation), rtol=1e-12, atol=1e-12)
     return errors
 
 
