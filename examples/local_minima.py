@@ -259,6 +259,7 @@ def _public(g: dict) -> dict:
         "num_stuck": int(stuck.size),
         "stuck_search": dict(Counter(g["searches"][int(i)].kind for i in stuck)),
         "solved_search": dict(Counter(s.kind for i, s in g["searches"].items() if g["solved"][i])),
+        "stuck_outputs": dict(_output_patterns(g)),
         "stuck_long_run": dict(Counter(g["long_run"][int(i)] for i in stuck)),
         "stuck_final_grad_norm": [float(g["run"]["grad_norm"][i, -1]) for i in stuck],
         "stuck_final_weight_norm": [float(g["run"]["weight_norm"][i, -1]) for i in stuck],
@@ -306,6 +307,10 @@ def _print_table(groups, num_seeds, num_epochs, long_steps):
           "'‖w‖×/dec': ‖w‖ at the end over ‖w‖ ten times fewer steps earlier. 'sat': the most saturated hidden unit,"
           " 1 − mean 4a(1 − a). Search: Levenberg–Marquardt on ‖∇J‖² in float64 from the endpoint; a Hessian "
           "verdict only where ‖∇J‖ <= 1e-10 and the Newton step vanished.")
+    print("\nwhat the stuck runs compute at the end, ŷ on (00, 01, 10, 11) rounded to 0.1 (XOR is 0, 1, 1, 0):")
+    for (arch, loss, dtype), g in groups.items():
+        if g["stuck"].size:
+            print(f"  {arch}/{'mse' if loss == 'mse' else 'bce'}/{dtype}: {_counts(_output_patterns(g))}")
     compared = Counter(s.kind for g in groups.values() for i, s in g["searches"].items() if g["solved"][i])
     if compared:
         print(f"\nfor comparison, searches from solved endpoints (J → 0 only as ‖w‖ → ∞ with sigmoid outputs): "
@@ -318,6 +323,11 @@ def _print_table(groups, num_seeds, num_epochs, long_steps):
             ok = bool(groups[(arch, loss, dtype)]["solved"][i])
             print(f"  {arch}/{loss}/{dtype} seed {i} solved={ok}: {s.kind}, {s.gradient_norm:.1e}, "
                   f"{s.distance:.2f}, {lam[0]:.2e}, {lam[-1]:.2e}")
+
+
+def _output_patterns(g: dict) -> Counter:
+    outputs = g["run"]["outputs"][g["stuck"], -1]
+    return Counter("(" + ", ".join(f"{v:.1f}" for v in np.round(o, 1)) + ")" for o in outputs)
 
 
 def _counts(counter: Counter) -> str:
