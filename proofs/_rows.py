@@ -170,7 +170,7 @@ ROWS = (
      "Cireşan et al. 2010; Krizhevsky, Sutskever & Hinton 2012).",
      REFERENCE),
     # --- activation functions ------------------------------------------------------------------------
-    ("gradient-nonzero-everywhere", 165, S_DESIRED,
+    ("gradient-nonzero", 165, S_DESIRED,
      "In gradient-based algorithms, gradient must be nonzero everywhere",
      ERRATUM,
      "Not needed, and the lecture's own choice contradicts it: ReLU (recommended for hidden layers, line 553) has "
@@ -331,7 +331,7 @@ ROWS = (
      "The first iterations cause large changes in w, while the later ones do only fine-tuning",
      HOLDS, "", SCHED + "test_schedule_is_decreasing_to_zero"),
     # --- deep feed-forward networks -------------------------------------------------------------------
-    ("universal-approximation", 499, S_TOPO,
+    ("universal-approx", 499, S_TOPO,
      "Neural networks are universal approximators",
      NOTATION,
      "True with the theorem's conditions, which the slide omits (Cybenko 1989, Hornik 1991, Leshno et al. 1993): "
@@ -418,7 +418,7 @@ ROWS = (
     ("generalize", 749, S_BACK,
      "How do you generalize the above equations to other layers? (the δ recursion, any depth)",
      HOLDS, "", BP + "test_delta_recursion_any_depth_matches_autodiff"),
-    ("no-convergence-guarantee", 761, S_DEMO,
+    ("no-convergence", 761, S_DEMO,
      "There is no guarantee of convergence (tested on XOR, the lecture's example)",
      HOLDS, "", MINIMA + "test_gradient_descent_on_xor_has_no_guarantee_of_convergence"),
     ("many-local-minima", 761, S_DEMO,
@@ -534,10 +534,10 @@ ANCHORS: dict[str, tuple[str, ...]] = {
     "five-factors-delta": ("How do you generalize the above equations to other layers?",),
     "generalize": ("How do you generalize the above equations to other layers?",),
     "madaline": ("A multilayer network of Adaline units is known as a MAdaline",),
-    "gradient-nonzero-everywhere": ("In gradient-based algorithms, gradient must be nonzero everywhere",),
-    "universal-approximation": ("Neural networks are **universal approximators**",),
+    "gradient-nonzero": ("In gradient-based algorithms, gradient must be nonzero everywhere",),
+    "universal-approx": ("Neural networks are **universal approximators**",),
     "training-box-indices": (r"$i \leftarrow 1$", "**to**  $K$"),
-    "no-convergence-guarantee": ("there is no guarantee of convergence",),
+    "no-convergence": ("there is no guarantee of convergence",),
     "many-local-minima": ("Error function contains many local minima",),
     "reading-goodfellow": ("Chapter 6 of Deep Learning Book",),
     "reading-bishop": ("Chapter 8 of Deep Learning: Foundations and Concepts",),

@@ -402,7 +402,7 @@ def nonzero_gradient_requirement_holds(requirement) -> bool:
 
 
 ERRATA += (
-    Erratum("gradient-nonzero-everywhere", nonzero_gradient_requirement_holds,
+    Erratum("gradient-nonzero", nonzero_gradient_requirement_holds,
             as_written=lambda d: bool(np.all(d != 0)),         # nonzero everywhere
             corrected=lambda d: bool(np.mean(d != 0) > 0)),    # nonzero on a set of positive measure
 )
