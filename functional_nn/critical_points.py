@@ -221,12 +221,15 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
     ``‖∇f‖``, multiplied by 10 until one does. With ``μ → 0`` this is Newton's
     method on ``∇f = 0``, quadratically convergent at a nondegenerate critical point.
 
-    A point counts as critical only if ``‖∇f‖ <= grad_tol`` *and* the Newton step
-    from it is at most ``step_tol · max(1, ‖x‖)``. The second condition separates a
-    critical point from an infimum at infinity: for a logistic loss on separable
-    data ``‖∇f‖`` falls below any tolerance as ``‖w‖`` grows, but the Newton step
-    stays of order ``1/margin`` forever, whereas near a true critical point it
-    shrinks with the distance to it.
+    A point counts as critical only if ``‖∇f‖ <= grad_tol`` *and* both the Newton
+    step from it (``−H⁺∇f``, flat directions dropped so a degenerate point can
+    qualify) and the last step taken are at most ``step_tol · max(1, ‖x‖)``; or if
+    ``‖∇f‖ <= grad_tol``, the Newton step is that small and no step lowers ``‖∇f‖``
+    any more (float64's floor). The step conditions separate a critical point from
+    an infimum at infinity: for a logistic loss on separable data ``‖∇f‖`` falls
+    below any tolerance as ``‖w‖`` grows, but the steps stay of order
+    ``1/margin`` forever, whereas near a true critical point they shrink with the
+    distance to it.
 
     Args:
         f: a scalar JAX function of one argument (array or pytree), in float64.
@@ -279,9 +282,9 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
         if not (np.all(np.isfinite(lam)) and np.isfinite(gn)):
             kind = "none found"
             break
-        newton = _lm_step(lam, q, g, 0.0)
-        if gn <= grad_tol and np.linalg.norm(newton) <= step_tol * max(1.0, float(np.linalg.norm(x))):
-            last_step = float(np.linalg.norm(newton))
+        scale = step_tol * max(1.0, float(np.linalg.norm(x)))
+        small = gn <= grad_tol and float(np.linalg.norm(_newton_step(lam, q, g))) <= scale
+        if small and (iterations == 0 or last_step <= scale):
             break
         if float(np.linalg.norm(x)) > max_norm:
             kind = "none at finite weights"
@@ -299,7 +302,8 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
                 break
             nu *= 10.0
         if not accepted:
-            kind = "none found"
+            if not small:             # stalled above the tolerance; a small one is float64's floor: critical
+                kind = "none found"
             break
         x, last_step, nu, iterations = x + d, float(np.linalg.norm(d)), max(nu / 10.0, 1e-15), iterations + 1
         g, h = (np.asarray(a) for a in grad_hess(x))
@@ -331,6 +335,14 @@ def _grad_hess(f, v):
 @partial(jax.jit, static_argnames="f")
 def _grad(f, v):
     return jax.grad(f)(v)
+
+
+def _newton_step(lam: np.ndarray, q: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``d = −H⁺ g``, the pseudo-inverse dropping ``|λ| <= sqrt(eps) · max |λ|`` (flat directions of a degenerate point)."""
+    cut = math.sqrt(float(np.finfo(np.float64).eps)) * float(np.max(np.abs(lam), initial=0.0))
+    keep = np.abs(lam) > cut
+    coefficient = np.divide(1.0, lam, out=np.zeros_like(lam), where=keep)
+    return -q @ (coefficient * (q.T @ g))
 
 
 def _lm_step(lam: np.ndarray, q: np.ndarray, g: np.ndarray, nu: float) -> np.ndarray:
