@@ -24,6 +24,7 @@ float32 and float64.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from collections import Counter
 from pathlib import Path
@@ -154,7 +155,7 @@ def check_skip_gradient(x, y) -> float:
         worst = 0.0
         for loss in LOSSES:
             J = loss_function(arch, loss, jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64))
-            g, values = jax.jit(lambda t, s: (jax.grad(J)(t), jax.vmap(J)(s)))(theta, shifted)
+            g, values = jax.jit(lambda t, s: (jax.grad(J)(t), jax.vmap(J)(s)))(theta, shifted)  # noqa: B023
             g, values = np.asarray(g), np.asarray(values)
             fd = (values[: theta.size] - values[theta.size:]) / (2 * h)
             worst = max(worst, float(np.max(np.abs(g - fd)) / max(1e-12, np.max(np.abs(g)))))
@@ -186,7 +187,8 @@ def main(*, seed: int = 0, num_seeds: int = 128, num_epochs: int = 5000, long_st
             raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
     if long_steps < num_epochs:
         raise ValueError(f"long_steps must be >= num_epochs = {num_epochs}, got {long_steps!r}")
-    if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+    if learning_rate is not None and (isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float))
+                                      or not learning_rate > 0):
         raise ValueError(f"learning_rate must be a positive number or None, got {learning_rate!r}")
     for name, values, known in (("architectures", architectures, ARCHITECTURES), ("loss_names", loss_names, LOSSES),
                                 ("dtypes", dtypes, DTYPES)):
@@ -211,7 +213,7 @@ def main(*, seed: int = 0, num_seeds: int = 128, num_epochs: int = 5000, long_st
         for loss in loss_names:
             alpha = LEARNING_RATES[loss] if learning_rate is None else float(learning_rate)
             for dtype in dtypes:
-                with float64_mode() if dtype == "float64" else _nullcontext():
+                with float64_mode() if dtype == "float64" else contextlib.nullcontext():
                     x, y = jnp.asarray(x_np, dtype), jnp.asarray(y_np, dtype)
                     run = train(arch, loss, x, y, jnp.asarray(theta32, dtype), alpha, steps)
                 groups[(arch_name, loss, dtype)] = _study_group(arch, loss, x_np, y_np, t, run, steps, at_epochs,
@@ -224,14 +226,6 @@ def main(*, seed: int = 0, num_seeds: int = 128, num_epochs: int = 5000, long_st
     print(f"figure: {figure}")
     return {"groups": {"/".join(k): _public(g) for k, g in groups.items()}, "conclusion": conclusion,
             "skip_gradient_gap": skip_gap, "figure": str(figure), "steps": steps.tolist()}
-
-
-class _nullcontext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _study_group(arch, loss, x_np, y_np, t, run, steps, at_epochs, alpha, num_solved_searched, search_iter) -> dict:
