@@ -73,7 +73,9 @@ MANY_LOCAL_MINIMA_CORRECTION = (
     "10⁵ steps, ≈ 1e-6 at 10⁶); and a Levenberg–Marquardt search for ∇J = 0 from each endpoint (float64) finds "
     "no critical point at finite weights: ‖∇J‖ falls only as ‖w‖ grows. The stuck runs approach minima at "
     "infinity (saturated hidden units), not local minima; the 2-1-1 network with skip connections was stuck in "
-    "none of its runs. Consistent with Hamey (1998) and Sprinkhuizen-Kuyper & Boers (1996, 1998)."
+    "none of its runs. After only 10⁴ steps (the check here, 16 starts) a run can also still linger at a saddle "
+    "with small weights (a true critical point with a negative Hessian eigenvalue) — again not a minimum. "
+    "Consistent with Hamey (1998) and Sprinkhuizen-Kuyper & Boers (1996, 1998)."
 )
 
 ROWS = (
