@@ -381,8 +381,12 @@ ROWS = (
     ("chain-first", 727, S_BACK,
      "Σ_c Σ_s ∂ℓ/∂ŷ_cs · ∂ŷ_cs/∂o_c^L · ∂o_c^L/∂o_j^{L−1} · ∂o_j^{L−1}/∂a_j^{L−1} · ∂a_j^{L−1}/∂w_pj^{L−1}",
      ERRATUM,
-     "… · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}: o and a are swapped (each swapped "
-     "factor is 0 as a local derivative). Corrected on the next slide.",
+     "… · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}: o and a are swapped; as local "
+     "derivatives of the graph each swapped factor is 0, so the product is 0. Read as total derivatives it is "
+     "not 0 (do_c/do_j = w_jc σ'(o_j), da_j/dw_pj = σ'(o_j) a_p), but o_j is computed before a_j, so do_j/da_j "
+     "exists only through the inverse σ⁻¹, 1/σ'(o_j); with it the product telescopes to the right value for an "
+     "invertible σ (sigmoid, tanh) and has none for ReLU (constant for o < 0): a detour, not the chain rule "
+     "backpropagation computes. Corrected on the next slide.",
      BP + "test_first_chain_rule_line_mixes_o_and_a"),
     ("chain-second", 735, S_BACK,
      "Σ_c Σ_s ∂ℓ/∂ŷ_cs · ∂ŷ_cs/∂o_c^L · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}",

@@ -81,7 +81,9 @@ $\frac{d}{dx}(-a x) = -a$. But the usual leak is a small *positive* slope on the
 negative side: with the slide's sign that needs $a < 0$. Read with the common
 $a = 0.01 > 0$ the slide's function sends $x = -1$ to $+0.01$ — it would not be
 monotone. The library writes the negative branch as ``negative_slope * x``, so
-the lecture's $a$ is ``-negative_slope``. At $0$ the one-sided derivatives are
+the lecture's $a$ is ``-negative_slope``. The slide states no sign for $a$: it is
+right exactly when $a < 0$ (a leak $|a|x$ with $|a| < 1$), a reading the lecture does
+not show to be its own — hence *convention*, not holds. At $0$ the one-sided derivatives are
 $-a$ and $1$; the library takes $1$ (as ``jax.nn.leaky_relu``). "Derivative is
 nonzero" holds whenever $a \ne 0$.
 """
