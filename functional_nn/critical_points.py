@@ -16,6 +16,14 @@ Gradient descent near a saddle: for ``f = x1² − x2²`` one step maps
 grows like ``(1 + 2α)^k ε`` and escapes after about
 ``log(r / ε) / log(1 + 2α)`` steps (:func:`saddle_escape_steps`).
 Derivations: ``proofs/proof_saddle_point.py``.
+
+The test says nothing where ``∇f ≠ 0``: a Hessian taken at the end of a slow
+gradient-descent run classifies nothing. :func:`find_critical_point` first
+searches for a true critical point near a given point (Levenberg–Marquardt on
+``½‖∇f‖²``, float64) and classifies the Hessian only if it reaches one; an
+infimum approached only as ``‖x‖ → ∞`` (a logistic loss on separable data, a
+stuck XOR network) is reported as ``"none at finite weights"``. Used by
+``examples/local_minima.py`` and ``proofs/proof_local_minima.py``.
 """
 
 from __future__ import annotations
