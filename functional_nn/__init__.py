@@ -8,6 +8,7 @@ from functional_nn.checkpoint import Checkpoint, CheckpointError, load_checkpoin
 from functional_nn.checkpoint_dir import (LatestCheckpoint, checkpoint_path, checkpoint_steps,
                                           latest_checkpoint, load_latest, save_checkpoint_step)
 from functional_nn.critical_points import CriticalPoint, classify_critical_point
+from functional_nn.critical_points import CriticalPointSearch, find_critical_point
 from functional_nn.diagnostics import gradient_norms, per_example_gradients
 from functional_nn.gradcheck import GradientReport, assert_gradients_match, compare_gradients
 from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot

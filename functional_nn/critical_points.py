@@ -16,6 +16,14 @@ Gradient descent near a saddle: for ``f = x1² − x2²`` one step maps
 grows like ``(1 + 2α)^k ε`` and escapes after about
 ``log(r / ε) / log(1 + 2α)`` steps (:func:`saddle_escape_steps`).
 Derivations: ``proofs/proof_saddle_point.py``.
+
+The test says nothing where ``∇f ≠ 0``: a Hessian taken at the end of a slow
+gradient-descent run classifies nothing. :func:`find_critical_point` first
+searches for a true critical point near a given point (Levenberg–Marquardt on
+``½‖∇f‖²``, float64) and classifies the Hessian only if it reaches one; an
+infimum approached only as ``‖x‖ → ∞`` (a logistic loss on separable data, a
+stuck XOR network) is reported as ``"none at finite weights"``. Used by
+``examples/local_minima.py`` and ``proofs/proof_local_minima.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
+
+from functional_nn._x64 import float64_mode  # noqa: F401  (used in the docstring example)
 
 Array = jax.Array
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
@@ -178,3 +188,174 @@ def saddle_escape_steps(perturbation: float, learning_rate: float, radius: float
         raise ValueError("need 0 < perturbation < radius and learning_rate > 0, got "
                          f"perturbation={perturbation!r}, radius={radius!r}, learning_rate={learning_rate!r}")
     return math.log(radius / perturbation) / math.log(1 + 2 * learning_rate)
+
+
+# --- searching for a true critical point -------------------------------------------------------
+
+SEARCH_KINDS = KINDS + ("none at finite weights", "none found")
+
+
+class CriticalPointSearch(NamedTuple):
+    """Where a Levenberg–Marquardt search for ``∇f = 0`` ended, and what it found there.
+
+    ``kind`` is a Hessian verdict (one of ``KINDS``) only when the search converged
+    (``‖∇f‖ <= grad_tol`` *and* the last Newton step was negligible); otherwise
+    ``"none at finite weights"`` (``‖∇f‖`` kept falling while ``‖x‖`` grew past
+    ``max_norm``: the infimum of ``‖∇f‖`` lies at infinity along the search) or
+    ``"none found"`` (the search stalled at bounded ``x`` with ``‖∇f‖ > grad_tol``).
+    """
+
+    kind: str                     # one of SEARCH_KINDS
+    converged: bool               # a true critical point was reached (the Hessian was classified)
+    x: Array                      # (n,) flattened end point of the search
+    gradient_norm: float          # ‖∇f‖ at the end
+    start_gradient_norm: float    # ‖∇f‖ at x0
+    norm: float                   # ‖x‖ at the end
+    start_norm: float             # ‖x0‖
+    distance: float               # ‖x − x0‖
+    last_step: float              # length of the last Newton / LM step
+    iterations: int               # accepted steps
+    eigenvalues: Array | None     # (n,) Hessian eigenvalues at the end, ascending
+    critical_point: CriticalPoint | None  # the second-derivative test, only when converged
+
+
+def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: float = 1e-8,
+                        max_iter: int = 200, max_norm: float | None = None) -> CriticalPointSearch:
+    r"""Search for a true critical point of ``f`` near ``x0``: minimise ``½‖∇f‖²`` by Levenberg–Marquardt.
+
+    The residual is ``r(x) = ∇f(x)`` with Jacobian ``H = ∇²f(x)`` (symmetric), so
+    each step solves ``(H² + μ I) d = −H ∇f`` in ``H``'s eigenbasis, with ``μ``
+    relative to ``max λ²`` and adapted: divided by 10 after a step that lowers
+    ``‖∇f‖``, multiplied by 10 until one does. With ``μ → 0`` this is Newton's
+    method on ``∇f = 0``, quadratically convergent at a nondegenerate critical point.
+
+    A point counts as critical only if ``‖∇f‖ <= grad_tol`` *and* both the Newton
+    step from it (``−H⁺∇f``, flat directions dropped so a degenerate point can
+    qualify) and the last step taken are at most ``step_tol · max(1, ‖x‖)``; or if
+    ``‖∇f‖ <= grad_tol``, the Newton step is that small and no step lowers ``‖∇f‖``
+    any more (float64's floor). The step conditions separate a critical point from
+    an infimum at infinity: for a logistic loss on separable data ``‖∇f‖`` falls
+    below any tolerance as ``‖w‖`` grows, but the steps stay of order
+    ``1/margin`` forever, whereas near a true critical point they shrink with the
+    distance to it.
+
+    Args:
+        f: a scalar JAX function of one argument (array or pytree), in float64.
+        x0: the start (float64: the tolerances need it).
+        grad_tol: the gradient norm below which a point may count as critical.
+        step_tol: the relative Newton step below which it does.
+        max_iter: accepted steps at most.
+        max_norm: the search stops, verdict ``"none at finite weights"``, once
+            ``‖x‖`` exceeds it (every accepted step lowered ``‖∇f‖`` on the way);
+            default ``‖x0‖ + 10``: far enough for ``‖∇f‖`` to fall by orders of
+            magnitude on a path to infinity, near enough that float64 sigmoids
+            have not rounded to exact 0/1 (where ``∇f = 0`` would be an artefact).
+    Returns:
+        :class:`CriticalPointSearch`.
+
+    Example:
+        >>> with float64_mode():
+        ...     find_critical_point(saddle, jnp.array([0.3, -0.2])).kind
+        'saddle'
+    """
+    if not callable(f):
+        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    flat, unravel = _flatten_point(x0)
+    if flat.dtype != jnp.float64:
+        raise TypeError(f"x0 must be float64 (run under functional_nn._x64.float64_mode()), got {flat.dtype}")
+    for name, value in (("grad_tol", grad_tol), ("step_tol", step_tol)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 1:
+        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    start_norm = float(jnp.linalg.norm(flat))
+    if max_norm is None:
+        max_norm = start_norm + 10.0
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > start_norm:
+        raise ValueError(f"max_norm must be a number > ‖x0‖ = {start_norm:.3g}, got {max_norm!r}")
+
+    # A flat array is passed to f as is, so repeated searches on one f share one compiled program.
+    g_of = f if not isinstance(x0, dict | list | tuple) and jnp.ndim(x0) == 1 else (lambda v: f(unravel(v)))
+    if getattr(jax.eval_shape(g_of, flat), "shape", None) != ():
+        raise ValueError("f must return a scalar")
+    grad_hess = lambda v: _grad_hess(g_of, jnp.asarray(v))
+    grad_only = lambda v: _grad(g_of, jnp.asarray(v))
+
+    x = np.asarray(flat)
+    g, h = (np.asarray(a) for a in grad_hess(x))
+    start_gn = gn = float(np.linalg.norm(g))
+    nu, iterations, last_step, kind = 1e-3, 0, math.inf, None
+    while True:
+        lam, q = np.linalg.eigh(0.5 * (h + h.T))
+        if not (np.all(np.isfinite(lam)) and np.isfinite(gn)):
+            kind = "none found"
+            break
+        scale = step_tol * max(1.0, float(np.linalg.norm(x)))
+        small = gn <= grad_tol and float(np.linalg.norm(_newton_step(lam, q, g))) <= scale
+        if small and (iterations == 0 or last_step <= scale):
+            break
+        if float(np.linalg.norm(x)) > max_norm:
+            kind = "none at finite weights"
+            break
+        if iterations >= max_iter:
+            kind = "none found"
+            break
+        accepted = False
+        while nu <= 1e12:
+            d = _lm_step(lam, q, g, nu)
+            g_new = np.asarray(grad_only(x + d))
+            gn_new = float(np.linalg.norm(g_new))
+            if np.isfinite(gn_new) and gn_new < gn:
+                accepted = True
+                break
+            nu *= 10.0
+        if not accepted:
+            if not small:             # stalled above the tolerance; a small one is float64's floor: critical
+                kind = "none found"
+            break
+        x, last_step, nu, iterations = x + d, float(np.linalg.norm(d)), max(nu / 10.0, 1e-15), iterations + 1
+        g, h = (np.asarray(a) for a in grad_hess(x))
+        gn = float(np.linalg.norm(g))
+
+    x_end = jnp.asarray(x)
+    norm = float(np.linalg.norm(x))
+    fields = dict(x=x_end, gradient_norm=gn, start_gradient_norm=start_gn, norm=norm, start_norm=start_norm,
+                  distance=float(np.linalg.norm(x - np.asarray(flat))), last_step=last_step,
+                  iterations=iterations)
+    if kind is not None:
+        lam = np.linalg.eigvalsh(0.5 * (h + h.T))
+        return CriticalPointSearch(kind=kind, converged=False, eigenvalues=jnp.asarray(lam),
+                                   critical_point=None, **fields)
+    # The second-derivative test of classify_critical_point, on the Hessian already in hand.
+    h = 0.5 * (h + h.T)
+    lam = np.linalg.eigvalsh(h)
+    tol = math.sqrt(float(np.finfo(np.float64).eps)) * max(1.0, float(np.max(np.abs(lam))))
+    report = CriticalPoint(_kind(lam, tol), jnp.asarray(lam), jnp.asarray(gn), jnp.asarray(h), tol)
+    return CriticalPointSearch(kind=report.kind, converged=True, eigenvalues=report.eigenvalues,
+                               critical_point=report, **fields)
+
+
+@partial(jax.jit, static_argnames="f")
+def _grad_hess(f, v):
+    return jax.grad(f)(v), jax.hessian(f)(v)
+
+
+@partial(jax.jit, static_argnames="f")
+def _grad(f, v):
+    return jax.grad(f)(v)
+
+
+def _newton_step(lam: np.ndarray, q: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``d = −H⁺ g``, the pseudo-inverse dropping ``|λ| <= sqrt(eps) · max |λ|`` (flat directions of a degenerate point)."""
+    cut = math.sqrt(float(np.finfo(np.float64).eps)) * float(np.max(np.abs(lam), initial=0.0))
+    keep = np.abs(lam) > cut
+    coefficient = np.divide(1.0, lam, out=np.zeros_like(lam), where=keep)
+    return -q @ (coefficient * (q.T @ g))
+
+
+def _lm_step(lam: np.ndarray, q: np.ndarray, g: np.ndarray, nu: float) -> np.ndarray:
+    """``d = −(H² + μ I)⁺ H g`` with ``H = q diag(lam) qᵀ`` and ``μ = nu · max λ²``."""
+    mu = nu * float(np.max(lam**2))
+    denominator = lam**2 + mu
+    coefficient = np.divide(lam, denominator, out=np.zeros_like(lam), where=denominator > 0)
+    return -q @ (coefficient * (q.T @ g))

@@ -1,9 +1,12 @@
 """The ledger's rows: every formula and numeric claim of the lecture, in lecture order.
 
 Each row is ``(id, line, section, claim, status, correction, check)``; ``line`` is
-the line of ``lecture/feedforward-networks-and-backprop.md`` where the claim
-stands; ``check`` a pytest node id under ``proofs/`` (or ``"reference"`` for
-historical claims). :mod:`proofs.ledger` turns them into :class:`proofs.ledger.Row`.
+the line of the lecture's text (``feedforward-networks-and-backprop.md``, see
+``proofs/README.md`` for where it is expected) where the claim stands; ``check`` a
+pytest node id under ``proofs/`` (or ``"reference"`` for historical claims).
+``ANCHORS[id]`` are the tokens the row judges, transcribed from that line of the
+slide's text; ``proof_ledger.py`` checks they stand there. :mod:`proofs.ledger`
+turns both into :class:`proofs.ledger.Row`.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ LOSS = "proofs/proof_batch_loss.py::"
 ONEHOT = "proofs/proof_one_hot.py::"
 BP = "proofs/proof_backprop.py::"
 DELTA = "proofs/proof_output_delta.py::"
+UNIVERSAL = "proofs/proof_universal_approximation.py::"
+MINIMA = "proofs/proof_local_minima.py::"
 
 S_MP = "History of neural networks › McCulloch–Pitts neuron"
 S_PERC = "History of neural networks › Perceptron"
 S_ADA = "History of neural networks › Adaline"
 S_MINSKY = "History of neural networks › Perceptrons and XOR"
 S_OPT = "History of neural networks › Optimization"
+S_DESIRED = "Activation function › Desirable features"
 S_LIN = "Activation function › Linear"
 S_THR = "Activation function › Threshold"
 S_SIG = "Activation function › Sigmoid"
@@ -51,10 +57,26 @@ S_SADDLE = "Gradient based learning › Local minima and saddle points"
 S_REG = "Gradient based learning › Sigmoid neuron (regression)"
 S_CLS = "Gradient based learning › Sigmoid neuron (classification)"
 S_LR = "Gradient based learning › Learning rate"
+S_TOPO = "Deep feed-forward networks › The optimal topology of the networks"
 S_DFF = "Deep feed-forward networks › Decision surface of perceptron"
 S_TRAIN = "Backpropagation algorithm › Training a neural network"
 S_LOSS = "Backpropagation algorithm › Computing loss"
 S_BACK = "Backpropagation algorithm › Backward pass"
+S_DEMO = "Backpropagation algorithm › A simple demo (summary)"
+S_READ = "Reading"
+
+MANY_LOCAL_MINIMA_CORRECTION = (
+    "For XOR the failures are real but are not local minima. examples/local_minima.py, 128 seeds per group, 10⁵ "
+    "full-batch steps, float32 and float64 alike: 28 (MSE) and 36 (cross-entropy) of the 2-2-1 runs and 1 of "
+    "the 2-3-1 runs end unsolved, most with ŷ → ½ on two inputs (J → 1/16, resp. ln 2/2), a few with ŷ ≈ ⅔ on "
+    "01, 10, 11. Every one of them drifts: ‖w‖ grows (×1.24 per decade of steps) while ‖∇J‖ decays (≈ 1e-5 at "
+    "10⁵ steps, ≈ 1e-6 at 10⁶); and a Levenberg–Marquardt search for ∇J = 0 from each endpoint (float64) finds "
+    "no critical point at finite weights: ‖∇J‖ falls only as ‖w‖ grows. The stuck runs approach minima at "
+    "infinity (saturated hidden units), not local minima; the 2-1-1 network with skip connections was stuck in "
+    "none of its runs. After only 10⁴ steps (the check here, 16 starts) a run can also still linger at a saddle "
+    "with small weights (a true critical point with a negative Hessian eigenvalue) — again not a minimum. "
+    "Consistent with Hamey (1998) and Sprinkhuizen-Kuyper & Boers (1996, 1998)."
+)
 
 ROWS = (
     # --- history: neuron models ------------------------------------------------------------------
@@ -82,6 +104,14 @@ ROWS = (
      "w_j^(t+1) = w_j^(t) + α x_j (t − y), y = U(Σ_j w_j x_j), x_0 = 1. The left side needs (t+1), and the "
      "iteration counter (t) clashes with the target t.",
      NEURONS + "test_perceptron_rule_updates_w_t_plus_one"),
+    ("madaline", 105, S_ADA,
+     "A multilayer network of Adaline units is known as a MAdaline",
+     HISTORICAL,
+     "Right name, loosely described: Widrow's MADALINE ('many Adalines', 1962) is a layer of Adalines whose "
+     "thresholded outputs feed a fixed logic unit (OR, AND or majority), trained by Madaline Rule I; networks with "
+     "several adaptive layers came with MRII (Winter & Widrow 1988). Not trained by backpropagation: thresholded "
+     "units pass no gradient (row threshold-derivative). Widrow & Lehr (1990, Proc. IEEE) review them.",
+     REFERENCE),
     ("adaline-output", 109, S_ADA,
      "y = Σ_{j=0}^n w_j x_j",
      HOLDS, "", NEURONS + "test_adaline_rule_is_sgd_on_half_squared_error"),
@@ -96,10 +126,12 @@ ROWS = (
      NEURONS + "test_adaline_rule_is_sgd_on_half_squared_error"),
     ("adaline-converges", 117, S_ADA,
      "The Adaline converges to the least squares error",
-     ERRATUM,
-     "Not with the slide's rule (one example per step, constant α): it settles O(α) away from the least-squares "
-     "w* unless every residual is 0. Full-batch steps with 0 < α < 2/λ_max, or decaying α_k with Σα_k = ∞, "
-     "Σα_k² < ∞, converge to w*, the solution of XᵀX w* = Xᵀt.",
+     NOTATION,
+     "True under a condition the slide leaves out. The rule (one example per step) with a decaying α_k, Σα_k = ∞, "
+     "Σα_k² < ∞ (the lecture's own α_k = c1/(k + c2)), or full-batch steps with 0 < α < 2/λ_max, converge to the "
+     "least-squares w*, XᵀX w* = Xᵀt; with a constant α per-example steps settle O(α) away from w* (halving α "
+     "halves the gap) unless every residual is 0. The slide fixes no step schedule, so the claim is incomplete, "
+     "not false.",
      NEURONS + "test_adaline_constant_step_does_not_converge_to_least_squares"),
     ("adaline-sgd", 117, S_ADA,
      "This update rule is in fact the stochastic gradient descent update for linear regression",
@@ -142,6 +174,14 @@ ROWS = (
      "Cireşan et al. 2010; Krizhevsky, Sutskever & Hinton 2012).",
      REFERENCE),
     # --- activation functions ------------------------------------------------------------------------
+    ("gradient-nonzero", 165, S_DESIRED,
+     "In gradient-based algorithms, gradient must be nonzero everywhere",
+     ERRATUM,
+     "Not needed, and the lecture's own choice contradicts it: ReLU (recommended for hidden layers, line 553) has "
+     "f' = 0 for every x < 0, yet a 1-8-1 ReLU network trained by gradient descent cuts its loss below a tenth. "
+     "Gradient learning needs f' ≠ 0 on a set of positive measure that the units' inputs reach; the threshold "
+     "unit (f' = 0 off the origin) fails that, its weights get zero gradient and never move.",
+     ACT + "test_gradient_need_not_be_nonzero_everywhere_relu_trains"),
     ("linear", 182, S_LIN, "f(x) = x, f'(x) = 1", HOLDS, "", ACT + "test_linear_derivative_is_one_and_nonzero"),
     ("linear-nonzero", 191, S_LIN, "Its derivative is nonzero", HOLDS, "",
      ACT + "test_linear_derivative_is_one_and_nonzero"),
@@ -201,8 +241,10 @@ ROWS = (
     ("leaky-relu", 281, S_LRELU,
      "LRelu(x) = x if x > 0; −ax if x < 0",
      CONVENTION,
-     "With the slide's sign the leak needs a < 0 (read with the usual a = 0.01 it maps −1 to +0.01). The library "
-     "writes negative_slope · x, so the lecture's a = −negative_slope.",
+     "Right only if a < 0 (a ∈ (−1, 0) for the usual small leak |a|x); the lecture never gives a's sign. Read with "
+     "the usual a = 0.01 > 0 (Maas et al. 2013 write a x) the slide's −ax maps −1 to +0.01 and, at a = 1, gives "
+     "|x|: not a leaky ReLU. So the reading that makes it right is not shown to be the lecture's; the library "
+     "writes negative_slope · x, i.e. the slide's a = −negative_slope.",
      ACT + "test_leaky_relu_sign_convention"),
     ("leaky-relu-derivative", 282, S_LRELU,
      "LRelu'(x) = 1 if x > 0; ? if x = 0; −a if x < 0",
@@ -219,7 +261,8 @@ ROWS = (
      SOFTMAX + "test_softmax_formula_reads_exp_of_z"),
     ("softmax-example", 306, S_SOFT,
      "x = [1.60, 0.55, 0.98]ᵀ gives a = [0.51, 0.18, 0.31]ᵀ",
-     ERRATUM, "a = [0.5297, 0.1854, 0.2849]ᵀ ≈ [0.53, 0.19, 0.28]ᵀ (all three stated entries are wrong).",
+     ERRATUM, "a = [0.5297, 0.1854, 0.2849]ᵀ ≈ [0.53, 0.19, 0.28]ᵀ; each printed entry, rounded as printed, is "
+     "checked on its own, and all three are off.",
      SOFTMAX + "test_softmax_example_as_written_is_wrong"),
     # --- gradient-based learning -----------------------------------------------------------------------
     ("cost", 323, S_COST, "h(x) = w0 + w1 x; J(w) = 1/(2m) Σ_i (h(x_i) − t_i)²", HOLDS, "",
@@ -292,10 +335,27 @@ ROWS = (
      "The first iterations cause large changes in w, while the later ones do only fine-tuning",
      HOLDS, "", SCHED + "test_schedule_is_decreasing_to_zero"),
     # --- deep feed-forward networks -------------------------------------------------------------------
+    ("universal-approx", 499, S_TOPO,
+     "Neural networks are universal approximators",
+     NOTATION,
+     "True with the theorem's conditions, which the slide omits (Cybenko 1989, Hornik 1991, Leshno et al. 1993): "
+     "one hidden layer with a continuous, non-polynomial activation and a linear output approximates any "
+     "continuous function on a compact set uniformly, for a large enough width. It bounds neither the width nor "
+     "says gradient descent finds the weights. Measured: the sup error of a 1-N-1 sigmoid network on [0, 1] "
+     "falls 0.31, 0.12, 0.058, 0.029, 0.014 for N = 4 … 64; with a linear (polynomial) activation it stays 0.95.",
+     UNIVERSAL + "test_one_hidden_layer_error_falls_with_width_under_the_theorems_conditions"),
     ("decision-surface", 515, S_DFF,
      "What is the decision surface of perceptron? (a hyperplane w · x̃ = 0)",
      HOLDS, "", XOR + "test_perceptron_decision_surface_is_a_half_space"),
     # --- backpropagation ------------------------------------------------------------------------------
+    ("training-box-indices", 587, S_TRAIN,
+     "for i ← 1 to K do: give x_i to the network and ŷ_i (inside 'create a batch S_B ⊆ S; K ← |S_B|')",
+     NOTATION,
+     "i runs over the batch (1..K) but x_i indexes S = {(x_1, y_1), …, (x_m, y_m)}: read literally every step "
+     "feeds x_1..x_K, the first K examples, whatever S_B is, and the other m − K never reach the network. Index "
+     "the batch: S_B = {(x_{i_1}, y_{i_1}), …, (x_{i_K}, y_{i_K})} and give x_{i_k} for k = 1..K (or 'for each "
+     "(x, y) ∈ S_B').",
+     BATCH + "test_training_box_index_i_must_run_over_the_batch_not_over_s"),
     ("batch-regimes", 603, S_TRAIN,
      "Epoch: one pass over all examples; batch size K; K = 1 SGD, K ≪ m mini-batch, K = m batch gradient descent",
      HOLDS, "", BATCH + "test_batch_size_example_m_1000"),
@@ -321,8 +381,12 @@ ROWS = (
     ("chain-first", 727, S_BACK,
      "Σ_c Σ_s ∂ℓ/∂ŷ_cs · ∂ŷ_cs/∂o_c^L · ∂o_c^L/∂o_j^{L−1} · ∂o_j^{L−1}/∂a_j^{L−1} · ∂a_j^{L−1}/∂w_pj^{L−1}",
      ERRATUM,
-     "… · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}: o and a are swapped (each swapped "
-     "factor is 0 as a local derivative). Corrected on the next slide.",
+     "… · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}: o and a are swapped; as local "
+     "derivatives of the graph each swapped factor is 0, so the product is 0. Read as total derivatives it is "
+     "not 0 (do_c/do_j = w_jc σ'(o_j), da_j/dw_pj = σ'(o_j) a_p), but o_j is computed before a_j, so do_j/da_j "
+     "exists only through the inverse σ⁻¹, 1/σ'(o_j); with it the product telescopes to the right value for an "
+     "invertible σ (sigmoid, tanh) and has none for ReLU (constant for o < 0): a detour, not the chain rule "
+     "backpropagation computes. Corrected on the next slide.",
      BP + "test_first_chain_rule_line_mixes_o_and_a"),
     ("chain-second", 735, S_BACK,
      "Σ_c Σ_s ∂ℓ/∂ŷ_cs · ∂ŷ_cs/∂o_c^L · ∂o_c^L/∂a_j^{L−1} · ∂a_j^{L−1}/∂o_j^{L−1} · ∂o_j^{L−1}/∂w_pj^{L−1}",
@@ -362,4 +426,127 @@ ROWS = (
     ("generalize", 749, S_BACK,
      "How do you generalize the above equations to other layers? (the δ recursion, any depth)",
      HOLDS, "", BP + "test_delta_recursion_any_depth_matches_autodiff"),
+    ("no-convergence", 761, S_DEMO,
+     "There is no guarantee of convergence (tested on XOR, the lecture's example)",
+     HOLDS, "", MINIMA + "test_gradient_descent_on_xor_has_no_guarantee_of_convergence"),
+    ("many-local-minima", 761, S_DEMO,
+     "Error function contains many local minima (tested on XOR, the lecture's example)",
+     ERRATUM,
+     MANY_LOCAL_MINIMA_CORRECTION,
+     MINIMA + "test_stuck_xor_runs_are_not_at_local_minima"),
+    ("reading-goodfellow", 771, S_READ,
+     "Chapter 6 of Deep Learning Book (Goodfellow, Bengio & Courville 2016, MIT Press)",
+     HISTORICAL,
+     "Correct as cited: chapter 6 of Goodfellow, Bengio & Courville, Deep Learning (MIT Press, 2016) is 'Deep "
+     "Feedforward Networks', with back-propagation in section 6.5.",
+     REFERENCE),
+    ("reading-bishop", 772, S_READ,
+     "Chapter 8 of Deep Learning: Foundations and Concepts (Bishop & Bishop 2024, Springer)",
+     HISTORICAL,
+     "Correct as cited: chapter 8 of C. M. Bishop & H. Bishop, Deep Learning: Foundations and Concepts "
+     "(Springer, 2024) is 'Backpropagation'; chapter 6, 'Deep Neural Networks', covers the rest of the lecture.",
+     REFERENCE),
 )
+
+# The tokens each row judges, as they stand on its line of the lecture text (raw Markdown/LaTeX).
+ANCHORS: dict[str, tuple[str, ...]] = {
+    "mp-unit": ("Inputs are binary",),
+    "mp-inhibition": ("Excitatory connections have positive weights", "inhibitory connections have negative weights"),
+    "perceptron-learns": ("Weights and thresholds can be determined analytically or by a learning algorithm",),
+    "perceptron-history": ("Frank Rosenblat (1958)",),
+    "perceptron-rule": (r"w_j^{(t)} \leftarrow w_j^{(t)} + \alpha x_j(t - y)",),
+    "adaline-output": (r"y = \sum_{j=0}^n w_j x_j",),
+    "adaline-rule": (r"w_j^{(t+1)} \leftarrow w_j^{(t)} + \alpha x_j(t - y)",),
+    "adaline-squared-error": ("least squares error which is", "$(t - y)^2$"),
+    "adaline-converges": ("The Adaline converges to the least squares error",),
+    "adaline-sgd": ("stochastic gradient descent update for linear regression",),
+    "minsky-papert": ("Minsky and Papert published their book **Perceptrons**",),
+    "perceptron-separable-only": ("Perceptrons could only solve linearly separable problems",),
+    "xor-not-learnable": ("not possible for Perceptrons to learn an XOR function",),
+    "xor-hidden-layer": ("multi-layer Perceptron can solve XOR problem",),
+    "bryson-ho": ("In 1969, Bryson and Ho", "multi-stage dynamic system optimization method"),
+    "werbos-rhw": ("In 1974, Paul Werbos, David E. Rumelhart, Geoffrey E. Hinton and Ronald J. Williams reinvented",),
+    "out-of-favor": ("In 2000s, neural networks fell out of favor partly due to BP limitations",),
+    "gpus": ("In 2010", "GPUs"),
+    "linear": ("$$f(x) = x$$",),
+    "linear-nonzero": ("Its derivative is nonzero.",),
+    "linear-no-nonlinearity": ("Output is not in a range.",),
+    "threshold": (r"U(x) = \begin{cases} 0 & \text{if } x > 0 \\ 0 & \text{if } x < 0 \end{cases}",),
+    "threshold-derivative": (r"\delta(0) & \text{if } x = 0",),
+    "threshold-zero": ("Its derivative is zero except at the origin",),
+    "sigmoid": (r"\sigma(x) = \frac{1}{1 + \exp^{-x}}",),
+    "sigmoid-derivative": (r"\sigma'(x) = \sigma(x)(1 - \sigma(x))",),
+    "sigmoid-range": ("Output is in interval", "$[0, 1]$"),
+    "sigmoid-differentiable": ("It is differentiable",),
+    "sigmoid-saturates": ("Saturates and kills gradients",),
+    "sigmoid-not-centred": ("Its output is not zero-centered",),
+    "tanh": (r"\tanh(x) = 2\sigma(2x) - 1",),
+    "tanh-derivative": (r"\tanh'(x) = 1 - (\tanh(x)^2)",),
+    "tanh-range": ("Output is in interval", "$[0, 1]$"),
+    "tanh-differentiable": ("It is differentiable",),
+    "tanh-centred": ("Its output is zero-centered",),
+    "tanh-saturates": ("Saturates and kills gradients",),
+    "relu": (r"\text{Relu}'(x) = \begin{cases} 1 & \text{if } x > 0 \\ ? & \text{if } x = 0 \\ 0 & \text{if } x < 0",),
+    "relu-gradient": ("Its derivative is nonzero when", "$x > 0$"),
+    "leaky-relu": (r"-ax & \text{if } x < 0",),
+    "leaky-relu-derivative": (r"? & \text{if } x = 0", r"-a & \text{if } x < 0"),
+    "leaky-relu-nonzero": ("Its derivative is nonzero.",),
+    "softmax-generalizes-sigmoid": ("Softmax is a more generalized form of the sigmoid",),
+    "softmax": (r"a_i(x) = \frac{\exp^{z_i}}{\sum_k \exp^{z_k}}",),
+    "softmax-example": (r"a_i = [0.51, 0.18, 0.31]^\top",),
+    "cost": (r"J(w) = \frac{1}{2m} \sum_{i=1}^m (h(x_i) - t_i)^2",),
+    "gd-update": (r"w_0^{(t+1)} &= w_0^{(t)} - \alpha \frac{\partial J(w^{(t)})}{\partial w_0}",
+                  r"w_1^{(t+1)} &= w_1^{(t)} - \alpha \frac{\partial J(w^{(t)})}{\partial w_1}"),
+    "gd-step-size": ("Big step size",),
+    "graph": ("$$u = w_1 x$$",),
+    "graph-merged": (r"$$\hat{y} = w_0 + w_1 x$$",),
+    "saddle-zero-gradient": ("having the gradient to be 0 is not good enough",),
+    "saddle": ("$f(x) = x_1^2 - x_2^2$", "$x = (0, 0)$", r"$x = (0, \epsilon)$", "saddle point"),
+    "reg-cost": (r"J(w) = \frac{1}{2m} \sum_{i=1}^m (h(x^i) - t^i)^2",),
+    "reg-chain": (r"\frac{\partial J(w)}{\partial f(z)} \times \frac{\partial f(z)}{\partial z} \times "
+                  r"\frac{\partial z}{\partial w_j}",),
+    "reg-dJ-df": (r"\frac{\partial J(w)}{\partial f(z^i)} = \frac{1}{m} \sum_{i=1}^m (f(z^i) - t^i)",),
+    "reg-df-dz": (r"\frac{e^{-z}}{(1 + e^{-z})^2} = f(z)(1 - f(z))",),
+    "reg-dz-dw": (r"\frac{\partial z}{\partial w_j} = x^j",),
+    "reg-update": (r"w_j^{(t+1)} = w_j^{(t)} - \alpha \frac{\partial J(w)}{\partial w_j}",),
+    "cls-cost": (r"J(w) = \sum_{i=1}^m [-t^i \ln h(x^i) - (1 - t^i) \ln(1 - h(x^i))]",),
+    "cls-gradient": (r"\nabla J(w) = \sum_{i=1}^m t^i x^i (h(x^i) - t^i)",),
+    "cls-update": (r"w^{(t+1)} = w^{(t)} - \alpha \sum_{i=1}^m t^i x^i (h(x^i) - t^i)",),
+    "lr-too-high-low": ("is too high, the algorithm diverges",),
+    "lr-schedule": (r"\alpha_k = \frac{c_1}{k + c_2}",),
+    "lr-robbins-monro": (r"\alpha_k = \frac{c_1}{k + c_2}",),
+    "lr-fine-tuning": ("The first iterations cause large changes in the", "the later ones do only fine-tuning"),
+    "decision-surface": ("What is the decision surface of perceptron?",),
+    "batch-regimes": ("Epoch is defined as one forward pass and one backward pass of all training examples",),
+    "batch-example": ("Let the size of the training set be", "$m = 1000$"),
+    "batch-loss": (r"J(w) = \frac{1}{K} \sum_{k=1}^K \sum_{c=1}^C \ell(\hat{y}_k^c, y_k^c)",),
+    "one-hot": ("$(1, 0, 0)$  to represent class 1",),
+    "one-hot-loss": ("Then use the above vectors for computing loss function",),
+    "update": (r"w^{t+1} = w^t - \alpha \frac{\partial J(w)}{\partial w}",),
+    "backward-one-over-k": (r"\frac{\partial J(w)}{\partial w_{pj}^{L-1}} = \frac{\partial}{\partial w_{pj}^{L-1}} "
+                            r"\left( \sum_{s=1}^K \sum_{c=1}^C \ell(\hat{y}_{cs}, y_{cs}) \right)",),
+    "backward-sum-over-s": (r"= \sum_{c=1}^C \frac{\partial}{\partial w_{pj}^{L-1}} \ell(\hat{y}_{cs}, y_{cs})$$",),
+    "chain-first": (r"\frac{\partial o_c^L}{\partial o_j^{L-1}} \frac{\partial o_j^{L-1}}{\partial a_j^{L-1}} "
+                    r"\frac{\partial a_j^{L-1}}{\partial w_{pj}^{L-1}}",),
+    "chain-second": (r"\frac{\partial o_c^L}{\partial a_j^{L-1}} \frac{\partial a_j^{L-1}}{\partial o_j^{L-1}} "
+                     r"\frac{\partial o_j^{L-1}}{\partial w_{pj}^{L-1}}",),
+    "sum-over-outputs": (r"\sum_{c=1}^C \sum_{s=1}^K",),
+    "dl-dyhat": (r"\frac{\partial \ell(\hat{y}_{cs}, y_{cs})}{\partial \hat{y}_{cs}} = ?",),
+    "delta-sigmoid-bce": (r"\frac{\partial \ell(\hat{y}_{cs}, y_{cs})}{\partial \hat{y}_{cs}} = ?",),
+    "delta-softmax-cce": (r"\frac{\partial \ell(\hat{y}_{cs}, y_{cs})}{\partial \hat{y}_{cs}} = ?",),
+    "delta-sigmoid-mse": (r"\frac{\partial \ell(\hat{y}_{cs}, y_{cs})}{\partial \hat{y}_{cs}} = ?",),
+    "dyhat-do": (r"\frac{\partial \hat{y}_{cs}}{\partial o_c^L} = \sigma(o_c^L) (1 - \sigma(o_c^L))",),
+    "do-da": (r"\frac{\partial \sum_l w_{lc}^L a_l^{L-1}}{\partial a_j^{L-1}} = w_{jk}^L",),
+    "da-do": (r"\frac{\partial a_j^{L-1}}{\partial o_j^{L-1}} = \sigma(o_j^{L-1}) (1 - \sigma(o_j^{L-1}))",),
+    "do-dw": (r"\frac{\partial \sum_l w_{lj}^{L-1} a_l^{L-2}}{\partial w_{pj}^{L-1}} = a_p^{L-2}",),
+    "five-factors-delta": ("How do you generalize the above equations to other layers?",),
+    "generalize": ("How do you generalize the above equations to other layers?",),
+    "madaline": ("A multilayer network of Adaline units is known as a MAdaline",),
+    "gradient-nonzero": ("In gradient-based algorithms, gradient must be nonzero everywhere",),
+    "universal-approx": ("Neural networks are **universal approximators**",),
+    "training-box-indices": (r"$i \leftarrow 1$", "**to**  $K$"),
+    "no-convergence": ("there is no guarantee of convergence",),
+    "many-local-minima": ("Error function contains many local minima",),
+    "reading-goodfellow": ("Chapter 6 of Deep Learning Book",),
+    "reading-bishop": ("Chapter 8 of Deep Learning: Foundations and Concepts",),
+}

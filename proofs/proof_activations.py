@@ -81,7 +81,9 @@ $\frac{d}{dx}(-a x) = -a$. But the usual leak is a small *positive* slope on the
 negative side: with the slide's sign that needs $a < 0$. Read with the common
 $a = 0.01 > 0$ the slide's function sends $x = -1$ to $+0.01$ — it would not be
 monotone. The library writes the negative branch as ``negative_slope * x``, so
-the lecture's $a$ is ``-negative_slope``. At $0$ the one-sided derivatives are
+the lecture's $a$ is ``-negative_slope``. The slide states no sign for $a$: it is
+right exactly when $a < 0$ (a leak $|a|x$ with $|a| < 1$), a reading the lecture does
+not show to be its own — hence *convention*, not holds. At $0$ the one-sided derivatives are
 $-a$ and $1$; the library takes $1$ (as ``jax.nn.leaky_relu``). "Derivative is
 nonzero" holds whenever $a \ne 0$.
 """
@@ -97,6 +99,7 @@ from sympy.calculus.util import function_range
 from functional_nn import activations as act
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP
+from proofs._errata import Erratum, assert_decided
 from proofs._numerics import random_params
 
 x = sp.symbols("x", real=True)
@@ -148,21 +151,43 @@ def test_linear_layers_compose_to_one_affine_map():
 # --- threshold -----------------------------------------------------------------------
 
 
+def threshold_holds(claimed: sp.Expr) -> bool:
+    """Is ``claimed`` (a sympy expression in ``x``) the threshold unit, i.e. the step that fires for x >= 0?
+
+    Compared with the library's ``act.threshold`` off the kink (the value at 0 is a convention).
+    """
+    points = [-2.0, -1e-30, 1e-30, 2.0]
+    lib = [float(v) for v in act.threshold(jnp.asarray(points, jnp.float32))]
+    values = [claimed.subs(x, sp.Float(p)) for p in points]
+    return all(v.is_number and v.is_finite and float(v) == w for v, w in zip(values, lib))
+
+
+def tanh_range_holds(claimed: sp.Set) -> bool:
+    """Is ``claimed`` the image of tanh over the reals?"""
+    return bool(function_range(sp.tanh(x), x, sp.S.Reals) == claimed)
+
+
+ERRATA = (
+    Erratum("threshold", threshold_holds,
+            as_written=sp.Piecewise((0, x > 0), (0, x < 0)),
+            corrected=sp.Piecewise((1, x >= 0), (0, True))),
+    Erratum("tanh-range", tanh_range_holds, as_written=sp.Interval(0, 1), corrected=sp.Interval.open(-1, 1)),
+)
+THRESHOLD, TANH_RANGE = ERRATA
+
+
 def test_threshold_as_written_is_identically_zero():
     """Erratum: the slide's U is 0 on both branches; the corrected U is the step 1[x >= 0]."""
-    as_written = sp.Piecewise((0, x > 0), (0, x < 0))
-    corrected = sp.Piecewise((1, x >= 0), (0, True))
+    assert_decided(THRESHOLD)
+    as_written, corrected = THRESHOLD.as_written, THRESHOLD.corrected
     # As written: U(1) = 0, so the unit never fires ("fires (1)" is impossible) ...
     assert as_written.subs(x, 1) == 0
     assert sp.diff(as_written, x).subs(x, 1) == 0 and sp.diff(as_written, x).subs(x, -1) == 0
-    # ... and it is not the function the library (and the McCulloch–Pitts unit) uses.
-    lib_at_one = float(act.threshold(jnp.float32(1.0)))
-    assert not as_written.subs(x, 1) == lib_at_one
     # Corrected: equals the library on both sides of 0 and at 0 (convention U(0) = 1).
     points = [-2.0, -1e-30, 0.0, 1e-30, 2.0]
     lib = act.threshold(jnp.asarray(points, jnp.float32))
     assert [int(corrected.subs(x, sp.Float(p))) for p in points] == [int(v) for v in lib]
-    assert lib_at_one == 1.0 and float(act.threshold(jnp.float32(-1.0))) == 0.0
+    assert float(act.threshold(jnp.float32(1.0))) == 1.0 and float(act.threshold(jnp.float32(-1.0))) == 0.0
 
 
 def test_threshold_derivative_is_dirac_delta_not_a_value():
@@ -237,15 +262,10 @@ def test_sigmoid_is_not_zero_centred():
 
 def test_tanh_range_is_open_minus_one_one():
     """Erratum: the slide's [0, 1] is false (tanh(−1) < 0); the range is (−1, 1)."""
-    as_written = sp.Interval(0, 1)
-    corrected = sp.Interval.open(-1, 1)
-    image = function_range(sp.tanh(x), x, sp.S.Reals)
-    assert image != as_written and not image.is_subset(as_written)
-    assert image == corrected
+    assert_decided(TANH_RANGE)
     with float64_mode():
         value = float(act.tanh(_scalar(-1.0)))
-        assert not (0.0 <= value <= 1.0)
-        assert -1.0 < value < 0.0
+        assert -1.0 < value < 0.0                      # outside [0, 1]
         values = np.asarray(act.tanh(_grid()))
         assert values.min() < -0.999 and values.max() > 0.999
 
@@ -335,3 +355,63 @@ def test_leaky_relu_kink_and_nonzero_derivative():
         assert np.all(np.asarray(act.leaky_relu_derivative(_grid(), 0.01)) != 0)
         # a = 0 (negative_slope = 0) is ReLU again, and the derivative vanishes for x < 0.
         assert float(act.leaky_relu_derivative(_scalar(-1.0), 0.0)) == 0.0
+
+
+# --- "gradient must be nonzero everywhere" against ReLU ------------------------------------------------
+
+
+@jax.jit
+def _train_one_hidden_layer(params, xs, ys):
+    """300 full-batch gradient steps (α = 0.1) of a 1-8-1 ReLU network on y = x²; the loss before and after."""
+    from functional_nn.backprop import value_and_grad
+
+    f = value_and_grad(RELU_NET, "mse", method="autodiff")
+
+    def step(p, _):
+        value, grads = f(p, xs, ys)
+        return jax.tree.map(lambda w, g: w - 0.1 * g, p, grads), value
+
+    trained, values = jax.lax.scan(step, params, None, length=300)
+    return values[0], f(trained, xs, ys)[0]
+
+
+RELU_NET = MLP((1, 8, 1), activation="relu", output_activation="linear")
+
+
+def relu_trains() -> tuple[float, float]:
+    """Evidence: the loss of a ReLU network before and after 300 gradient steps (float64)."""
+    with float64_mode():
+        xs = jnp.linspace(-1.0, 1.0, 16)[:, None]
+        before, after = _train_one_hidden_layer(random_params(RELU_NET.layer_sizes, seed=5), xs, xs**2)
+    return float(before), float(after)
+
+
+def nonzero_gradient_requirement_holds(requirement) -> bool:
+    """Is ``requirement(derivative values on a grid) -> bool`` a true condition for gradient training?
+
+    It must accept ReLU, whose derivative is 0 on the negative half-line and which
+    trains (the loss falls below a tenth in 300 steps, :func:`relu_trains`), and
+    reject the threshold unit, whose derivative is 0 off the origin, so that every
+    weight's gradient is 0 and gradient descent never moves.
+    """
+    before, after = relu_trains()
+    assert after < 0.1 * before, (before, after)        # the evidence the verdict rests on
+    with float64_mode():
+        relu_prime = np.asarray(act.relu_derivative(_grid()))
+        threshold_prime = np.asarray(act.threshold_derivative(_grid()))
+    assert not np.any(threshold_prime)
+    return bool(requirement(relu_prime)) and not bool(requirement(threshold_prime))
+
+
+ERRATA += (
+    Erratum("gradient-nonzero", nonzero_gradient_requirement_holds,
+            as_written=lambda d: bool(np.all(d != 0)),         # nonzero everywhere
+            corrected=lambda d: bool(np.mean(d != 0) > 0)),    # nonzero on a set of positive measure
+)
+NONZERO_EVERYWHERE = ERRATA[-1]
+
+
+def test_gradient_need_not_be_nonzero_everywhere_relu_trains():
+    """Erratum: ReLU (recommended by the lecture for hidden layers) has f' = 0 for x < 0 and trains."""
+    assert_decided(NONZERO_EVERYWHERE)
+    assert act.get_activation("threshold").trainable is False   # the library refuses the unit that cannot train

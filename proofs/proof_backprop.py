@@ -98,6 +98,7 @@ from functional_nn import losses
 from functional_nn._x64 import float64_mode
 from functional_nn.backprop import backward
 from functional_nn.network import MLP
+from proofs._errata import Erratum, assert_decided
 from proofs._numerics import central_difference, jitted_value_and_grad, random_params
 
 # The slides' network: L = 3 sigmoid layers, C = 3 outputs, a batch of K = 4.
@@ -162,24 +163,60 @@ def _slide():
     return out, jax.tree.map(np.asarray, params)
 
 
+# The graph's assignments, one symbol per node (two inputs p, q, one hidden unit j, one output c).
+_a_p, _a_q, _w_pj, _w_qj, _w_jc, _b_j, _b_c = sp.symbols("a_p a_q w_pj w_qj w_jc b_j b_c", real=True)
+_o_hid, _a_hid = sp.symbols("o_hid a_hid", real=True)
+_sigma = sp.Function("sigma")
+NODES = {"o_hid": _o_hid, "a_hid": _a_hid, "w_pj": _w_pj}
+ASSIGN = {
+    "o_hid": _w_pj * _a_p + _w_qj * _a_q + _b_j,     # o_j^{L−1} := Σ_p w_pj a_p^{L−2} + b
+    "a_hid": _sigma(_o_hid),                          # a_j^{L−1} := σ(o_j^{L−1})
+    "o_out": _w_jc * _a_hid + _b_c,                   # o_c^L := Σ_l w_lc a_l^{L−1} + b
+}
+_COMPOSED = ASSIGN["o_out"].subs(_a_hid, _sigma(ASSIGN["o_hid"]))
+TRUTH = sp.diff(_COMPOSED, _w_pj).doit()              # ∂o_c^L/∂w_pj^{L−1} of the composed function
+
+
+def local_chain(factors) -> sp.Expr:
+    """The product of local partial derivatives ``∂ num / ∂ den`` (each node's own assignment), at the forward values."""
+    product = sp.Integer(1)
+    for numerator, denominator in factors:
+        product *= sp.diff(ASSIGN[numerator], NODES[denominator])
+    return product.subs(_o_hid, ASSIGN["o_hid"]).doit()
+
+
+def chain_holds(factors) -> bool:
+    """Does the chain ``∂o_c^L/∂· · ∂·/∂· · ∂·/∂w_pj^{L−1}`` of local derivatives give the true derivative?"""
+    return sp.simplify(local_chain(factors) - TRUTH) == 0
+
+
+ERRATA = (
+    Erratum("chain-first", chain_holds,
+            as_written=(("o_out", "o_hid"), ("o_hid", "a_hid"), ("a_hid", "w_pj")),
+            corrected=(("o_out", "a_hid"), ("a_hid", "o_hid"), ("o_hid", "w_pj"))),
+)
+(CHAIN_FIRST,) = ERRATA
+
+
 def test_first_chain_rule_line_mixes_o_and_a():
     """Erratum: ∂o_c^L/∂o_j^{L−1} · ∂o_j^{L−1}/∂a_j^{L−1} · ∂a_j^{L−1}/∂w_pj^{L−1} is 0 as local derivatives."""
-    # The graph's assignments, one symbol per node (two inputs p, one hidden unit j, one output c).
-    a_p, a_q, w_pj, w_qj, w_jc, b_j, b_c = sp.symbols("a_p a_q w_pj w_qj w_jc b_j b_c", real=True)
-    o_hid, a_hid = sp.symbols("o_hid a_hid", real=True)
-    sigma = sp.Function("sigma")
-    assign_o_hid = w_pj * a_p + w_qj * a_q + b_j     # o_j^{L−1} := Σ_p w_pj a_p^{L−2} + b
-    assign_a_hid = sigma(o_hid)                      # a_j^{L−1} := σ(o_j^{L−1})
-    assign_o_out = w_jc * a_hid + b_c                # o_c^L := Σ_l w_lc a_l^{L−1} + b
-    as_written = sp.diff(assign_o_out, o_hid) * sp.diff(assign_o_hid, a_hid) * sp.diff(assign_a_hid, w_pj)
-    corrected = sp.diff(assign_o_out, a_hid) * sp.diff(assign_a_hid, o_hid) * sp.diff(assign_o_hid, w_pj)
-    assert as_written == 0
-    assert corrected == w_jc * sp.Derivative(sigma(o_hid), o_hid) * a_p
-    # The composed function's true derivative is the corrected product (chain rule on the substitution).
-    composed = assign_o_out.subs(a_hid, sigma(assign_o_hid))
-    truth = sp.diff(composed, w_pj)
-    assert truth.doit() != 0
-    assert sp.simplify((truth - corrected.subs(o_hid, assign_o_hid)).doit()) == 0
+    assert TRUTH != 0
+    assert_decided(CHAIN_FIRST)
+    assert local_chain(CHAIN_FIRST.as_written) == 0   # each swapped factor is 0: no direct edge in the graph
+    # Under total derivatives the swapped line is not zero: d o_c/d o_j = w_jc σ'(o_j) and d a_j/d w_pj =
+    # σ'(o_j) a_p, while o_j is upstream of a_j, so d o_j/d a_j exists only through the inverse σ⁻¹: 1/σ'(o_j).
+    # Read that way the product telescopes to the true derivative — for an invertible σ only.
+    o = sp.symbols("o", real=True)
+    logistic = 1 / (1 + sp.exp(-o))
+    d_sigma = sp.diff(logistic, o)
+    total_out_hid = _w_jc * d_sigma
+    total_a_w = d_sigma * _a_p
+    inverse = 1 / d_sigma                              # d(σ⁻¹(a))/da at a = σ(o)
+    truth_logistic = sp.diff(_w_jc * logistic.subs(o, ASSIGN["o_hid"]) + _b_c, _w_pj)
+    total_reading = (total_out_hid * inverse * total_a_w).subs(o, ASSIGN["o_hid"])
+    assert sp.simplify(sp.expand((total_reading - truth_logistic).rewrite(sp.exp))) == 0
+    # ReLU is constant for o < 0: no inverse, so the total-derivative reading has no value there.
+    assert sp.diff(sp.Max(0, o), o).subs(o, -1) == 0
     # Numerically on the slides' network: the corrected order, summed over c and s, is K ∂J/∂w^{L−1}.
     out, _ = _slide()
     assert np.max(np.abs(out["grads"][1].w)) > 1e-3
@@ -229,20 +266,25 @@ def test_sigmoid_factors_of_the_backward_pass():
         np.testing.assert_allclose(derivative, s * (1 - s), rtol=1e-13)
 
 
+def output_weight_holds(claimed) -> bool:
+    """Is ``claimed(j, c, k) -> (row, column)`` the entry of W^L that equals ∂o_c^L/∂a_j^{L−1}, for every j, c
+
+    and every value of a free index k (the slide's ``w_jk^L`` leaves k unbound)?
+    """
+    out, params = _slide()
+    jac, w = out["do_da"], params[2].w           # jac[c, j], w[j, c]
+    n_hid, n_out = w.shape
+    return all(abs(jac[c, j] - w[claimed(j, c, k)]) < 1e-14
+               for c in range(n_out) for j in range(n_hid) for k in range(n_out))
+
+
+ERRATA += (Erratum("do-da", output_weight_holds, as_written=lambda j, c, k: (j, k), corrected=lambda j, c, k: (j, c)),)
+DO_DA = ERRATA[-1]
+
+
 def test_output_preactivation_derivative_is_w_jc_not_w_jk():
     """Erratum (index): ∂o_c^L/∂a_j^{L−1} = w_jc^L; the slide's w_jk^L has an unbound k."""
-    out, params = _slide()
-    jac = out["do_da"]           # [c, j]
-    w = params[2].w              # w[j, c]
-    n_out = w.shape[1]
-    for c in range(n_out):
-        for j in range(w.shape[0]):
-            corrected = w[j, c]
-            assert abs(jac[c, j] - corrected) < 1e-14
-            for k in range(n_out):
-                if k != c:
-                    as_written = w[j, k]
-                    assert abs(jac[c, j] - as_written) > 1e-6
+    assert_decided(DO_DA)
 
 
 def test_hidden_preactivation_derivative_is_a_p():

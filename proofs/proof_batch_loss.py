@@ -45,6 +45,7 @@ from functional_nn import losses
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP
 from functional_nn.backprop import value_and_grad
+from proofs._errata import Erratum, assert_decided
 from proofs._numerics import random_params
 
 K, C = 5, 3
@@ -106,22 +107,42 @@ def _gradients():
     return tuple(np.asarray(a) for a in _gradients_of(random_params(NET.layer_sizes, seed=3), x, y))
 
 
-def test_first_backward_line_drops_one_over_k():
-    """Erratum (1): ∂J/∂w = (1/K) ∂/∂w Σ_s Σ_c ℓ, not ∂/∂w Σ_s Σ_c ℓ."""
+def one_over_k_holds(claimed) -> bool:
+    """Is ``claimed(grad_sum)`` — a form of ∂J/∂w^{L−1} built from ∂/∂w^{L−1} Σ_s Σ_c ℓ — the library's gradient?"""
     with float64_mode():
         library, grad_sum, _ = _gradients()
-        as_written, corrected = grad_sum, grad_sum / K
-        assert not np.allclose(as_written, library, rtol=1e-3)
-        np.testing.assert_allclose(corrected, library, rtol=1e-12, atol=1e-15)
+    return bool(np.allclose(claimed(grad_sum), library, rtol=1e-12, atol=1e-15))
+
+
+def sum_over_s_holds(claimed) -> bool:
+    """Is ``claimed(per_example, s)`` ∂J/∂w^{L−1} for every value of the free index s?
+
+    ``per_example[s]`` is one example's ∂/∂w^{L−1} Σ_c ℓ(ŷ_cs, y_cs).
+    """
+    with float64_mode():
+        library, _, per_example = _gradients()
+    return all(np.allclose(claimed(per_example, s), library, rtol=1e-12, atol=1e-15) for s in range(K))
+
+
+ERRATA = (
+    Erratum("backward-one-over-k", one_over_k_holds, as_written=lambda grad_sum: grad_sum,
+            corrected=lambda grad_sum: grad_sum / K),
+    Erratum("backward-sum-over-s", sum_over_s_holds,
+            as_written=lambda per_example, s: per_example[s],                   # Σ_c ∂ℓ(ŷ_cs, y_cs)/∂w, s free
+            corrected=lambda per_example, s: per_example.sum(axis=0) / K),       # (1/K) Σ_s Σ_c ∂ℓ/∂w
+)
+ONE_OVER_K, SUM_OVER_S = ERRATA
+
+
+def test_first_backward_line_drops_one_over_k():
+    """Erratum (1): ∂J/∂w = (1/K) ∂/∂w Σ_s Σ_c ℓ, not ∂/∂w Σ_s Σ_c ℓ."""
+    assert_decided(ONE_OVER_K)
 
 
 def test_first_backward_line_drops_sum_over_examples():
     """Erratum (2): Σ_c ∂ℓ(ŷ_cs, y_cs)/∂w is one example's term; the gradient sums it over s (and divides by K)."""
+    assert_decided(SUM_OVER_S)
     with float64_mode():
         library, _, per_example = _gradients()
-        for s in range(K):
-            as_written = per_example[s]
-            assert not np.allclose(as_written, library, rtol=1e-3)
-            assert not np.allclose(as_written / K, library, rtol=1e-3)
-        corrected = per_example.sum(axis=0) / K
-        np.testing.assert_allclose(corrected, library, rtol=1e-12, atol=1e-15)
+    # Not even one example's term scaled by 1/K is the gradient.
+    assert all(not np.allclose(per_example[s] / K, library, rtol=1e-3) for s in range(K))

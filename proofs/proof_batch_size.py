@@ -83,3 +83,31 @@ def test_minibatch_losses_and_gradients_average_to_the_full_batch():
     mean_grads = jax.tree.map(lambda *g: sum(g) / len(batches), *[g for _, g in results])
     for a, b in zip(jax.tree.leaves(mean_grads), jax.tree.leaves(full_grads)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_training_box_index_i_must_run_over_the_batch_not_over_s():
+    """Notation: "for i ← 1 to K: give x_i" reads x_1..x_K of S, the same K examples for every batch S_B.
+
+    The box's loop needs an index over the batch: for each (x_k, y_k) ∈ S_B, i.e. x_{i_1}, ..., x_{i_K} with
+    S_B = {(x_{i_k}, y_{i_k})}. Read literally (i indexes S) every step sees the first K examples: the other
+    m − K never reach the network. Read with an index over S_B, the step is the batch gradient the library
+    computes for that batch.
+    """
+    m, K = 12, 4
+    with float64_mode():
+        net = MLP((2, 3, 1), activation="tanh", output_activation="linear")
+        params = random_params(net.layer_sizes, seed=8, scale=0.5)
+        rng = np.random.default_rng(9)
+        x, y = rng.standard_normal((m, 2)), rng.standard_normal((m, 1))
+        f = jitted_value_and_grad(net, "mse")
+        batches = epoch_batches(rng.permutation(m), K)           # one epoch of batches S_B
+        literal = [np.arange(K) for _ in batches]                 # i ← 1..K indexes S: always x_1..x_K
+        seen_literally = np.unique(np.concatenate(literal))
+        assert seen_literally.size == K < m                       # m − K examples are never given
+        assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(m))  # the batches cover S
+        for batch, prefix in zip(batches, literal):
+            if np.array_equal(np.sort(batch), prefix):
+                continue
+            batch_grads = jax.tree.leaves(f(params, jax.device_put(x[batch]), jax.device_put(y[batch]))[1])
+            literal_grads = jax.tree.leaves(f(params, jax.device_put(x[prefix]), jax.device_put(y[prefix]))[1])
+            assert not all(np.allclose(a, b) for a, b in zip(batch_grads, literal_grads))

@@ -43,7 +43,7 @@ the slide's update: one stochastic-gradient step of linear regression — **hold
 $-2(t - y)x_j$; the update is SGD on $(t - y)^2$ with step $\alpha/2$, i.e. the
 factor 2 is absorbed into $\alpha$.
 
-## Where Adaline converges (erratum as stated)
+## Where Adaline converges (a condition is missing)
 
 Averaged over the data the update is gradient descent on
 $J(w) = \frac{1}{2m}\lVert Xw - t\rVert^2$; its fixed points satisfy
@@ -56,7 +56,9 @@ is, so on data not fitted exactly the iterates never settle at $w^*$ — they
 approach a cycle $O(\alpha)$ away from it. "Converges to the least squares
 error" holds for the full-batch rule, or per example with decaying steps
 $\alpha_k$ satisfying $\sum\alpha_k = \infty$, $\sum\alpha_k^2 < \infty$
-(``proof_learning_rate_schedule.py``).
+(``proof_learning_rate_schedule.py``). The slide fixes no step schedule (and the
+lecture itself later recommends a decaying $\alpha_k$), so the ledger counts the
+claim as incomplete — *notation*, a missing condition — rather than false.
 """
 
 from __future__ import annotations
@@ -144,7 +146,8 @@ def test_adaline_rule_is_sgd_on_half_squared_error():
 
 
 def test_adaline_constant_step_does_not_converge_to_least_squares():
-    """Erratum: per-example Adaline with constant α stays O(α) from the LS solution; full batch reaches it."""
+    """Notation (a missing condition): with a constant α per-example Adaline stays O(α) from the LS solution;
+    full batch or a decaying α_k reaches it."""
     with float64_mode():
         rng = np.random.default_rng(1)
         x = jnp.asarray(rng.uniform(-1, 1, (20, 2)))

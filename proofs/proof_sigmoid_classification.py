@@ -50,6 +50,7 @@ from functional_nn import losses, sigmoid_neuron
 from functional_nn._x64 import float64_mode
 from functional_nn.backprop import value_and_grad
 from functional_nn.network import MLP, Dense
+from proofs._errata import Erratum, assert_decided
 
 M, N = 8, 3
 NET = MLP((N, 1), output_activation="sigmoid")
@@ -127,6 +128,33 @@ def test_cross_entropy_cost_is_m_times_the_library_mean():
     assert abs(float(out["neuron"][0]) - cost) < 1e-12
 
 
+def cls_gradient_holds(claimed) -> bool:
+    """Is ``claimed(w, x, t)`` the gradient of the slide's J = Σ_i [−t ln h − (1 − t) ln(1 − h)] (autodiff)?"""
+    x, t, w = _data()
+    autodiff = _library(w, x, t)["autodiff_of_slide_cost"]
+    return bool(np.allclose(claimed(w, x, t), autodiff, rtol=1e-12, atol=1e-14))
+
+
+def cls_update_holds(claimed) -> bool:
+    """Is ``claimed(w, x, t, α)`` the gradient-descent step w − α ∇J, on mixed and on all-negative data?"""
+    alpha = 0.1
+    for all_negative in (False, True):
+        x, t, w = _data(all_negative=all_negative)
+        step = w - alpha * _library(w, x, t)["autodiff_of_slide_cost"]
+        if not np.allclose(claimed(w, x, t, alpha), step, rtol=1e-12, atol=1e-14):
+            return False
+    return True
+
+
+ERRATA = (
+    Erratum("cls-gradient", cls_gradient_holds, as_written=_as_written, corrected=_corrected),
+    Erratum("cls-update", cls_update_holds,
+            as_written=lambda w, x, t, alpha: w - alpha * _as_written(w, x, t),
+            corrected=lambda w, x, t, alpha: w - alpha * _corrected(w, x, t)),
+)
+CLS_GRADIENT, CLS_UPDATE = ERRATA
+
+
 def test_cross_entropy_gradient_has_no_target_factor():
     """Erratum: ∇J = Σ x^i (h(x^i) − t^i), not Σ t^i x^i (h(x^i) − t^i)."""
     z, t = sp.symbols("z t", real=True)
@@ -135,10 +163,9 @@ def test_cross_entropy_gradient_has_no_target_factor():
     assert sp.simplify(sp.diff(per_example, z) - (s - t)) == 0
     x, t_, w = _data()
     assert 0 < t_.sum() < M  # both classes present
+    assert_decided(CLS_GRADIENT)
     out = _library(w, x, t_)
     autodiff = out["autodiff_of_slide_cost"]
-    assert not np.allclose(_as_written(w, x, t_), autodiff, rtol=1e-3)
-    np.testing.assert_allclose(_corrected(w, x, t_), autodiff, rtol=1e-13)
     np.testing.assert_allclose(M * out["manual"][1], autodiff, rtol=1e-13)
     # The single-neuron module implements both; only the corrected one is the gradient.
     _, neuron_gradient, neuron_as_written = out["neuron"]
@@ -148,14 +175,10 @@ def test_cross_entropy_gradient_has_no_target_factor():
 
 def test_cross_entropy_update_as_written_ignores_negative_examples():
     """Erratum (the update): with all t^i = 0 the slide's step is zero although J > 0 and can decrease."""
+    assert_decided(CLS_UPDATE)
     alpha = 0.1
     x, t, w = _data(all_negative=True)
     cost = _slide_cost(w, x, t)
-    as_written_step = w - alpha * _as_written(w, x, t)
-    corrected_step = w - alpha * _corrected(w, x, t)
     assert cost > 0
-    np.testing.assert_array_equal(as_written_step, w)  # never moves
-    assert _slide_cost(corrected_step, x, t) < cost
-    out = _library(w, x, t)
-    np.testing.assert_allclose(corrected_step, w - alpha * M * out["manual"][1], rtol=1e-13)
-    np.testing.assert_array_equal(out["neuron"][2], np.zeros(N + 1))  # the slide's gradient, in the library too
+    np.testing.assert_array_equal(CLS_UPDATE.as_written(w, x, t, alpha), w)  # never moves
+    assert _slide_cost(CLS_UPDATE.corrected(w, x, t, alpha), x, t) < cost

@@ -58,6 +58,7 @@ from functional_nn import losses, sigmoid_neuron
 from functional_nn._x64 import float64_mode
 from functional_nn.backprop import value_and_grad
 from functional_nn.network import MLP, Dense
+from proofs._errata import Erratum, assert_decided
 
 M, N = 6, 3
 NET = MLP((N, 1), output_activation="sigmoid")
@@ -117,15 +118,28 @@ def test_sigmoid_regression_cost_and_gradient_match_the_library():
     np.testing.assert_allclose(neuron_gradient[0], out["manual"][2], rtol=1e-13)
 
 
+def dJ_df_holds(claimed) -> bool:
+    """Is ``claimed(f, t) -> (m,)`` the vector ∂J/∂f(z^i), i = 1..m, of J = 1/(2m) Σ (f(z^i) − t^i)²?"""
+    x, t, w, w0 = _data()
+    out = _library(w, w0, x, t)
+    value = np.asarray(claimed(out["f"], t), dtype=np.float64)
+    return value.shape == out["dJ_df"].shape and bool(np.allclose(value, out["dJ_df"], rtol=1e-12, atol=1e-15))
+
+
+ERRATA = (Erratum("reg-dJ-df", dJ_df_holds,
+                  as_written=lambda f, t: np.full(f.shape, np.sum(f - t) / f.size),   # (1/m) Σ_i (f(z^i) − t^i)
+                  corrected=lambda f, t: (f - t) / f.size),                          # (1/m) (f(z^i) − t^i)
+          )
+(REG_DJ_DF,) = ERRATA
+
+
 def test_per_example_factor_has_no_sum_over_examples():
     """Erratum: ∂J/∂f(z^i) = (1/m)(f(z^i) − t^i), not (1/m) Σ_i (f(z^i) − t^i)."""
+    assert_decided(REG_DJ_DF)
     x, t, w, w0 = _data()
     out = _library(w, w0, x, t)
     f = out["f"]
-    as_written = np.full(M, np.sum(f - t) / M)
-    corrected = (f - t) / M
-    assert not np.allclose(out["dJ_df"], as_written, rtol=1e-3)
-    np.testing.assert_allclose(out["dJ_df"], corrected, rtol=1e-14)
+    as_written, corrected = REG_DJ_DF.as_written(f, t), REG_DJ_DF.corrected(f, t)
     # The library's ∂J/∂ŷ is the same per-example factor.
     np.testing.assert_allclose(out["output_gradient"], corrected, rtol=1e-14)
     # Multiplying the slide's sum into the other factors (a product of sums) misses the gradient.

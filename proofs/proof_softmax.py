@@ -51,6 +51,7 @@ import sympy as sp
 
 from functional_nn import activations as act
 from functional_nn._x64 import float64_mode
+from proofs._errata import Erratum, assert_decided
 
 EXAMPLE_INPUT = ("1.60", "0.55", "0.98")
 STATED = (Decimal("0.51"), Decimal("0.18"), Decimal("0.31"))
@@ -65,22 +66,43 @@ def _exact_softmax(values: tuple[str, ...]) -> list[Decimal]:
     return [Decimal(str(sp.N(sp.exp(zi) / total, DIGITS))) for zi in z]
 
 
+def wrong_entries(claimed: tuple[Decimal, ...]) -> list[int]:
+    """Indices of the entries of ``claimed`` that differ from softmax(1.60, 0.55, 0.98) rounded as printed.
+
+    Each entry is rounded to the number of decimals it is printed with, so a
+    claim may be right in some entries and wrong in others.
+    """
+    exact = _exact_softmax(EXAMPLE_INPUT)
+    if len(claimed) != len(exact):
+        return list(range(max(len(claimed), len(exact))))
+    return [i for i, (c, v) in enumerate(zip(claimed, exact))
+            if v.quantize(Decimal(1).scaleb(c.as_tuple().exponent), rounding=ROUND_HALF_EVEN) != c]
+
+
+def softmax_example_holds(claimed: tuple[Decimal, ...]) -> bool:
+    """Is every printed entry of ``claimed`` the exact softmax value, rounded as printed?"""
+    return not wrong_entries(claimed)
+
+
+ERRATA = (Erratum("softmax-example", softmax_example_holds, as_written=STATED, corrected=CORRECTED),)
+(SOFTMAX_EXAMPLE,) = ERRATA
+
+
 def test_softmax_example_as_written_is_wrong():
     """Erratum: softmax(1.60, 0.55, 0.98) rounds to (0.53, 0.19, 0.28), not (0.51, 0.18, 0.31)."""
     exact = _exact_softmax(EXAMPLE_INPUT)
-    rounded = tuple(v.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) for v in exact)
     # The rounding is decided: every value is far from a boundary k/100 + 0.005.
     for v in exact:
         above = (v * 100 - Decimal("0.5")) % 1  # in hundredths, above the boundary below v
         assert min(above, 1 - above) / 100 > Decimal("5e-5")
-    as_written, corrected = STATED, CORRECTED
-    assert rounded != as_written
-    assert [r != s for r, s in zip(rounded, as_written)] == [True, True, True]
-    assert rounded == corrected
+    assert_decided(SOFTMAX_EXAMPLE)
+    # Which printed entries are off is computed, not assumed (the ledger's correction reports it).
+    assert wrong_entries(STATED) == [0, 1, 2]
+    assert wrong_entries((Decimal("0.53"), Decimal("0.18"), Decimal("0.28"))) == [1]
     with float64_mode():
         lib = np.asarray(act.softmax(jnp.asarray([float(v) for v in EXAMPLE_INPUT])))
     np.testing.assert_allclose(lib, [float(v) for v in exact], rtol=1e-14)
-    assert tuple(Decimal(f"{v:.2f}") for v in lib) == corrected
+    assert tuple(Decimal(f"{v:.2f}") for v in lib) == CORRECTED
 
 
 def test_softmax_formula_reads_exp_of_z():

@@ -103,3 +103,77 @@ def test_a_tiny_perturbation_escapes_when_predicted(eps):
 def test_first_exit_none_when_the_path_never_leaves():
     path = cp.gradient_descent(cp.saddle, jnp.array([1.0, 0.0]), learning_rate=0.1, num_steps=20)
     assert cp.first_exit(path, jnp.zeros(2), 0.5) is None
+
+
+# --- the search for a true critical point (find_critical_point) ----------------------------------
+
+
+def _separable_logistic():
+    # Logistic loss on linearly separable data: inf J = 0, approached only as ‖w‖ → ∞.
+    x = jnp.array([[1.0, 2.0], [2.0, 1.0], [-1.0, -1.5], [-2.0, -0.5]])
+    y = jnp.array([1.0, 1.0, -1.0, -1.0])
+    return lambda w: jnp.mean(jnp.logaddexp(0.0, -y * (x @ w)))
+
+
+def _strict_minimum(x):
+    return (x[0] - 1.0) ** 2 + 3.0 * (x[1] + 0.5) ** 2 + 0.5 * x[0] ** 4
+
+
+def _saddle_with_minima(x):
+    # critical points: (0, 0) a saddle, (0, ±√2) minima; started near the saddle, Newton finds it
+    return x[0] ** 2 - x[1] ** 2 + x[1] ** 4 / 4
+
+
+LOGISTIC = _separable_logistic()   # one function object: its compiled search is shared by the tests below
+
+
+@pytest.mark.parametrize("f, x0, kind", [
+    (_strict_minimum, [0.3, -0.2], "minimum"),
+    (_saddle_with_minima, [0.3, 0.2], "saddle"),
+    (LOGISTIC, [0.0, 0.0], "none at finite weights"),
+])
+def test_search_labels_constructed_cases(f, x0, kind):
+    with float64_mode():
+        result = cp.find_critical_point(f, jnp.asarray(x0, jnp.float64))
+    assert result.kind == kind
+    if kind == "none at finite weights":
+        # ‖∇J‖ kept falling while ‖w‖ grew past ‖x0‖ + 10; no Hessian verdict is given
+        assert not result.converged and result.critical_point is None
+        assert result.norm > 10.0 and result.gradient_norm < 1e-3 * result.start_gradient_norm
+        assert result.last_step > 0.1          # the Newton step does not shrink: nothing to converge to
+    else:
+        assert result.converged and result.gradient_norm <= 1e-10
+        assert result.critical_point.kind == kind
+
+
+def test_search_at_infinity_is_not_fooled_by_a_tiny_gradient():
+    # Far out, ‖∇J‖ of the logistic loss drops below any tolerance (1e-78 at ‖w‖ = 100); the Newton step
+    # (≈ 1/margin) does not, so the point is still not called critical.
+    with float64_mode():
+        result = cp.find_critical_point(LOGISTIC, jnp.zeros(2, jnp.float64), max_norm=100.0)
+    assert result.kind == "none at finite weights" and result.gradient_norm < 1e-10 and result.last_step > 0.1
+
+
+def test_search_exact_values():
+    with float64_mode():
+        minimum = cp.find_critical_point(_strict_minimum, jnp.array([0.3, -0.2]))
+        saddle = cp.find_critical_point(_saddle_with_minima, jnp.array([0.3, 0.2]))
+    # ∂f/∂x1 = 2(x1 − 1) + 2 x1³ = 0 has the single real root 0.6823278...; x2 = −0.5
+    np.testing.assert_allclose(minimum.x, [0.6823278038280193, -0.5], rtol=1e-12)
+    np.testing.assert_allclose(saddle.x, [0.0, 0.0], atol=1e-10)     # ‖∇f‖ <= 1e-10 there
+    np.testing.assert_allclose(saddle.eigenvalues, [-2.0, 2.0], rtol=1e-9)
+
+
+def test_search_bad_inputs():
+    with pytest.raises(TypeError, match="x0 must be float64"):
+        cp.find_critical_point(cp.saddle, jnp.zeros(2, jnp.float32))
+    with float64_mode():
+        x0 = jnp.array([1.0, 1.0])
+        with pytest.raises(ValueError, match="grad_tol"):
+            cp.find_critical_point(cp.saddle, x0, grad_tol=0.0)
+        with pytest.raises(ValueError, match="max_iter"):
+            cp.find_critical_point(cp.saddle, x0, max_iter=0)
+        with pytest.raises(ValueError, match="max_norm"):
+            cp.find_critical_point(cp.saddle, x0, max_norm=1.0)
+        with pytest.raises(TypeError, match="callable"):
+            cp.find_critical_point("f", x0)

@@ -100,17 +100,6 @@ def test_decision_surfaces(tmp_path):
     assert _figures_written(result["figures"])
 
 
-def test_local_minima(tmp_path):
-    result = _load("local_minima").main(num_seeds=8, num_epochs=1500, extra_epochs=0, out_dir=str(tmp_path))
-    outcomes = result["outcomes"]
-    assert sum(r["count"] for r in outcomes.values()) == 8
-    assert outcomes.get("solved", {"count": 0})["count"] == result["num_solved"] >= 1
-    assert 0 < result["fraction_solved"] <= 1
-    for r in outcomes.values():
-        assert r["kind"] in ("minimum", "maximum", "saddle", "degenerate") and r["hessian_max"] > 0
-    assert _figures_written(result["figure"])
-
-
 def test_activation_gallery(tmp_path, capsys):
     result = _load("activation_gallery").main(num_points=101, out_dir=str(tmp_path))
     acts = result["activations"]
