@@ -249,3 +249,42 @@ def test_export_opens_and_shows_first_and_last_frame(browser, tmp_path):
     assert browser.evaluate("FNNViewer.show(0, 0), document.getElementById('epoch').textContent") == "0"
     assert browser.evaluate("FNNViewer.show(0, 3), document.getElementById('epoch').textContent") == "30"
     browser.screenshot(OUT / "export.png", 1100, 760)
+
+
+def measure(seconds: float = 10.0) -> None:
+    """Print the updates/s the page sustains and the time from play to the first drawn surface.
+
+    ``python tests/test_playground_browser.py`` (two circles, a 2-8-8-1 tanh network, each batch size).
+    """
+    from functional_nn.playground.server import PlaygroundServer
+
+    srv = PlaygroundServer(0)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    b = Browser(find_chromium())
+    first_ms = "Number(document.getElementById('first-frame-ms').textContent.split(' ')[0]) || null"
+    try:
+        print("batch   play→surface (cold, first compile)   play→surface (warm)   updates/s   epochs/s")
+        for batch in ("1", "10", "all"):
+            b.goto(f"{srv.url}?data=circles&hidden=8,8&activation=tanh&batch_size={batch}&learning_rate=0.03&play=1")
+            cold = b.wait_for(first_ms)
+            time.sleep(seconds)
+            ups = b.evaluate("Number(document.getElementById('ups').dataset.value)")
+            epochs0 = b.evaluate("Number(document.getElementById('epoch').textContent)")
+            time.sleep(2.0)
+            eps = (b.evaluate("Number(document.getElementById('epoch').textContent)") - epochs0) / 2.0
+            b.evaluate("document.getElementById('play').click()")          # pause
+            b.wait_for("document.getElementById('play').textContent === 'play'")
+            time.sleep(0.5)
+            b.evaluate("document.getElementById('first-frame-ms').textContent = '–'; "
+                       "document.getElementById('play').click()")
+            warm = b.wait_for(first_ms)
+            print(f"{batch:<7} {cold:>10.0f} ms {'':<26} {warm:>6.0f} ms {'':<10} {ups:>9.0f}   {eps:>8.1f}")
+    finally:
+        b.close()
+        srv.shutdown()
+        srv.server_close()
+
+
+if __name__ == "__main__":
+    measure()

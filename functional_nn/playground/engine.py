@@ -30,7 +30,7 @@ import functional_nn as fnn
 Array = jax.Array
 
 #: Updates per call of the compiled chunk; fewer are done by masking the rest.
-CHUNK = 32
+CHUNK = 128
 
 #: How often each compiled body was traced, by name ("advance", "frame").
 TRACE_COUNTS: collections.Counter = collections.Counter()
@@ -57,6 +57,7 @@ class TrainState(NamedTuple):
     params: tuple                 # net's params, a tuple of Dense(w, b)
     opt_state: optax.OptState     # inject_hyperparams(sgd) state; hyperparams["learning_rate"]: ()
     key: Array                    # shuffles the training rows, one permutation per epoch
+    order: Array                  # (steps_per_epoch * K,) int32: this epoch's rows, padded with row 0
     updates: Array                # (), int32: updates done so far (the schedule's k)
     diverged: Array               # (), bool: a step gave a non-finite loss or params; the run stops
 
@@ -86,7 +87,8 @@ def optimizer() -> optax.GradientTransformation:
 def init_state(program: Program, key: Array) -> TrainState:
     key_params, key_order = jax.random.split(key)
     params = program.net.init(key_params)
-    return TrainState(params, optimizer().init(params), key_order, jnp.zeros((), jnp.int32),
+    order = jnp.zeros((program.steps_per_epoch * program.batch_size,), jnp.int32)  # drawn by the first update
+    return TrainState(params, optimizer().init(params), key_order, order, jnp.zeros((), jnp.int32),
                       jnp.zeros((), bool))
 
 
@@ -108,17 +110,26 @@ def _advance_fn(program: Program):
     value_and_grad = fnn.value_and_grad(net, program.loss, method=program.method)
     J = fnn.objective(net, program.loss)
     opt = optimizer()
+    # the padding of a short last batch: row 0 with weight 0, so J is the mean over the real rows
+    weights = jnp.concatenate([jnp.ones((m,)), jnp.zeros((pad,))])
+
+    def shuffled(key, epoch):
+        order = jax.random.permutation(jax.random.fold_in(key, epoch), m).astype(jnp.int32)
+        return jnp.concatenate([order, jnp.zeros((pad,), jnp.int32)])
 
     def one_update(carry: TrainState, slot, hyper, data, n):
         x_train, y_train, x_test, y_test = data
         k = carry.updates
         epoch, j = k // spe, k % spe
-        order = jax.random.permutation(jax.random.fold_in(carry.key, epoch), m)
-        order = jnp.concatenate([order, jnp.zeros((pad,), order.dtype)])
-        weights = jnp.concatenate([jnp.ones((m,), x_train.dtype), jnp.zeros((pad,), x_train.dtype)])
-        rows = jax.lax.dynamic_slice(order, (j * K,), (K,))
-        w_rows = jax.lax.dynamic_slice(weights, (j * K,), (K,))
-        value, grads = value_and_grad(carry.params, x_train[rows], y_train[rows], weights=w_rows)
+        if spe == 1:  # full batch: the order of the rows does not matter
+            order = carry.order
+            value, grads = value_and_grad(carry.params, x_train, y_train)
+        else:
+            # a new permutation at the first update of each epoch only (drawing one costs more than an update)
+            order = jax.lax.cond(j == 0, lambda: shuffled(carry.key, epoch), lambda: carry.order)
+            rows = jax.lax.dynamic_slice(order, (j * K,), (K,))
+            w_rows = jax.lax.dynamic_slice(weights, (j * K,), (K,)).astype(x_train.dtype)
+            value, grads = value_and_grad(carry.params, x_train[rows], y_train[rows], weights=w_rows)
         alpha = jnp.where(hyper.use_schedule, hyper.schedule(k), hyper.learning_rate)
         opt_state = carry.opt_state._replace(
             hyperparams={**carry.opt_state.hyperparams, "learning_rate": alpha})
@@ -128,7 +139,7 @@ def _advance_fn(program: Program):
             [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)]))
         active = (slot < n) & ~carry.diverged
         take = active & finite
-        new = TrainState(params, opt_state, carry.key, k + 1, carry.diverged)
+        new = TrainState(params, opt_state, carry.key, order, k + 1, carry.diverged)
         carry = jax.tree.map(lambda a, b: jnp.where(take, a, b), new, carry)
         carry = carry._replace(diverged=carry.diverged | (active & ~finite))
         epoch_end = take & (carry.updates % spe == 0)
