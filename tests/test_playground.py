@@ -206,6 +206,19 @@ def test_an_idle_session_is_freed(server):
     assert busy not in store.ids()
 
 
+def test_a_long_history_is_thinned_not_unbounded(monkeypatch):
+    from functional_nn.playground import session as session_module
+
+    monkeypatch.setattr(session_module, "MAX_HISTORY", 8)
+    s = session_module.Session(parse_settings(XOR))
+    s.advance(epochs=50)
+    epochs = s.history["epoch"]
+    assert len(epochs) <= 8 and s.history_stride == 8 and all(e % 8 == 0 for e in epochs)
+    assert epochs == sorted(epochs) and epochs[0] == 0 and s.latest[0] == s.epoch == 50
+    frame = s.frame(history_from=0)
+    assert frame["history_stride"] == 8 and frame["test_loss"] == pytest.approx(s.latest[2])
+
+
 def test_settings_are_checked_at_the_boundary():
     s = parse_settings({"hidden": "8,8", "batch_size": "all", "noise": "0.1"})
     assert s.layer_sizes == (2, 8, 8, 1) and s.effective_batch_size == s.num_train == 150

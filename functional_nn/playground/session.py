@@ -29,6 +29,7 @@ GRID = 48           # decision-surface resolution (GRID × GRID)
 UNIT_GRID = 20      # resolution of each hidden unit's small map
 MAX_UPDATES_PER_REQUEST = 20_000
 MAX_SECONDS_PER_REQUEST = 2.0
+MAX_HISTORY = 2000  # epochs kept; beyond, every other one is dropped and later ones kept at that stride
 
 
 def make_data(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +79,8 @@ class Session:
         self._set_program()
         self.state = engine.init_state(self.program, jax.random.fold_in(jax.random.key(s.seed), 2))
         self.history = {"epoch": [], "train_loss": [], "test_loss": []}
+        self.history_stride = 1   # the history keeps every stride-th epoch (1 until it grows past MAX_HISTORY)
+        self.latest = (0, float("nan"), float("nan"))  # (epoch, J_train, J_test) of the last epoch done
         self._record(0, *map(float, engine.losses(self.program, self.state.params, self.data)))
         self.last_learning_rate = self._alpha(0)
 
@@ -140,9 +143,18 @@ class Session:
         return {"updates": done, "seconds": time.perf_counter() - start}
 
     def _record(self, epoch: int, train_loss: float, test_loss: float) -> None:
-        self.history["epoch"].append(epoch)
-        self.history["train_loss"].append(train_loss)
-        self.history["test_loss"].append(test_loss)
+        self.latest = (epoch, train_loss, test_loss)
+        if epoch % self.history_stride:
+            return
+        h = self.history
+        h["epoch"].append(epoch)
+        h["train_loss"].append(train_loss)
+        h["test_loss"].append(test_loss)
+        if len(h["epoch"]) > MAX_HISTORY:  # thin out: a long full-batch run does thousands of epochs a second
+            self.history_stride *= 2
+            keep = [i for i, e in enumerate(h["epoch"]) if e % self.history_stride == 0]
+            for key in h:
+                h[key] = [h[key][i] for i in keep]
 
     def _alpha(self, k: int) -> float:
         s = self.settings
@@ -183,12 +195,13 @@ class Session:
             "steps_per_epoch": self.program.steps_per_epoch,
             "diverged": bool(self.state.diverged),
             "learning_rate": self.last_learning_rate,
-            "train_loss": _finite(h["train_loss"][-1]),
-            "test_loss": _finite(h["test_loss"][-1]),
+            "train_loss": _finite(self.latest[1]),
+            "test_loss": _finite(self.latest[2]),
             "start_test_loss": _finite(h["test_loss"][0]),
             "train_error": float(np.mean(f.train_pred != self.labels_train)),
             "test_error": float(np.mean(f.test_pred != self.labels_test)),
             "history_from": history_from,
+            "history_stride": self.history_stride,
             "history": {k: [_finite(v) for v in values[history_from:]] for k, values in h.items()},
             "extent": ext,
             "grid": grid,

@@ -55,8 +55,9 @@ const FNN = (() => {
     const n = history.epoch.length;
     if (!n) return;
     const finite = v => v !== null && isFinite(v);
-    const all = history.train_loss.concat(history.test_loss).filter(finite);
-    const top = Math.max(1e-9, ...all), last = Math.max(1, history.epoch[n - 1]);
+    let top = 1e-9;
+    for (const v of history.train_loss.concat(history.test_loss)) if (finite(v) && v > top) top = v;
+    const last = Math.max(1, history.epoch[n - 1]);
     for (const [key, stroke] of [["train_loss", "#999"], ["test_loss", "#111"]]) {
       ctx.beginPath(); ctx.strokeStyle = stroke; ctx.lineWidth = 1.5;
       let started = false;
@@ -196,9 +197,15 @@ function startLive() {
   function show(frame) {
     if (frame.session) app.id = frame.session;
     if (frame.history_from === 0 || !app.history) {
-      app.history = { epoch: [], train_loss: [], test_loss: [] };
+      app.history = { epoch: [], train_loss: [], test_loss: [], stride: frame.history_stride };
     }
-    for (const key of ["epoch", "train_loss", "test_loss"]) app.history[key].push(...frame.history[key]);
+    if (frame.history_stride !== app.history.stride) {
+      app.history.stale = true;  // the server thinned its history: fetch all of it with the next frame
+    } else {
+      for (const key of ["epoch", "train_loss", "test_loss"]) {
+        for (const v of frame.history[key]) app.history[key].push(v);
+      }
+    }
     app.points = frame.points;
     app.frame = frame;
     FNN.drawSurface(document.getElementById("surface"), frame, frame.points);
@@ -212,7 +219,7 @@ function startLive() {
     if (frame.diverged) { say("the run diverged (a non-finite loss or weight): lower the learning rate and reset"); pause(); }
   }
 
-  const since = () => `?history_from=${app.history ? app.history.epoch.length : 0}`;
+  const since = () => `?history_from=${app.history && !app.history.stale ? app.history.epoch.length : 0}`;
 
   async function run(task) {  // one request at a time; errors land in the message line
     if (app.busy) return;
