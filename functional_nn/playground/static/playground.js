@@ -105,7 +105,8 @@ const FNN = (() => {
     }));
     ctx.fillStyle = "#777"; ctx.font = "11px sans-serif";
     layers.forEach((units, l) => {
-      const name = l === 0 ? "x" : l === layers.length - 1 ? "ŷ" : `a^${l}`;
+      const sup = String(l).replace(/\d/g, d => "⁰¹²³⁴⁵⁶⁷⁸⁹"[d]);
+      const name = l === 0 ? "x" : l === layers.length - 1 ? "ŷ" : `a${sup}`;
       ctx.fillText(name, l * gapX, 11);
     });
   }
