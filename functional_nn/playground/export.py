@@ -104,7 +104,9 @@ def export_html(path: str | Path, settings: Settings, *, epochs: int = 200, fram
                             **record(member, epochs=epochs, frames=frames)})
         sweep_name = name
     title = f"functional_nn playground: {settings.data}"
-    description = html.escape(_label(settings)) + (f"; one run per {sweep_name}" if sweep else "")
+    description = html.escape(_label(settings))
+    if sweep is not None:
+        description += html.escape(f"; one run per {sweep_name}: " + ", ".join(m["label"] for m in members))
     data = json.dumps({"members": members}, allow_nan=False, separators=(",", ":"))
     page = _PAGE.format(title=html.escape(title), description=description, sweep_name=html.escape(sweep_name),
                         css=static_file("playground.css").decode(), frames=data.replace("</", "<\\/"),

@@ -128,11 +128,11 @@ class Session:
         budget = min(MAX_UPDATES_PER_REQUEST, updates if updates is not None else MAX_UPDATES_PER_REQUEST)
         # a time budget only when asked for one: an explicit count is done in full (the first call compiles)
         deadline = None if seconds is None else time.perf_counter() + min(seconds, MAX_SECONDS_PER_REQUEST)
-        start, done = time.perf_counter(), 0
-        while done < budget and not bool(self.state.diverged):
-            n = min(self.program.chunk, budget - done)
+        start, asked, before = time.perf_counter(), 0, self.updates
+        while asked < budget and not bool(self.state.diverged):
+            n = min(self.program.chunk, budget - asked)
             self.state, report = engine.advance(self.program, self.state, self.hyper, self.data, n)
-            done += n
+            asked += n
             report = jax.device_get(report)
             for i in np.flatnonzero(report.epoch_end):
                 self._record(int(report.epoch[i]), float(report.train_loss[i]), float(report.test_loss[i]))
@@ -140,7 +140,7 @@ class Session:
                 self.last_learning_rate = float(report.learning_rate[n - 1])
             if deadline is not None and time.perf_counter() >= deadline:
                 break
-        return {"updates": done, "seconds": time.perf_counter() - start}
+        return {"updates": self.updates - before, "seconds": time.perf_counter() - start}
 
     def _record(self, epoch: int, train_loss: float, test_loss: float) -> None:
         self.latest = (epoch, train_loss, test_loss)
