@@ -85,11 +85,20 @@ def optimizer() -> optax.GradientTransformation:
 
 
 def init_state(program: Program, key: Array) -> TrainState:
-    key_params, key_order = jax.random.split(key)
-    params = program.net.init(key_params)
-    order = jnp.zeros((program.steps_per_epoch * program.batch_size,), jnp.int32)  # drawn by the first update
-    return TrainState(params, optimizer().init(params), key_order, order, jnp.zeros((), jnp.int32),
-                      jnp.zeros((), bool))
+    """Fresh params (``net.init``), optimizer state and shuffling key; one compiled call."""
+    return _init_fn(program)(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _init_fn(program: Program):
+    def init(key):
+        key_params, key_order = jax.random.split(key)
+        params = program.net.init(key_params)
+        order = jnp.zeros((program.steps_per_epoch * program.batch_size,), jnp.int32)  # the first update draws it
+        return TrainState(params, optimizer().init(params), key_order, order, jnp.zeros((), jnp.int32),
+                          jnp.zeros((), bool))
+
+    return jax.jit(init)  # one compile instead of a dozen eager ones
 
 
 def advance(program: Program, state: TrainState, hyper: Hyper, data: tuple, n: int) -> tuple[TrainState, Chunk]:
