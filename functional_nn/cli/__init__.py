@@ -1,4 +1,4 @@
-"""The ``functional-nn`` command line: ``train``, ``gradcheck``, ``proofs`` and ``info``.
+"""The ``functional-nn`` command line: ``train``, ``gradcheck``, ``proofs``, ``info`` and ``playground``.
 
 Each subcommand has ``--help``. A usage or input error (an unknown data set, a
 malformed ``--hidden``, a missing file) is printed as one line on stderr and
@@ -9,6 +9,7 @@ Example:
     $ functional-nn gradcheck --layers 3,5,2 --loss mse
     $ functional-nn proofs --run
     $ functional-nn info
+    $ functional-nn playground --open          # the interactive demo page
 
 In Python, ``main([...])`` runs the same thing and returns the exit status.
 """
@@ -26,6 +27,7 @@ __all__ = ["main", "build_parser", "CLIError"]
 def build_parser() -> Parser:
     """The argument parser with every subcommand."""
     from functional_nn import __version__
+    from functional_nn.cli._playground import add_playground
     from functional_nn.cli._tools import add_gradcheck, add_info, add_proofs
     from functional_nn.cli._train import add_train
 
@@ -42,6 +44,7 @@ def build_parser() -> Parser:
     add_gradcheck(commands)
     add_proofs(commands)
     add_info(commands)
+    add_playground(commands)
     return parser
 
 
