@@ -13,7 +13,7 @@ from functional_nn import activations as A
 from functional_nn import backprop
 from functional_nn._x64 import float64_mode
 
-WIDTHS = [1, 2, 5, 16]
+WIDTHS = [1, 2, 5]
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
 LOSS_OUTPUT = [("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"), ("mse", "relu"), ("mse", "leaky_relu"),
                ("mse", "softmax"), ("binary_cross_entropy", "sigmoid"), ("categorical_cross_entropy", "softmax")]
@@ -21,12 +21,12 @@ LOSS_OUTPUT = [("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"), ("mse", "
 
 @st.composite
 def problems(draw):
-    depth = draw(st.integers(1, 5))
-    # Widths span 1–16 from a few values, so eager op compilations are shared between examples.
+    depth = draw(st.integers(1, 4))
+    # Widths from a few values, so eager op compilations are shared between examples.
     sizes = tuple(draw(st.lists(st.sampled_from(WIDTHS), min_size=depth + 1, max_size=depth + 1)))
     hidden = tuple(draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1))
     loss, out = draw(st.sampled_from(LOSS_OUTPUT))
-    batch = draw(st.sampled_from([1, 3, 17]))
+    batch = draw(st.sampled_from([1, 3]))
     seed = draw(st.integers(0, 2 ** 16))
     return fnn.MLP(sizes, activation=hidden, output_activation=out, initializer="glorot_normal"), loss, batch, seed
 
@@ -58,7 +58,7 @@ def _both_engines(net, loss, params, x, y):
     return fnn.value_and_grad(net, loss, "manual")(params, x, y), fnn.value_and_grad(net, loss, "autodiff")(params, x, y)
 
 
-@settings(max_examples=20)
+@settings(max_examples=12)
 @given(problems())
 def test_manual_equals_autodiff_float64(problem):
     net, loss, batch, seed = problem
@@ -70,7 +70,7 @@ def test_manual_equals_autodiff_float64(problem):
         assert _max_rel(g_m, g_a, 1e-6) <= 1e-10
 
 
-@settings(max_examples=10)
+@settings(max_examples=6)
 @given(problems())
 def test_manual_equals_autodiff_float32(problem):
     net, loss, batch, seed = problem
@@ -81,7 +81,7 @@ def test_manual_equals_autodiff_float32(problem):
     assert _max_rel(g_m, g_a, 1e-2) <= 1e-4
 
 
-@settings(max_examples=5)
+@settings(max_examples=3)
 @given(problems())
 def test_manual_equals_finite_differences_float64(problem):
     net, loss, batch, seed = problem
