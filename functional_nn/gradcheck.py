@@ -31,7 +31,9 @@ Finite differences use the five-point central quotient
 (``ε`` float64's machine epsilon), exhaustively for leaves with at most
 ``max_fd_coords`` entries and otherwise on a sample of ``max_fd_coords``
 coordinates drawn with ``key`` plus the coordinate where the gradient and
-autodiff differ most. All coordinates run in one compiled ``vmap``.
+autodiff differ most. All coordinates run in one compiled program (``vmap``
+over chunks of coordinates, the chunk sized so that the perturbed copies of
+``θ`` stay near 32 MiB per evaluation).
 
 **Kinks.** ``kinks(params, *args)`` returns the arrays whose sign switches a
 kink (for ReLU / leaky ReLU, their pre-activations). A coordinate whose ``±2h``
@@ -364,4 +366,6 @@ def _finite_differences(bound: Bound, kinks: Bound | None, flat, coords, dynamic
                           | jnp.any(pattern(at(-2 * h)) != p0))
         return out
 
-    return jax.vmap(one)(coords)
+    # chunks of coordinates bound the memory: each coordinate holds its own perturbed copy of θ
+    chunk = int(max(1, min(coords.shape[0], 2 ** 22 // max(flat.size, 1))))
+    return jax.lax.map(one, coords, batch_size=chunk)
