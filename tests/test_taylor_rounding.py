@@ -37,9 +37,12 @@ def test_taylor_order_two_when_right_one_when_wrong(hidden, width, seed, dtype):
     wrong = taylor.taylor_test_mlp(net, "binary_cross_entropy", params, x, y, dtype=dtype,
                                    backward_fn=_flip_sign(1))
     for leaf in right.leaves:
-        # a full window (5 points above the rounding floor) reads 2 ± 0.2; a short one, squeezed between the
-        # float32 floor and the nonlinear range of a nearly flat leaf, may read higher (still h² or faster)
-        assert leaf.order >= 1.8 and (leaf.used.sum() < 5 or abs(leaf.order - 2) <= 0.2), (str(right), leaf.name)
+        if dtype == "float64":
+            assert abs(leaf.order - 2) <= 0.2, (str(right), leaf.name)
+        else:
+            # float32: for a nearly flat leaf (small dᵀHd) the rounding floor pushes the fitted window up to
+            # h ~ 0.05..0.5, where the h³ term bends the slope up to ~2.3; still h² or faster, never near 1
+            assert 1.8 <= leaf.order <= 2.5, (str(right), leaf.name)
     assert abs(wrong.leaf("params[1].w").order - 1) <= 0.2, str(wrong)
     assert [l.name for l in wrong.failures()] == ["params[1].w"]
 
