@@ -299,12 +299,13 @@ def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, n
             excused = np.array([ci for k, ci in zip(kink_checks, c[crossed] - offset) if k.inside], int)
             rel = rel.copy()
             rel[excused] = 0.0
+        abs_diff = None if rel is None else np.where(rel == 0.0, 0.0, np.abs(m - auto[i]).ravel())
         if rel is None:
             abs_ad = rel_max = np.nan
             index_ad = ()
         else:
             a_i = int(np.argmax(rel))
-            abs_ad, rel_max, index_ad = float(np.max(np.abs(m - auto[i]))), float(rel[a_i]), unravel_index(a_i)
+            abs_ad, rel_max, index_ad = float(np.max(abs_diff)), float(rel[a_i]), unravel_index(a_i)
         checks.append(LeafCheck(
             name=name, symbol=symbol, shape=m.shape,
             abs_autodiff=abs_ad, rel_autodiff=rel_max, index_autodiff=index_ad,
