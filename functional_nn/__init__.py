@@ -18,4 +18,11 @@ from functional_nn.parallel import data_mesh
 from functional_nn.schedules import InverseTimeDecay, SGDState, inverse_time_decay, sgd, steps_per_epoch
 from functional_nn.train import ConvergenceWarning, FitManyResult, FitResult, batch_indices, fit, fit_many
 
+
+from functional_nn.gradcheck import check_gradients
+from functional_nn.taylor import TaylorReport, taylor_test
+from functional_nn.second_order import check_hvp, gauss_newton_vp, hessian_extreme_eigenvalues, hvp
+from functional_nn.per_example import check_per_example
+from functional_nn.rounding import check_rounding, gradient_error_bound
+
 __version__ = "0.1.0"

@@ -157,3 +157,28 @@ def deltas(net: MLP, loss: str, params: Params, x, y) -> tuple[Array, ...]:
     check_setup(net, loss)
     x, y = check_batch(net, loss, params, x, y)
     return backward(net, loss, params, x, y).deltas
+
+
+def per_example_backward(net: MLP, loss: str, params: Params, x: Array, y: Array) -> tuple[Array, Params]:
+    r"""Each example's own gradient by hand: ``∂ℓ_k/∂w^l = a_k^{l−1} ⊗ δ_k^l / ω_k``, ``∂ℓ_k/∂b^l = δ_k^l / ω_k``.
+
+    Inner function (``y`` in the outputs' shape). ``δ^l`` of :func:`backward`
+    carries the batch factor ``ω_k = 1/K``; dividing it out gives the
+    batch-of-one gradient of ``ℓ_k = Σ_c ℓ(ŷ_kc, y_kc)``, the same quantity as
+    ``vmap(grad)`` over single examples. Hence ``Σ_k ω_k g_k`` (the mean over
+    ``k``) is the batch gradient. Derivation: ``proofs/proof_hvp.py``.
+
+    Returns:
+        ``(values, grads)``: ``values`` ``(batch,)`` the per-example losses ``ℓ_k``;
+        ``grads[l].w`` ``(batch, n_{l−1}, n_l)``, ``grads[l].b`` ``(batch, n_l)``.
+    """
+    trace = net.forward(params, x)
+    result = backward(net, loss, params, x, y)
+    k = x.shape[0]
+    grads = []
+    for l, delta in enumerate(result.deltas):
+        delta_k = delta * k                                          # δ_k^l / ω_k: one example's own δ
+        grads.append(Dense(jnp.einsum("kp,kj->kpj", trace.activations[l], delta_k),  # a_k^{l−1} ⊗ δ_k^l
+                           delta_k))
+    per_example = jax.vmap(lambda o, t: losses.loss_from_logits(loss, net.layer_activations[-1], o[None], t[None]))
+    return per_example(trace.pre_activations[-1], y), tuple(grads)

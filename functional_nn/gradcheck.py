@@ -1,128 +1,170 @@
-r"""Manual backprop vs ``jax.grad`` vs central finite differences, leaf by leaf.
+r"""Check any gradient against ``jax.grad`` and finite differences, leaf by leaf.
+
+:func:`check_gradients` takes any JAX function ``f(params, *args) -> scalar``
+over any pytree and the gradient under test: a function ``grad(params, *args)``
+returning a params-shaped pytree, or nothing when ``f`` carries its own rule
+(``jax.custom_vjp``), in which case the gradient under test is ``jax.grad(f)``
+going through that rule. The oracles are
+
+* **autodiff**: ``jax.grad(reference)`` when an undecorated ``reference``
+  function is given, else ``jax.grad(f)`` when ``grad`` is given; with neither
+  (a custom rule and nothing to hold it against) there is no independent
+  autodiff oracle and the column reads ``n/a``;
+* **finite differences** of ``f`` itself, always independent of any rule.
+
+:func:`compare_gradients` (the manual backward pass of an :class:`MLP`) is one
+use of it: the params with ``f = J`` and the deltas ``δ^l = ∂J/∂o^l`` with
+``f = J`` of shifted pre-activations.
 
 Everything runs in float64 (JAX's x64 context), whatever dtype the caller uses.
 
-Errors, per leaf (every parameter leaf and every layer delta ``δ^l``):
-
-* absolute ``|m − r|`` and relative ``|m − r| / max(|m| + |r|, floor)``, where
-  ``m`` is the manual value and ``r`` the reference (autodiff or finite
-  differences). ``floor`` keeps coordinates whose true gradient is ~0 from
-  producing huge ratios out of rounding noise: ``1e-6`` of the largest autodiff
-  value over the tree's leaves (for finite differences, at least the
-  quotient's own rounding noise divided by the good band). A coordinate below
-  the floor is thus judged by its absolute error. No tolerance grows with the
-  size of an array.
-* verdict band of the worse relative error: ``good`` (≤ 1e-7), ``suspect``
-  (≤ 1e-2), ``wrong`` (> 1e-2). ``report.ok`` means every leaf is good.
+Errors, per leaf: absolute ``|m − r|`` and relative ``|m − r| / max(|m| + |r|, floor)``,
+``m`` the value under test and ``r`` the oracle. ``floor`` keeps coordinates
+whose true gradient is ~0 from producing huge ratios out of rounding noise:
+``1e-6`` of the largest gradient entry over the tree (for finite differences,
+at least the quotient's own rounding noise divided by the good band). No
+tolerance grows with the size of an array. Verdict bands: ``good`` (≤ 1e-7),
+``suspect`` (≤ 1e-2), ``wrong`` (> 1e-2); ``report.ok`` means every leaf is good.
 
 Finite differences use the five-point central quotient
-``(−J(θ+2h) + 8J(θ+h) − 8J(θ−h) + J(θ−2h)) / 12h`` with
-``h = ε^{1/5} max(|θ_i|, 1)`` (``ε`` float64's machine epsilon), exhaustively
-for leaves with at most ``max_fd_coords`` entries and otherwise on a sample of
-``max_fd_coords`` coordinates drawn with ``key`` plus the coordinate where manual
-and autodiff differ most. A coordinate whose ``±2h`` perturbation moves a
-ReLU / leaky-ReLU pre-activation across 0 has crossed a kink: its finite
-difference is not a derivative, so it is counted and left out of the verdict.
+``(−J(θ+2h) + 8J(θ+h) − 8J(θ−h) + J(θ−2h)) / 12h``, ``h = ε^{1/5} max(|θ_i|, 1)``
+(``ε`` float64's machine epsilon), exhaustively for leaves with at most
+``max_fd_coords`` entries and otherwise on a sample of ``max_fd_coords``
+coordinates drawn with ``key`` plus the coordinate where the gradient and
+autodiff differ most. All coordinates run in one compiled program (``vmap``
+over chunks of coordinates, the chunk sized so that the perturbed copies of
+``θ`` stay near 32 MiB per evaluation).
+
+**Kinks.** ``kinks(params, *args)`` returns the arrays whose sign switches a
+kink (for ReLU / leaky ReLU, their pre-activations). A coordinate whose ``±2h``
+stencil changes that sign pattern (or sits exactly on a kink) has crossed one:
+its central quotient is not a derivative. It is judged instead by the
+one-sided second-order quotients ``(3J(θ) − 4J(θ − h e_i) + J(θ − 2h e_i)) / 2h``
+and ``(−3J(θ) + 4J(θ + h e_i) − J(θ + 2h e_i)) / 2h``, ``h = ε^{1/3} max(|θ_i|, 1)``:
+a one-dimensional piecewise-smooth function's subdifferential at the kink is
+the interval between its one-sided derivatives, so the derivative under test
+must lie between them (``relu'(0) = 0`` and ``leaky_relu'(0) = 1`` both do);
+outside, the leaf is ``wrong``. Inside, the coordinate is also excused from the
+autodiff comparison (autodiff's value at a kink is one convention, not the truth).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from typing import Callable
 
 import jax
-import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import _validate, backprop, losses
+from functional_nn._bound import Bound, bind
+from functional_nn._gradcheck_report import GOOD, SUSPECT, GradientReport, KinkCheck, LeafCheck  # noqa: F401
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
 
-GOOD, SUSPECT = 1e-7, 1e-2
 FLOOR = 1e-6
+_KINKS_SHOWN = 3
 
 
-@dataclasses.dataclass(frozen=True)
-class LeafCheck:
-    """The comparison for one leaf."""
-
-    name: str                  # e.g. "params[1].w" or "delta[0]"
-    symbol: str                # the lecture's symbol, e.g. "w^2", "δ^1"
-    shape: tuple[int, ...]
-    abs_autodiff: float        # max |manual − autodiff|
-    rel_autodiff: float        # max relative error vs autodiff
-    index_autodiff: tuple      # where rel_autodiff is reached
-    abs_fd: float              # max |manual − finite difference| over checked coordinates
-    rel_fd: float
-    index_fd: tuple
-    fd_coords: int             # coordinates checked by finite differences
-    kinks: int                 # of those, how many crossed a kink (excluded)
-
-    @property
-    def worst(self) -> float:
-        return max(self.rel_autodiff, self.rel_fd)
-
-    @property
-    def verdict(self) -> str:
-        return "good" if self.worst <= GOOD else "suspect" if self.worst <= SUSPECT else "wrong"
+def to_float64(tree):
+    """Every floating leaf of ``tree`` as float64 (call inside ``float64_mode()``); other leaves unchanged."""
+    def cast(a):
+        if isinstance(a, (jax.Array, np.ndarray, np.generic, float)) and jnp.issubdtype(jnp.result_type(a),
+                                                                                         jnp.floating):
+            return jnp.asarray(np.asarray(a, np.float64) if not isinstance(a, jax.Array) else a, jnp.float64)
+        return a
+    return jax.tree.map(cast, tree)
 
 
-@dataclasses.dataclass(frozen=True)
-class GradientReport:
-    """Per-leaf comparison of manual, autodiff and finite-difference gradients.
+def check_params_tree(params, name: str = "params") -> list[str]:
+    """Leaf paths of a differentiable pytree; refuses an empty tree and non-float leaves."""
+    paths = jax.tree_util.tree_flatten_with_path(params)[0]
+    if not paths:
+        raise ValueError(f"{name} must hold at least one array, got {type(params).__name__} with no leaves")
+    for path, leaf in paths:
+        where = f"{name}{jax.tree_util.keystr(path)}"
+        dtype = _validate.real_dtype(leaf, where)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(f"{where} must be a floating-point array to differentiate, got dtype {dtype}")
+        _validate.check_finite(leaf, where)
+    return [jax.tree_util.keystr(p) for p, _ in paths]
 
-    ``print(report)`` shows a table; ``report.ok`` is True when every leaf is
-    good; ``report.assert_ok()`` raises naming the first failing leaf and index.
+
+def _check_same_tree(got, params, name: str) -> None:
+    want_tree, got_tree = jax.tree.structure(params), jax.tree.structure(got)
+    if want_tree != got_tree:
+        raise ValueError(f"{name} must return a pytree shaped like params ({want_tree}), got {got_tree}")
+    for i, (g, p) in enumerate(zip(jax.tree.leaves(got), jax.tree.leaves(params))):
+        if tuple(np.shape(g)) != tuple(np.shape(p)):
+            raise ValueError(f"{name} leaf {i} has shape {tuple(np.shape(g))}, expected {tuple(np.shape(p))}")
+
+
+def check_scalar_function(f: Callable, params, args, name: str = "f") -> None:
+    if not callable(f):
+        raise TypeError(f"{name} must be callable f(params, *args) -> scalar, got {type(f).__name__}")
+    out = jax.eval_shape(f, params, *args)
+    if getattr(out, "shape", None) != ():
+        raise ValueError(f"{name} must return a scalar, got {out}")
+
+
+def check_gradients(f: Callable, params, *args, grad: Callable | None = None, reference: Callable | None = None,
+                    kinks: Callable | None = None, max_fd_coords: int = 256, key: jax.Array | None = None,
+                    names: list[str] | None = None, symbols: list[str] | None = None, title: str | None = None,
+                    subject: str = "the gradient") -> GradientReport:
+    """Check a gradient of ``f`` at ``params`` against ``jax.grad`` and finite differences, per leaf.
+
+    Args:
+        f: ``f(params, *args) -> ()``, any JAX function; may carry ``jax.custom_vjp``.
+        params: any pytree of float arrays (dicts, tuples, NamedTuples ...).
+        *args: further arguments of ``f`` (arrays are cast to float64, other values passed as they are).
+        grad: the gradient under test, ``grad(params, *args) -> pytree like params``;
+            default ``jax.grad(f)`` (the rule ``f`` carries).
+        reference: an undecorated function with ``f``'s values, for the autodiff oracle
+            ``jax.grad(reference)``; default ``f`` itself when ``grad`` is given, none otherwise.
+        kinks: ``kinks(params, *args)`` -> arrays whose sign crosses a kink (see the module docstring).
+        max_fd_coords: finite-difference coordinates per leaf (all when the leaf is smaller).
+        key: picks the sampled coordinates of larger leaves (default ``jax.random.key(0)``).
+        names, symbols, title, subject: labels of the report.
+    Returns:
+        A :class:`GradientReport` (``print`` it; ``.ok``; ``.assert_ok()``).
+
+    Example:
+        >>> f = lambda p, x: jnp.sum(jax.nn.softplus(x @ p["w"]))
+        >>> g = lambda p, x: {"w": x.T @ jax.nn.sigmoid(x @ p["w"])}
+        >>> check_gradients(f, {"w": w}, x, grad=g).assert_ok()
     """
+    if not isinstance(max_fd_coords, int) or isinstance(max_fd_coords, bool) or max_fd_coords < 1:
+        raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
+    for arg_name, fn in (("grad", grad), ("reference", reference), ("kinks", kinks)):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
+    paths = check_params_tree(params)
+    key = jax.random.key(0) if key is None else key
+    with float64_mode():
+        params, args = to_float64(params), to_float64(args)
+        check_scalar_function(f, params, args)
+        value, under_test = (jax.value_and_grad(f)(params, *args) if grad is None
+                             else (f(params, *args), grad(params, *args)))
+        _check_same_tree(under_test, params, "grad")
+        oracle_fn = reference if reference is not None else (f if grad is not None else None)
+        oracle = None if oracle_fn is None else _grad_of(oracle_fn)(params, *args)
+        leaves = check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key,
+                            names or [f"params{p}" for p in paths], symbols or [""] * len(paths))
+        title = title or (f"Gradient check: {getattr(f, '__name__', type(f).__name__)}, "
+                          f"{len(paths)} leaves, float64")
+        return GradientReport(title, float(value), tuple(leaves), subject)
 
-    title: str
-    loss_value: float
-    leaves: tuple[LeafCheck, ...]
 
-    @property
-    def ok(self) -> bool:
-        return all(leaf.verdict == "good" for leaf in self.leaves)
-
-    @property
-    def max_rel_autodiff(self) -> float:
-        return max(leaf.rel_autodiff for leaf in self.leaves)
-
-    @property
-    def max_rel_fd(self) -> float:
-        return max(leaf.rel_fd for leaf in self.leaves)
-
-    def failures(self) -> tuple[LeafCheck, ...]:
-        return tuple(leaf for leaf in self.leaves if leaf.verdict != "good")
-
-    def assert_ok(self) -> None:
-        """Raise ``AssertionError`` naming each leaf that is not good, and where."""
-        bad = self.failures()
-        if bad:
-            lines = [
-                f"{leaf.name} ({leaf.symbol}) is {leaf.verdict}: rel err vs autodiff {leaf.rel_autodiff:.2e} "
-                f"at {leaf.index_autodiff}, vs finite differences {leaf.rel_fd:.2e} at {leaf.index_fd}"
-                for leaf in bad
-            ]
-            raise AssertionError("gradient check failed:\n  " + "\n  ".join(lines))
-
-    def __str__(self) -> str:
-        head = ("leaf", "symbol", "shape", "|m-ad|", "rel m-ad", "at", "|m-fd|", "rel m-fd", "at", "fd n", "kinks",
-                "verdict")
-        rows = [head] + [
-            (l.name, l.symbol, str(l.shape), f"{l.abs_autodiff:.1e}", f"{l.rel_autodiff:.1e}", str(l.index_autodiff),
-             f"{l.abs_fd:.1e}", f"{l.rel_fd:.1e}", str(l.index_fd), str(l.fd_coords), str(l.kinks), l.verdict)
-            for l in self.leaves
-        ]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-        verdict = "OK: manual backprop matches jax.grad and finite differences" if self.ok else (
-            "MISMATCH: " + ", ".join(l.name for l in self.failures()))
-        return "\n".join([self.title, f"J = {self.loss_value:.10g}", fmt(head), *map(fmt, rows[1:]), verdict])
+@functools.lru_cache(maxsize=64)
+def _grad_of(f):
+    return jax.jit(jax.grad(f))
 
 
 def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coords: int = 256,
                       key: jax.Array | None = None, backward_fn=None) -> GradientReport:
-    """Compare the manual backward pass with ``jax.grad`` and finite differences.
+    """Compare the manual backward pass with ``jax.grad`` and finite differences (:func:`check_gradients`).
 
     Args:
         net, loss, params, x, y: as for :func:`functional_nn.value_and_grad`;
@@ -132,7 +174,7 @@ def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coord
         backward_fn: the manual pass under test, ``(net, loss, params, x, y) -> Backward``;
             default :func:`functional_nn.backprop.backward`.
     Returns:
-        A :class:`GradientReport`.
+        A :class:`GradientReport` with every parameter leaf and every ``δ^l``.
 
     Example:
         >>> report = compare_gradients(net, "mse", params, x, y)
@@ -148,20 +190,16 @@ def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coord
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x), jnp.float64), y)
         manual = backward_fn(net, loss, params, x, y)
-        J_params = lambda p: backprop.objective(net, loss)(p, x, y)
-        J_shifts = _loss_of_shifts(net, loss, params, x, y)
-        shifts = tuple(jnp.zeros_like(d) for d in manual.deltas)
-        auto_grads = jax.grad(J_params)(params)
-        auto_deltas = jax.grad(J_shifts)(shifts)
-        kink_params = _kink_pattern(net, lambda p: net.forward(p, x).pre_activations)
-        kink_shifts = _kink_pattern(net, lambda s: _forward_shifted(net, params, x, s))
+        J, J_shifts, kinks_params, kinks_shifts = mlp_functions(net, loss)
+        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
         k_params, k_deltas = jax.random.split(key)
-        param_paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-        leaves = _check_tree([f"params{p}" for p in param_paths], [_param_symbol(p) for p in param_paths],
-                             params, manual.grads, auto_grads, J_params, kink_params, max_fd_coords, k_params)
-        leaves += _check_tree([f"delta[{l}]" for l in range(net.num_layers)],
-                              [f"δ^{l + 1}" for l in range(net.num_layers)],
-                              shifts, manual.deltas, auto_deltas, J_shifts, kink_shifts, max_fd_coords, k_deltas)
+        leaves = check_tree(J, params, (x, y), manual.grads, _grad_of(J)(params, x, y), kinks_params,
+                            max_fd_coords, k_params, [f"params{p}" for p in paths], [param_symbol(p) for p in paths])
+        shifts = tuple(jnp.zeros_like(d) for d in manual.deltas)
+        leaves += check_tree(J_shifts, shifts, (params, x, y), manual.deltas,
+                             _grad_of(J_shifts)(shifts, params, x, y), kinks_shifts, max_fd_coords, k_deltas,
+                             [f"delta[{l}]" for l in range(net.num_layers)],
+                             [f"δ^{l + 1}" for l in range(net.num_layers)])
         title = (f"Gradient check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
                  f"batch {x.shape[0]}, float64")
         return GradientReport(title, float(manual.value), tuple(leaves))
@@ -174,11 +212,30 @@ def assert_gradients_match(net: MLP, loss: str, params: Params, x, y, **kwargs) 
     return report
 
 
-# --- internals ------------------------------------------------------------------
+# --- the MLP as functions of params and of shifts ----------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def mlp_functions(net: MLP, loss: str):
+    """``(J(params, x, y), J_shifts(shifts, params, x, y), kinks of params, kinks of shifts)``, one object each.
+
+    ``J_shifts`` adds ``s^l`` to every ``o^l``; its gradient at ``s = 0`` is ``δ^l``.
+    Cached so repeated checks of one configuration reuse their compiled code.
+    """
+    J = backprop.objective(net, loss)
+    output = net.layer_activations[-1]
+    J_shifts = lambda shifts, params, x, y: losses.loss_from_logits(
+        loss, output, _forward_shifted(net, params, x, shifts)[-1], y)
+    kinked = [l for l, act in enumerate(net.layer_activations) if act.has_kink]
+    if not kinked:
+        return J, J_shifts, None, None
+    kinks_params = lambda params, x, y: [net.forward(params, x).pre_activations[l] for l in kinked]
+    kinks_shifts = lambda shifts, params, x, y: [_forward_shifted(net, params, x, shifts)[l] for l in kinked]
+    return J, J_shifts, kinks_params, kinks_shifts
 
 
 def _forward_shifted(net, params, x, shifts):
-    """Pre-activations with ``o^l + s^l``; ``∂J/∂s^l`` at ``s = 0`` is ``δ^l``."""
+    """Pre-activations with ``o^l + s^l``."""
     a, pre = x, []
     for layer, act, s in zip(params, net.layer_activations, shifts):
         o = a @ layer.w + layer.b + s
@@ -187,60 +244,87 @@ def _forward_shifted(net, params, x, shifts):
     return tuple(pre)
 
 
-def _loss_of_shifts(net, loss, params, x, y):
-    output = net.layer_activations[-1]
-    return lambda shifts: losses.loss_from_logits(loss, output, _forward_shifted(net, params, x, shifts)[-1], y)
-
-
-def _kink_pattern(net, pre_activations_of):
-    """``tree -> bool vector`` of which kinked units are positive; None if no layer has a kink."""
-    kinked = [l for l, act in enumerate(net.layer_activations) if act.has_kink]
-    if not kinked:
-        return None
-    return lambda tree: jnp.concatenate([(pre_activations_of(tree)[l] >= 0).ravel() for l in kinked])
-
-
-def _param_symbol(path: str) -> str:
+def param_symbol(path: str) -> str:
+    """``"[1].w"`` -> ``"w^2"``."""
     layer = int(path[1:path.index("]")]) + 1
-    return f"{path.rsplit('.', 1)[-1]}^{layer}"
+    leaf = path.rsplit(".", 1)[-1].strip("[]'\"")
+    return f"{leaf}^{layer}"
+
+
+# --- the comparison --------------------------------------------------------------------
 
 
 def _rel(m, r, floor):
     return np.abs(m - r) / np.maximum(np.abs(m) + np.abs(r), floor)
 
 
-def _check_tree(names, symbols, tree, manual, auto, J, kink_pattern, max_fd_coords, key) -> list[LeafCheck]:
-    """Check every leaf of ``manual`` against ``auto`` and against finite differences of ``J`` at ``tree``."""
-    manual, auto = [np.asarray(m) for m in jax.tree.leaves(manual)], [np.asarray(a) for a in jax.tree.leaves(auto)]
+def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, names, symbols) -> list[LeafCheck]:
+    """Every leaf of ``under_test`` against ``oracle`` (or None) and finite differences of ``f`` at ``params``."""
+    manual = [np.asarray(m) for m in jax.tree.leaves(under_test)]
+    auto = None if oracle is None else [np.asarray(a) for a in jax.tree.leaves(oracle)]
     tiny = np.finfo(np.float64).tiny
-    scale = max(float(np.max(np.abs(a))) for a in auto)
-    flat, unravel = jax.flatten_util.ravel_pytree(tree)
+    scale = max(float(np.max(np.abs(a), initial=0.0)) for a in (auto or manual))
+    bound, flat, dynamic = bind(f, params, args)
+    if kinks is not None:
+        kinks, _, _ = bind(kinks, params, args)
     offsets = np.cumsum([0] + [m.size for m in manual])
     rel_ad, coords = [], []
-    for m, a, k, offset in zip(manual, auto, jax.random.split(key, len(manual)), offsets):
-        rel = _rel(m, a, FLOOR * scale + tiny).ravel()
+    for m, k, offset, i in zip(manual, jax.random.split(key, len(manual)), offsets, range(len(manual))):
+        rel = None if auto is None else _rel(m, auto[i], FLOOR * scale + tiny).ravel()
         rel_ad.append(rel)
-        coords.append(_fd_coordinates(m.size, max_fd_coords, int(np.argmax(rel)), k) + offset)
-    fd, crossed, noise = _finite_differences(lambda v: J(unravel(v)), flat,
-                                             None if kink_pattern is None else lambda v: kink_pattern(unravel(v)),
-                                             np.concatenate(coords))
+        focus = 0 if m.size == 0 else int(np.argmax(rel if rel is not None else np.abs(m.ravel())))
+        coords.append(_fd_coordinates(m.size, max_fd_coords, focus, k) + offset)
+    all_coords = np.concatenate(coords).astype(np.int32)
+    fd = _finite_differences(bound, kinks, flat, jnp.asarray(all_coords), dynamic)
+    fd = {k: np.asarray(v) for k, v in fd.items()}
     checks, start = [], 0
-    for name, symbol, m, a, rel, c, offset in zip(names, symbols, manual, auto, rel_ad, coords, offsets):
+    for i, (name, symbol, m, rel, c, offset) in enumerate(zip(names, symbols, manual, rel_ad, coords, offsets)):
         stop = start + len(c)
-        picked, q, x, n = m.ravel()[c - offset], fd[start:stop], crossed[start:stop], noise[start:stop]
+        sl = slice(start, stop)
         start = stop
-        # Never judge a coordinate on the quotient's own rounding noise alone.
-        rel_fd = np.where(x, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, n / GOOD) + tiny))
-        abs_fd = np.where(x, 0.0, np.abs(picked - q))
-        i, j = int(np.argmax(rel)), int(np.argmax(rel_fd))
+        picked, q, crossed, noise = m.ravel()[c - offset], fd["quotient"][sl], fd["crossed"][sl], fd["noise"][sl]
+        rel_fd = np.where(crossed, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, noise / GOOD) + tiny))
+        abs_fd = np.where(crossed, 0.0, np.abs(picked - q))
         unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))
+        kink_checks = _kink_checks(picked, fd["left"][sl], fd["right"][sl], fd["noise_one_sided"][sl], crossed,
+                                   FLOOR * scale + tiny)
+        outside = [k for k in kink_checks if not k.inside]
+        shown = sorted(zip(kink_checks, c[crossed] - offset), key=lambda kc: kc[0].inside)[:_KINKS_SHOWN]
+        if m.size == 0:
+            checks.append(LeafCheck(name, symbol, m.shape, 0.0, 0.0 if auto else np.nan, (), 0.0, 0.0, (), 0, 0))
+            continue
+        j = int(np.argmax(rel_fd))
+        if rel is not None and kink_checks:
+            # on a kink any subgradient is a right answer: autodiff's convention is not the oracle there
+            excused = np.array([ci for k, ci in zip(kink_checks, c[crossed] - offset) if k.inside], int)
+            rel = rel.copy()
+            rel[excused] = 0.0
+        abs_diff = None if rel is None else np.where(rel == 0.0, 0.0, np.abs(m - auto[i]).ravel())
+        if rel is None:
+            abs_ad = rel_max = np.nan
+            index_ad = ()
+        else:
+            a_i = int(np.argmax(rel))
+            abs_ad, rel_max, index_ad = float(np.max(abs_diff)), float(rel[a_i]), unravel_index(a_i)
         checks.append(LeafCheck(
             name=name, symbol=symbol, shape=m.shape,
-            abs_autodiff=float(np.max(np.abs(m - a))), rel_autodiff=float(rel[i]), index_autodiff=unravel_index(i),
+            abs_autodiff=abs_ad, rel_autodiff=rel_max, index_autodiff=index_ad,
             abs_fd=float(np.max(abs_fd)), rel_fd=float(rel_fd[j]), index_fd=unravel_index(int(c[j] - offset)),
-            fd_coords=len(c), kinks=int(np.sum(x)),
+            fd_coords=len(c), kinks=int(np.sum(crossed)),
+            kink_checks=tuple(dataclasses.replace(k, index=unravel_index(int(ci))) for k, ci in shown),
+            kinks_outside=len(outside),
         ))
     return checks
+
+
+def _kink_checks(value, left, right, noise, crossed, floor) -> list[KinkCheck]:
+    """Is each crossed coordinate's derivative between its one-sided quotients (up to their accuracy)?"""
+    out = []
+    for v, l, r, n in zip(value[crossed], left[crossed], right[crossed], noise[crossed]):
+        lo, hi = min(l, r), max(l, r)
+        slack = GOOD * max(abs(lo), abs(hi)) + n + floor
+        out.append(KinkCheck((), float(l), float(r), float(v), bool(lo - slack <= v <= hi + slack)))
+    return out
 
 
 def _fd_coordinates(size, max_coords, must_include, key) -> np.ndarray:
@@ -250,23 +334,39 @@ def _fd_coordinates(size, max_coords, must_include, key) -> np.ndarray:
     return np.unique(np.append(sample, must_include))
 
 
-def _finite_differences(J, flat, kink_pattern, coords):
-    """Five-point central differences of ``J`` along coordinates of the flat vector.
+@functools.partial(jax.jit, static_argnames=("bound", "kinks"))
+def _finite_differences(bound: Bound, kinks: Bound | None, flat, coords, dynamic):
+    """Five-point central and one-sided differences of ``bound`` along coordinates, one vmap.
 
-    ``(−J(θ+2h) + 8J(θ+h) − 8J(θ−h) + J(θ−2h)) / 12h`` has truncation error
-    O(h⁴), so ``h = ε^{1/5} max(|θ_i|, 1)`` balances it against rounding,
-    whose size ``ε |J| / h`` is returned as ``noise``.
+    The central quotient has truncation error O(h⁴), so ``h = ε^{1/5} max(|θ_i|, 1)``
+    balances it against rounding, whose size ``ε |J| / h`` is returned as ``noise``.
+    The one-sided ones are O(h²): ``h = ε^{1/3} max(|θ_i|, 1)``.
     """
-    eps = np.finfo(np.float64).eps
+    eps = jnp.finfo(flat.dtype).eps
+    J = lambda v: bound(v, dynamic)
+    pattern = None if kinks is None else (
+        lambda v: jnp.concatenate([jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))]))
 
     def one(i):
-        h = eps ** 0.2 * jnp.maximum(jnp.abs(flat[i]), 1.0)
-        at = lambda t: flat.at[i].add(t * h)
-        values = [J(at(t)) for t in (2.0, 1.0, -1.0, -2.0)]
-        quotient = (-values[0] + 8 * values[1] - 8 * values[2] + values[3]) / (12 * h)
-        noise = 3 * eps * jnp.max(jnp.abs(jnp.stack(values))) / h
-        crossed = False if kink_pattern is None else jnp.any(kink_pattern(at(2.0)) != kink_pattern(at(-2.0)))
-        return quotient, crossed, noise
+        size = jnp.maximum(jnp.abs(flat[i]), 1.0)
+        h, h1 = eps ** 0.2 * size, eps ** (1 / 3) * size
+        at = lambda t: flat.at[i].add(t)
+        v = [J(at(t * h)) for t in (2.0, 1.0, -1.0, -2.0)]
+        quotient = (-v[0] + 8 * v[1] - 8 * v[2] + v[3]) / (12 * h)
+        noise = 3 * eps * jnp.max(jnp.abs(jnp.stack(v))) / h
+        out = {"quotient": quotient, "noise": noise}
+        if pattern is None:
+            zero = jnp.zeros_like(quotient)
+            return {**out, "crossed": False, "left": zero, "right": zero, "noise_one_sided": zero}
+        w = [J(at(t * h1)) for t in (-2.0, -1.0, 0.0, 1.0, 2.0)]
+        out["left"] = (3 * w[2] - 4 * w[1] + w[0]) / (2 * h1)
+        out["right"] = (-3 * w[2] + 4 * w[3] - w[4]) / (2 * h1)
+        out["noise_one_sided"] = 8 * eps * jnp.max(jnp.abs(jnp.stack(w))) / h1
+        p0 = pattern(flat)
+        out["crossed"] = (jnp.any(pattern(at(2 * h)) != pattern(at(-2 * h))) | jnp.any(pattern(at(2 * h)) != p0)
+                          | jnp.any(pattern(at(-2 * h)) != p0))
+        return out
 
-    quotient, crossed, noise = jax.jit(jax.vmap(one))(jnp.asarray(coords))
-    return np.asarray(quotient), np.asarray(crossed, bool), np.asarray(noise)
+    # chunks of coordinates bound the memory: each coordinate holds its own perturbed copy of θ
+    chunk = int(max(1, min(coords.shape[0], 2 ** 22 // max(flat.size, 1))))
+    return jax.lax.map(one, coords, batch_size=chunk)

@@ -335,3 +335,15 @@ def test_train_fills_the_persistent_compilation_cache(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"compilation cache {cache}" in done.stdout
     assert any(cache.iterdir())
+
+
+def test_gradcheck_every_method_as_json(capsys):
+    code, out, err = run(capsys, "gradcheck", "--layers", "3,4,2", "--activation", "tanh", "--batch", "3",
+                         "--taylor", "--hvp", "--per-example", "--dtype", "bfloat16", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["ok"] and set(result) == {"ok", "seed", "gradients", "taylor", "hvp", "per_example", "rounding"}
+    assert [l["verdict"] for l in result["taylor"]["leaves"]] == ["good"] * 4
+    assert result["rounding"]["dtype"] == "bfloat16" and all(l["within"] for l in result["rounding"]["leaves"])
+    code, out, _ = run(capsys, "gradcheck", "--layers", "3,4,2", "--batch", "3", "--taylor")
+    assert code == 0 and "Taylor remainder test" in out and "OK: the remainder falls like h²" in out

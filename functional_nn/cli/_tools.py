@@ -40,13 +40,24 @@ def add_gradcheck(commands) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default: 0)")
     p.add_argument("--max-fd-coords", type=positive_int, default=256, metavar="N",
                    help="finite-difference coordinates per leaf, all when fewer (default: 256)")
+    p.add_argument("--taylor", action="store_true",
+                   help="also the Taylor-remainder test: observed order per leaf (2 when right, 1 when wrong)")
+    p.add_argument("--hvp", action="store_true",
+                   help="also the hand-derived Hessian-vector product (R-operator) and Gauss-Newton product")
+    p.add_argument("--per-example", action="store_true",
+                   help="also the per-example gradients by hand against vmap(grad)")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None, metavar="DTYPE",
+                   help="also the errors of the gradients computed in float32, bfloat16 or float16 beside "
+                        "their derived rounding-error bound")
+    p.add_argument("--json", action="store_true", help="print one JSON object with every report instead of tables")
     p.set_defaults(handler=run_gradcheck)
 
 
 def run_gradcheck(args: argparse.Namespace) -> int:
     import jax
 
-    from functional_nn import MLP, compare_gradients
+    import functional_nn as fnn
+    from functional_nn import MLP
 
     sizes = args.layers
     output = args.output_activation or _OUTPUT_FOR_LOSS[args.loss]
@@ -56,10 +67,35 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     params = net.init(key_params)
     x = jax.random.normal(key_x, (args.batch, sizes[0]))
     y = _random_targets(key_y, args.loss, output, args.batch, sizes[-1])
-    report = compare_gradients(net, args.loss, params, x, y, max_fd_coords=args.max_fd_coords, key=key_fd)
-    print(report)
-    print(f"(seed {args.seed}: random weights and a random batch of {args.batch}; --seed to vary)")
-    return 0 if report.ok else 1
+    reports = {"gradients": fnn.compare_gradients(net, args.loss, params, x, y, max_fd_coords=args.max_fd_coords,
+                                                  key=key_fd)}
+    if getattr(args, "taylor", False):
+        from functional_nn.taylor import taylor_test_mlp
+        reports["taylor"] = taylor_test_mlp(net, args.loss, params, x, y, key=key_fd)
+    if getattr(args, "hvp", False):
+        reports["hvp"] = fnn.check_hvp(net, args.loss, params, x, y, key=key_fd)
+    if getattr(args, "per_example", False):
+        reports["per_example"] = fnn.check_per_example(net, args.loss, params, x, y)
+    if getattr(args, "dtype", None):
+        reports["rounding"] = fnn.check_rounding(net, args.loss, params, x, y, dtype=args.dtype)
+    ok = all(r.ok for r in reports.values())
+    if getattr(args, "json", False):
+        print(json.dumps({"ok": ok, "seed": args.seed, **{k: r.as_dict() for k, r in reports.items()}},
+                         default=_json_default))
+    else:
+        print("\n\n".join(str(r) for r in reports.values()))
+        print(f"(seed {args.seed}: random weights and a random batch of {args.batch}; --seed to vary)")
+    return 0 if ok else 1
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _random_targets(key, loss: str, output: str, batch: int, n_out: int):
