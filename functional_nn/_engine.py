@@ -14,9 +14,9 @@ is three nested loops, each as lean as the hand-written one:
 * an *epoch* is a ``lax.scan`` over its ``B`` steps (a static trip count), then
   the epoch's record (training loss, and only what the run asked for:
   validation loss and accuracy, learning rate, gradient norms) and early stopping;
-* a *segment* is a ``lax.scan`` over ``C`` epochs whose shuffles are drawn in one
-  call, ``permutation(fold_in(key, e), m)`` for all ``C`` epochs at once; an epoch
-  after the member stopped is skipped. A ``lax.while_loop`` runs segments until
+* a *segment* is ``C`` epochs whose shuffles are drawn in one call (:func:`epoch_orders`);
+  without validation its updates are one ``lax.scan``, with validation a scan over its
+  epochs, and an epoch after the member stopped is skipped. A ``lax.while_loop`` runs segments until
   every member stopped, so early stopping and divergence end the run early.
 
 ``fit_many`` vmaps the segment over members (the while loop stays outside the
@@ -79,7 +79,7 @@ class Data(NamedTuple):
 class Hyper(NamedTuple):
     """Per-member traced values that are not optimizer state (``fit_many`` maps over them)."""
 
-    key: Array                    # () shuffle key
+    seed: Array                   # (2,) uint32: the shuffle key's words (shuffle_seed)
     min_delta: Array              # ()
     masks: tuple[Array, ...] | None  # one (n_l,) 0/1 vector per hidden layer
 
@@ -106,9 +106,42 @@ def init_member(config: Config, params, opt_state) -> Member:
                   status=i32(RUNNING), epochs_done=i32(config.first_epoch), bad_step=i32(0))
 
 
-def epoch_orders(key: Array, epochs: Array, num_examples: int) -> Array:
-    """The shuffles of ``epochs`` ``(C,)``: ``permutation(fold_in(key, e), m)`` each, in one call, ``(C, m)``."""
-    return jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), num_examples))(epochs)
+def shuffle_seed(key) -> np.ndarray:
+    """The two 32-bit words of a ``jax.random`` key that seed its run's shuffles: ``(..., 2)`` uint32.
+
+    Read once at the boundary, on the host; keys of implementations with more words
+    fold the rest in by xor.
+    """
+    words = np.asarray(jax.random.key_data(key), np.uint32)
+    words = words.reshape(words.shape[:-1] + (-1, 2))
+    return np.bitwise_xor.reduce(words, axis=-2)
+
+
+def _mix(x: Array) -> Array:
+    """A bijection of uint32 with full avalanche (the 'lowbias32' finalizer): a counter-based hash."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def epoch_orders(seed: Array, epochs: Array, num_examples: int) -> Array:
+    """The shuffles of ``epochs`` ``(C,)``, all in one call: ``(C, m)``, row ``i`` a permutation of ``0..m−1``.
+
+    Epoch ``e``'s order sorts the examples by ``h(i) = mix(mix(i ⊕ s_e) ⊕ t_e)``, with the
+    epoch's words ``s_e, t_e`` hashed from the key's seed and ``e``. Each ``h`` is a bijection
+    of ``i``, so there are no ties, and the order is a pure function of the key and the
+    epoch: a resumed run, another process or ``batch_indices`` draw the same one. A
+    counter-based hash rather than ``jax.random.permutation``: threefry's random bits cost
+    about 1.5 s of XLA compile time on a 2-core CPU, the hash and the sort about 0.1 s.
+    """
+    seed = jnp.asarray(seed, jnp.uint32)
+    e = jnp.asarray(epochs).astype(jnp.uint32)[:, None]
+    s = _mix(_mix(e * jnp.uint32(0x9E3779B9) ^ seed[0]) ^ seed[1])
+    t = _mix(s ^ jnp.uint32(0x85EBCA6B))
+    i = jnp.arange(num_examples, dtype=jnp.uint32)[None, :]
+    return jnp.argsort(_mix(_mix(i ^ s) ^ t), axis=-1).astype(jnp.int32)
 
 
 def batch_rows(order: Array, num_batches: int, batch_size: int) -> Array:
@@ -169,7 +202,9 @@ def _scan_steps(config: Config, params, opt_state, rows: Array, data: Data, hype
         wb = None if weights is None else jnp.asarray(weights, dtype)[i % b]
         value, grads, new_params, new_opt = update_step(config, params, opt_state, xb, yb, wb, masks)
         # 0·v is 0 for finite v and NaN otherwise: one number says whether J, ∇J and w_new stayed finite
-        probe = value * 0 + sum(jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves((grads, new_params)))
+        # (one reduction over every leaf, one kernel: a reduction per leaf costs XLA compile time)
+        leaves = [jnp.ravel(leaf) for leaf in jax.tree_util.tree_leaves((value, grads, new_params))]
+        probe = jnp.sum(jnp.concatenate(leaves) * 0)
         bad = jnp.where((bad == n) & ~jnp.isfinite(probe), i, bad)
         if limit is not None:
             new_params, new_opt = _select(i < limit, (new_params, new_opt), (params, opt_state))
@@ -219,7 +254,7 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
     c, b = config.epochs_per_segment, config.num_batches
     dtype = jax.tree_util.tree_leaves(member.params)[0].dtype
     epochs = first_epoch + jnp.arange(c, dtype=jnp.int32)
-    orders = epoch_orders(hyper.key, epochs, config.num_examples) if config.shuffle else None
+    orders = epoch_orders(hyper.seed, epochs, config.num_examples) if config.shuffle else None
     if not config.has_validation:
         (params, opt_state, bad), out = _scan_steps(config, member.params, member.opt_state,
                                                     _segment_rows(config, orders, c), data, hyper, limit)
@@ -347,7 +382,7 @@ def redo_step(config: Config, params, opt_state, data: Data, hyper: Hyper, epoch
     config = config._replace(mesh=None)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     if config.shuffle:
-        order = epoch_orders(hyper.key, epoch[None], config.num_examples)[0]
+        order = epoch_orders(hyper.seed, epoch[None], config.num_examples)[0]
         rows = batch_rows(order, config.num_batches, config.batch_size)[step]
         xb, yb = data.x[rows], data.y[rows]
     else:

@@ -93,7 +93,7 @@ def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optim
     if widths is not None:
         masks = tuple((jnp.arange(size)[None, :] < widths[:, l, None]).astype(dtype)
                       for l, size in enumerate(net.layer_sizes[1:-1]))
-    hyper = engine.Hyper(key=keys, min_delta=jnp.broadcast_to(jnp.asarray(min_delta, dtype), (n,) if members else ()),
+    hyper = engine.Hyper(seed=engine.shuffle_seed(keys), min_delta=jnp.broadcast_to(jnp.asarray(min_delta, dtype), (n,) if members else ()),
                          masks=masks)
 
     epochs_per_segment = _segment_length(num_epochs - start, (n or 1) * (m if shuffle else 1),

@@ -148,8 +148,8 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
             (momentum, Adam, ...). Reuse one object to reuse the compiled program.
         batch_size: ``K``; ``1`` SGD, ``None`` or ``m`` full batch.
         num_epochs: the most epochs to run (counted from the start of the whole run).
-        key: ``jax.random`` key for the per-epoch shuffles (epoch ``e`` uses
-            ``permutation(fold_in(key, e), m)``; see :func:`batch_indices`).
+        key: ``jax.random`` key for the per-epoch shuffles, a pure function of the key
+            and the epoch (see :func:`batch_indices`).
         method: gradient engine, ``"manual"`` (the δ recursion) or ``"autodiff"``.
         validation: ``(x_val, y_val)`` evaluated after every epoch.
         patience: stop after this many epochs without a validation-loss improvement
@@ -391,7 +391,7 @@ def batch_indices(key: Array, epoch: int, num_examples: int, batch_size: int | N
     epoch = check_int("epoch", epoch, 0)
     m = check_int("num_examples", num_examples, 1)
     k, b, shuffle, padded = _batch_geometry(m, batch_size, check_bool("drop_last", drop_last))
-    order = engine.epoch_orders(key, jnp.asarray([epoch], jnp.int32), m)[0] if shuffle else jnp.arange(m)
+    order = engine.epoch_orders(engine.shuffle_seed(key), np.asarray([epoch]), m)[0] if shuffle else jnp.arange(m)
     weights = engine.batch_weights(m, b, k, padded)
     return (engine.batch_rows(order, b, k),
             jnp.asarray(weights if weights is not None else np.ones((b, k)), jnp.float32))

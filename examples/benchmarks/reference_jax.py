@@ -7,7 +7,7 @@
   (per-epoch history, divergence checks, early stopping); this is the bare
   minimum it is measured against. It is given the orders.
 * ``scan_shuffle``: the same scan drawing every epoch's order inside its run, as
-  ``fit`` does (``permutation(fold_in(key, e), m)`` for all epochs in one vmapped call).
+  ``fit`` does (``functional_nn._engine.epoch_orders``, every epoch in one call).
 
 Both gather batch ``i`` from the shared order ``problem.orders`` inside the
 compiled code; full batch uses ``x`` as it is (no gather). Several models run
@@ -23,6 +23,7 @@ import numpy as np
 import optax
 
 import functional_nn as fnn
+from functional_nn._engine import epoch_orders, shuffle_seed
 from workloads import Problem, Spec, to_jax
 
 
@@ -72,10 +73,9 @@ def whole_run_shuffled(spec: Spec, method: str = "manual") -> Callable:
     """``run(params, x, y, key) -> (params, losses)``: :func:`whole_run` with the orders drawn in the run."""
     run = whole_run(spec, method)
 
-    def shuffled(params, x, y, key):
+    def shuffled(params, x, y, seed):
         m = x.shape[0]
-        orders = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), m))(
-            jax.numpy.arange(spec.num_epochs, dtype=jax.numpy.int32))
+        orders = epoch_orders(seed, jax.numpy.arange(spec.num_epochs, dtype=jax.numpy.int32), m)
         return run(params, x, y, orders.reshape(-1, spec.batch))
     return shuffled
 
@@ -84,7 +84,8 @@ def prepare_scan_shuffled(problem: Problem, method: str = "manual"):
     """``run() -> params``: every model by the one-scan loop that shuffles inside its run."""
     one, inits = jax.jit(whole_run_shuffled(problem.spec, method)), model_params(problem)
     x, y = jax.device_put(problem.x), jax.device_put(problem.y)
-    return lambda: jax.block_until_ready([one(params, x, y, problem.shuffle_key)[0] for params in inits])
+    seed = shuffle_seed(problem.shuffle_key)
+    return lambda: jax.block_until_ready([one(params, x, y, seed)[0] for params in inits])
 
 
 def device_data(problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:

@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn._engine import epoch_orders, shuffle_seed
 
 NumpyParams = list[tuple[np.ndarray, np.ndarray]]  # [(w (n_in, n_out), b (n_out,)), ...] float32
 
@@ -154,16 +155,14 @@ def glorot_uniform(layer_sizes: tuple[int, ...], rng: np.random.Generator) -> Nu
 def fit_orders(spec: Spec, key: jax.Array, m: int) -> np.ndarray:
     """``(num_epochs, m)``: the order in which ``fnn.fit(..., key=key)`` visits the examples.
 
-    ``fit`` draws epoch ``e``'s order as ``permutation(fold_in(key, e), m)``
-    (full batch keeps the stored order). Drawing every epoch at once under
-    ``vmap`` gives the same permutations (``tests/test_benchmarks.py`` checks
-    this against ``fnn.batch_indices``, and the runner's agreement table shows
-    ``fit`` ending where the peers do).
+    ``fit`` draws every epoch's order from the key with ``functional_nn._engine.epoch_orders``
+    (full batch keeps the stored order); ``tests/test_benchmarks.py`` checks these
+    against ``fnn.batch_indices``, and the runner's agreement table shows ``fit``
+    ending where the peers do.
     """
     if spec.batch_size is None or spec.batch_size == m:
         return np.tile(np.arange(m), (spec.num_epochs, 1))
-    draw = jax.jit(jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(key, e), m)))
-    return np.asarray(draw(np.arange(spec.num_epochs, dtype=np.int32)))
+    return np.asarray(epoch_orders(shuffle_seed(key), np.arange(spec.num_epochs), m))
 
 
 def _data(spec: Spec, rng: np.random.Generator, seed: int):
