@@ -361,6 +361,7 @@ def replay(config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: 
     c, b = config.epochs_per_segment, config.num_batches
     first = bad_epoch if config.has_validation else \
         config.first_epoch + (bad_epoch - config.first_epoch) // c * c
+    member = member._replace(status=jnp.asarray(RUNNING, jnp.int32))  # it ran until that step
     return run_segment(config, member, data, hyper, first, (bad_epoch - first) * b + bad_step)[0]
 
 

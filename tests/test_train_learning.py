@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import functional_nn as fnn
 
@@ -37,5 +38,6 @@ def test_digits_reach_96_percent_test_accuracy_in_30_epochs():
                      validation=(x_test, y_test))
     accuracy = float(np.mean(np.argmax(np.asarray(net.apply(result.params, x_test)), axis=1) == y_test))
     assert accuracy >= 0.96
-    assert result.history["val_accuracy"][-1] == np.float32(accuracy)  # argmax accuracy, as recorded
+    # the recorded argmax accuracy, a float32 mean over 450 examples (one example is 2.2e-3)
+    assert float(result.history["val_accuracy"][-1]) == pytest.approx(accuracy, abs=1e-6)
     assert result.num_updates == 30 * 43  # 1347 examples: 42 full batches of 32 and one of 3
