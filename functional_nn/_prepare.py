@@ -15,7 +15,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from functional_nn import _engine as engine
 from functional_nn import _validate, backprop, losses, parallel
