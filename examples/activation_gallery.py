@@ -38,21 +38,28 @@ def softmax_first_derivative(x):
     return activations.softmax_jacobian(s)[..., 0, 0]
 
 
-def main(*, x_max: float = 5.0, num_points: int = 1001, negative_slope: float = 0.1,
-         out_dir: str = "out/activation_gallery") -> dict:
+def main(
+    *,
+    x_max: float = 5.0,
+    num_points: int = 1001,
+    negative_slope: float = 0.1,
+    out_dir: str = "out/activation_gallery",
+) -> dict:
     """Tabulate and draw every activation; write ``activation_gallery.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xs = jnp.linspace(-x_max, x_max, num_points)
-    away = np.abs(np.asarray(xs)) > 1e-3           # derivatives are compared off the kink at 0
+    away = np.abs(np.asarray(xs)) > 1e-3  # derivatives are compared off the kink at 0
     curves = {}
     for name in ELEMENTWISE:
         act = activations.get_activation(name, negative_slope=negative_slope)
         curves[name] = (act.fn, act.derivative)
     curves["softmax (z = (x, 0))"] = (softmax_first, softmax_first_derivative)
 
-    print(f"{'activation':<21} {'range on [−x,x]':<18} {'f(0)':>6} {'zero-centred':>12} {'min f′':>9} "
-          f"{'max f′':>7} {'max |hand − jax.grad|':>22}")
+    print(
+        f"{'activation':<21} {'range on [−x,x]':<18} {'f(0)':>6} {'zero-centred':>12} {'min f′':>9} "
+        f"{'max f′':>7} {'max |hand − jax.grad|':>22}"
+    )
     rows, autodiff = {}, {}
     for name, (fn, d_hand) in curves.items():
         f = np.asarray(fn(xs))
@@ -60,28 +67,45 @@ def main(*, x_max: float = 5.0, num_points: int = 1001, negative_slope: float = 
         auto = autodiff[name] = np.asarray(jax.vmap(jax.grad(fn))(xs))
         err = float(np.max(np.abs(hand - auto)[away]))
         odd = bool(np.allclose(np.asarray(fn(-xs)), -f, atol=1e-6))
-        rows[name] = dict(min=float(f.min()), max=float(f.max()), f0=float(fn(jnp.zeros(()))),
-                          zero_centred=odd, min_derivative=float(hand.min()), max_derivative=float(hand.max()),
-                          max_error=err, derivative_at_0=float(d_hand(jnp.zeros(()))))
+        rows[name] = dict(
+            min=float(f.min()),
+            max=float(f.max()),
+            f0=float(fn(jnp.zeros(()))),
+            zero_centred=odd,
+            min_derivative=float(hand.min()),
+            max_derivative=float(hand.max()),
+            max_error=err,
+            derivative_at_0=float(d_hand(jnp.zeros(()))),
+        )
         r = rows[name]
-        print(f"{name:<21} [{r['min']:+.2f}, {r['max']:+.2f}]{'':<4} {r['f0']:>6.2f} {str(odd):>12} "
-              f"{r['min_derivative']:>9.2e} {r['max_derivative']:>7.3f} {err:>22.1e}")
+        print(
+            f"{name:<21} [{r['min']:+.2f}, {r['max']:+.2f}]{'':<4} {r['f0']:>6.2f} {str(odd):>12} "
+            f"{r['min_derivative']:>9.2e} {r['max_derivative']:>7.3f} {err:>22.1e}"
+        )
 
     z = jnp.array([1.60, 0.55, 0.98])
     s = np.asarray(activations.softmax(z))
     slide = np.array([0.51, 0.18, 0.31])
     slide_ok = bool(np.allclose(np.round(s, 2), slide))
-    print(f"\nsoftmax([1.60, 0.55, 0.98]) = [{', '.join(f'{v:.4f}' for v in s)}]; the slide prints "
-          f"[0.51, 0.18, 0.31]: {'matches' if slide_ok else 'does NOT match'} to two decimals "
-          f"(largest difference {np.max(np.abs(s - slide)):.3f})")
-    print("kinks (the lecture's '?'): relu'(0) = "
-          f"{rows['relu']['derivative_at_0']:g}, leaky_relu'(0) = {rows['leaky_relu']['derivative_at_0']:g}, "
-          f"threshold'(x) = 0 everywhere it exists (δ(0) at 0 is not a number)")
+    print(
+        f"\nsoftmax([1.60, 0.55, 0.98]) = [{', '.join(f'{v:.4f}' for v in s)}]; the slide prints "
+        f"[0.51, 0.18, 0.31]: {'matches' if slide_ok else 'does NOT match'} to two decimals "
+        f"(largest difference {np.max(np.abs(s - slide)):.3f})"
+    )
+    print(
+        "kinks (the lecture's '?'): relu'(0) = "
+        f"{rows['relu']['derivative_at_0']:g}, leaky_relu'(0) = {rows['leaky_relu']['derivative_at_0']:g}, "
+        f"threshold'(x) = 0 everywhere it exists (δ(0) at 0 is not a number)"
+    )
 
     figure = _plot(out / "activation_gallery.png", xs, curves, autodiff)
     print(f"figure: {figure}")
-    return {"activations": rows, "softmax_slide_example": s.tolist(), "softmax_slide_matches": slide_ok,
-            "figure": str(figure)}
+    return {
+        "activations": rows,
+        "softmax_slide_example": s.tolist(),
+        "softmax_slide_matches": slide_ok,
+        "figure": str(figure),
+    }
 
 
 def _plot(path: Path, xs, curves, autodiff) -> Path:
@@ -93,10 +117,10 @@ def _plot(path: Path, xs, curves, autodiff) -> Path:
     axes = np.ravel(fig.subplots(rows, cols))
     x = np.asarray(xs)
     dots = np.linspace(0, len(x) - 1, 16).round().astype(int)
-    dots = dots[np.abs(x[dots]) > 1e-3]            # jax.grad's dots, off the kink at 0
+    dots = dots[np.abs(x[dots]) > 1e-3]  # jax.grad's dots, off the kink at 0
     for ax, (name, (fn, d_hand)) in zip(axes, curves.items()):
         f, d = np.asarray(fn(xs)), np.asarray(d_hand(xs))
-        jumps = np.abs(np.diff(f)) > 0.5            # draw a step as a gap, not a vertical line
+        jumps = np.abs(np.diff(f)) > 0.5  # draw a step as a gap, not a vertical line
         f = f.astype(float)
         f[1:][jumps] = np.nan
         ax.plot(x, f, "C0", label="f(x)")
@@ -107,7 +131,7 @@ def _plot(path: Path, xs, curves, autodiff) -> Path:
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in axes[len(curves):]:
+    for ax in axes[len(curves) :]:
         ax.set_visible(False)
     fig.savefig(path, dpi=110)
     return path
@@ -117,10 +141,14 @@ def _parse_args(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--x-max", type=float, default=5.0)
     p.add_argument("--num-points", type=int, default=1001)
-    p.add_argument("--negative-slope", type=float, default=0.1, help="leaky ReLU slope (0.1 so it is visible)")
+    p.add_argument(
+        "--negative-slope", type=float, default=0.1, help="leaky ReLU slope (0.1 so it is visible)"
+    )
     p.add_argument("--out-dir", default="out/activation_gallery")
     a = p.parse_args(argv)
-    return dict(x_max=a.x_max, num_points=a.num_points, negative_slope=a.negative_slope, out_dir=a.out_dir)
+    return dict(
+        x_max=a.x_max, num_points=a.num_points, negative_slope=a.negative_slope, out_dir=a.out_dir
+    )
 
 
 if __name__ == "__main__":

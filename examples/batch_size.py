@@ -29,8 +29,16 @@ import functional_nn as fnn
 DEFAULT_RUNS = ((1, 0.05), (50, 0.5), (None, 2.0))
 
 
-def main(*, seed: int = 0, num_train: int = 1000, num_epochs: int = 30, runs=DEFAULT_RUNS,
-         hidden: int = 16, method: str = "manual", out_dir: str = "out/batch_size") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    num_train: int = 1000,
+    num_epochs: int = 30,
+    runs=DEFAULT_RUNS,
+    hidden: int = 16,
+    method: str = "manual",
+    out_dir: str = "out/batch_size",
+) -> dict:
     """Train one network per batch size; print the table, write ``batch_size.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -39,38 +47,78 @@ def main(*, seed: int = 0, num_train: int = 1000, num_epochs: int = 30, runs=DEF
     y = fnn.data.binary_targets(labels)
     scaler = fnn.data.standardize(x[:num_train])  # fitted on the training part only
     x = scaler.apply(x)
-    train, val, test = slice(0, num_train), slice(num_train, num_train + 200), slice(num_train + 200, None)
+    train, val, test = (
+        slice(0, num_train),
+        slice(num_train, num_train + 200),
+        slice(num_train + 200, None),
+    )
     net = fnn.MLP((2, hidden, 1), activation="tanh", output_activation="sigmoid")
     params = net.init(key_init)
 
     rows, results = [], {}
     for batch_size, learning_rate in runs:
         name = _name(batch_size, num_train)
-        kwargs = dict(loss="binary_cross_entropy", learning_rate=learning_rate, batch_size=batch_size,
-                      num_epochs=num_epochs, key=key_fit, method=method, validation=(x[val], y[val]))
+        kwargs = dict(
+            loss="binary_cross_entropy",
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            num_epochs=num_epochs,
+            key=key_fit,
+            method=method,
+            validation=(x[val], y[val]),
+        )
         start = time.perf_counter()
-        fnn.fit(net, params, x[train], y[train], **kwargs)      # first call: compile and run
+        fnn.fit(net, params, x[train], y[train], **kwargs)  # first call: compile and run
         first = time.perf_counter() - start
         start = time.perf_counter()
         result = fnn.fit(net, params, x[train], y[train], **kwargs)  # compiled program reused
         seconds = time.perf_counter() - start
-        test_accuracy = float(np.mean((np.asarray(net.apply(result.params, x[test])) >= 0.5) == (y[test] == 1)))
+        test_accuracy = float(
+            np.mean((np.asarray(net.apply(result.params, x[test])) >= 0.5) == (y[test] == 1))
+        )
         results[name] = dict(
-            batch_size=batch_size or num_train, learning_rate=learning_rate,
-            updates_per_epoch=result.num_updates // result.stopped_epoch, num_updates=result.num_updates,
-            seconds=seconds, compile_seconds=max(first - seconds, 0.0),
+            batch_size=batch_size or num_train,
+            learning_rate=learning_rate,
+            updates_per_epoch=result.num_updates // result.stopped_epoch,
+            num_updates=result.num_updates,
+            seconds=seconds,
+            compile_seconds=max(first - seconds, 0.0),
             examples_per_second=num_train * num_epochs / seconds,
-            train_loss=float(result.history["train_loss"][-1]), val_loss=float(result.history["val_loss"][-1]),
-            val_accuracy=float(result.history["val_accuracy"][-1]), test_accuracy=test_accuracy,
+            train_loss=float(result.history["train_loss"][-1]),
+            val_loss=float(result.history["val_loss"][-1]),
+            val_accuracy=float(result.history["val_accuracy"][-1]),
+            test_accuracy=test_accuracy,
             val_curve=result.history["val_loss"].tolist(),
         )
         r = results[name]
-        rows.append((name, r["batch_size"], learning_rate, r["updates_per_epoch"], r["num_updates"],
-                     f"{1e3 * seconds / num_epochs:.2f}", f"{r['examples_per_second']:.3g}",
-                     f"{r['val_loss']:.4f}", f"{r['test_accuracy']:.3f}"))
+        rows.append(
+            (
+                name,
+                r["batch_size"],
+                learning_rate,
+                r["updates_per_epoch"],
+                r["num_updates"],
+                f"{1e3 * seconds / num_epochs:.2f}",
+                f"{r['examples_per_second']:.3g}",
+                f"{r['val_loss']:.4f}",
+                f"{r['test_accuracy']:.3f}",
+            )
+        )
 
-    header = ("method", "K", "α", "updates/epoch", "updates", "ms/epoch", "examples/s", "val loss", "test acc")
-    print(f"m = {num_train} training examples, {num_epochs} epochs, network {net.layer_sizes}, {method} backprop")
+    header = (
+        "method",
+        "K",
+        "α",
+        "updates/epoch",
+        "updates",
+        "ms/epoch",
+        "examples/s",
+        "val loss",
+        "test acc",
+    )
+    print(
+        f"m = {num_train} training examples, {num_epochs} epochs, network {net.layer_sizes}, {method} backprop"
+    )
     _table(header, rows)
     figure = _plot(out / "batch_size.png", results, num_epochs)
     print(f"figure: {figure}")
@@ -100,8 +148,12 @@ def _plot(path: Path, results: dict, num_epochs: int) -> Path:
     for name, r in results.items():
         by_epoch.plot(epochs, r["val_curve"], label=name)
         by_update.plot(epochs * r["updates_per_epoch"], r["val_curve"], label=name)
-    by_epoch.set(xlabel="epoch", ylabel="validation loss", title="per epoch (one pass over m examples)")
-    by_update.set(xlabel="updates w ← w − α∇J", ylabel="validation loss", xscale="log", title="per update")
+    by_epoch.set(
+        xlabel="epoch", ylabel="validation loss", title="per epoch (one pass over m examples)"
+    )
+    by_update.set(
+        xlabel="updates w ← w − α∇J", ylabel="validation loss", xscale="log", title="per update"
+    )
     by_epoch.legend()
     fig.savefig(path, dpi=120)
     return path
@@ -116,5 +168,11 @@ if __name__ == "__main__":
     parser.add_argument("--method", choices=("manual", "autodiff"), default="manual")
     parser.add_argument("--out-dir", default="out/batch_size")
     args = parser.parse_args()
-    main(seed=args.seed, num_train=args.num_train, num_epochs=args.num_epochs, hidden=args.hidden,
-         method=args.method, out_dir=args.out_dir)
+    main(
+        seed=args.seed,
+        num_train=args.num_train,
+        num_epochs=args.num_epochs,
+        hidden=args.hidden,
+        method=args.method,
+        out_dir=args.out_dir,
+    )

@@ -31,7 +31,7 @@ def loss(params, x, y):
 
 def grad_right(params, x, y):
     o = x @ params["w"] + params["b"]
-    d_o = jnp.tanh(jax.nn.softplus(o) - y) * jax.nn.sigmoid(o) / x.shape[0]   # softplus' = σ
+    d_o = jnp.tanh(jax.nn.softplus(o) - y) * jax.nn.sigmoid(o) / x.shape[0]  # softplus' = σ
     return {"w": x.T @ d_o, "b": d_o.sum(0)}
 
 
@@ -41,18 +41,37 @@ def grad_wrong(params, x, y):
     return {"w": x.T @ d_o, "b": d_o.sum(0)}
 
 
-def main(*, seed: int = 0, n_in: int = 4, n_out: int = 3, batch: int = 8, out_dir: str = "out/custom_gradient"):
+def main(
+    *,
+    seed: int = 0,
+    n_in: int = 4,
+    n_out: int = 3,
+    batch: int = 8,
+    out_dir: str = "out/custom_gradient",
+):
     """Check both gradients; print the reports; write the Taylor sweeps. Returns the four reports."""
     key = jax.random.key(seed)
     k_w, k_b, k_x, k_y = jax.random.split(key, 4)
-    params = {"w": jax.random.normal(k_w, (n_in, n_out)), "b": 0.5 * jax.random.normal(k_b, (n_out,))}
+    params = {
+        "w": jax.random.normal(k_w, (n_in, n_out)),
+        "b": 0.5 * jax.random.normal(k_b, (n_out,)),
+    }
     x = jax.random.normal(k_x, (batch, n_in))
     y = jax.random.uniform(k_y, (batch, n_out))
     results = {}
     for name, grad in (("right", grad_right), ("planted mistake", grad_wrong)):
-        report = fnn.check_gradients(loss, params, x, y, grad=grad, title=f"Softplus + log-cosh, {name} gradient",
-                                     subject="the hand-derived gradient")
-        orders = fnn.taylor_test(loss, params, x, y, grad=grad, title=f"Taylor remainder, {name} gradient")
+        report = fnn.check_gradients(
+            loss,
+            params,
+            x,
+            y,
+            grad=grad,
+            title=f"Softplus + log-cosh, {name} gradient",
+            subject="the hand-derived gradient",
+        )
+        orders = fnn.taylor_test(
+            loss, params, x, y, grad=grad, title=f"Taylor remainder, {name} gradient"
+        )
         print(report, "", orders, "", sep="\n")
         results[name] = {"report": report, "taylor": orders}
     os.makedirs(out_dir, exist_ok=True)

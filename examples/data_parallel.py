@@ -38,7 +38,9 @@ def _fake_host_devices(argv: list[str]) -> None:
             value = argv[i + 1]
     if value.isdigit() and int(value) > 1:  # only the CPU platform reads this flag
         flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={int(value)}".strip()
+        os.environ["XLA_FLAGS"] = (
+            f"{flags} --xla_force_host_platform_device_count={int(value)}".strip()
+        )
 
 
 if __name__ == "__main__":
@@ -53,25 +55,45 @@ import numpy as np  # noqa: E402
 import functional_nn as fnn  # noqa: E402
 
 
-def main(*, seed: int = 0, devices: int = DEFAULT_DEVICES, batch_size: int = 64, num_epochs: int = 20, hidden: int = 64,
-         learning_rate: float = 0.1, out_dir: str = "out/data_parallel") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    devices: int = DEFAULT_DEVICES,
+    batch_size: int = 64,
+    num_epochs: int = 20,
+    hidden: int = 64,
+    learning_rate: float = 0.1,
+    out_dir: str = "out/data_parallel",
+) -> dict:
     """Train the same digits classifier on one device and on a mesh; print the table, write the figure."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     available = jax.devices()
     used = available[: min(devices, len(available))]
     if len(used) < devices:
-        print(f"asked for {devices} devices, JAX has {len(available)} ({available[0].platform}); using {len(used)}. "
-              f"Run as a script with --devices {devices} to fake them on a CPU.")
+        print(
+            f"asked for {devices} devices, JAX has {len(available)} ({available[0].platform}); using {len(used)}. "
+            f"Run as a script with --devices {devices} to fake them on a CPU."
+        )
     mesh = fnn.data_mesh(used)
     batch_size = batch_size - batch_size % len(used)  # every device gets the same number of rows
     key_data, key_init, key_fit = jax.random.split(jax.random.key(seed), 3)
     ds = fnn.data.load_dataset("digits", key=key_data)
-    net = fnn.MLP((ds.num_features, hidden, ds.num_classes), activation="relu", output_activation="softmax",
-                  initializer="he_uniform")
+    net = fnn.MLP(
+        (ds.num_features, hidden, ds.num_classes),
+        activation="relu",
+        output_activation="softmax",
+        initializer="he_uniform",
+    )
     params = net.init(key_init)
-    common = dict(loss="categorical_cross_entropy", learning_rate=learning_rate, batch_size=batch_size,
-                  num_epochs=num_epochs, key=key_fit, validation=(ds.x_val, ds.y_val))
+    common = dict(
+        loss="categorical_cross_entropy",
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        key=key_fit,
+        validation=(ds.x_val, ds.y_val),
+    )
 
     runs = {}
     for name, run_mesh in (("1 device", None), (f"{len(used)} devices (mesh 'data')", mesh)):
@@ -80,28 +102,50 @@ def main(*, seed: int = 0, devices: int = DEFAULT_DEVICES, batch_size: int = 64,
         result = fnn.fit(net, params, ds.x_train, ds.y_train, mesh=run_mesh, **common)
         jax.block_until_ready(result.params)
         seconds = time.perf_counter() - start
-        test_acc = float(np.mean(np.argmax(np.asarray(net.apply(result.params, ds.x_test)), axis=1)
-                                 == np.asarray(ds.y_test)))
+        test_acc = float(
+            np.mean(
+                np.argmax(np.asarray(net.apply(result.params, ds.x_test)), axis=1)
+                == np.asarray(ds.y_test)
+            )
+        )
         runs[name] = dict(result=result, seconds=seconds, test_accuracy=test_acc)
 
     (one, many) = runs.values()
-    max_param_diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
-                         for a, b in zip(jax.tree_util.tree_leaves(one["result"].params),
-                                         jax.tree_util.tree_leaves(many["result"].params)))
-    max_loss_diff = float(np.max(np.abs(one["result"].history["val_loss"] - many["result"].history["val_loss"])))
+    max_param_diff = max(
+        float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+        for a, b in zip(
+            jax.tree_util.tree_leaves(one["result"].params),
+            jax.tree_util.tree_leaves(many["result"].params),
+        )
+    )
+    max_loss_diff = float(
+        np.max(np.abs(one["result"].history["val_loss"] - many["result"].history["val_loss"]))
+    )
     rows_per_device = batch_size // len(used)
-    print(f"digits 64-{hidden}-10, K = {batch_size} ({rows_per_device} rows per device), {num_epochs} epochs, "
-          f"devices: {[str(d) for d in used]}")
+    print(
+        f"digits 64-{hidden}-10, K = {batch_size} ({rows_per_device} rows per device), {num_epochs} epochs, "
+        f"devices: {[str(d) for d in used]}"
+    )
     print(f"{'run':<28} {'seconds':>8} {'final val loss':>14} {'test acc':>8}")
     for name, r in runs.items():
-        print(f"{name:<28} {r['seconds']:>8.3f} {float(r['result'].history['val_loss'][-1]):>14.6f} "
-              f"{r['test_accuracy']:>8.4f}")
-    print(f"largest param difference {max_param_diff:.2e}, largest validation-loss difference {max_loss_diff:.2e}")
+        print(
+            f"{name:<28} {r['seconds']:>8.3f} {float(r['result'].history['val_loss'][-1]):>14.6f} "
+            f"{r['test_accuracy']:>8.4f}"
+        )
+    print(
+        f"largest param difference {max_param_diff:.2e}, largest validation-loss difference {max_loss_diff:.2e}"
+    )
     figure = _plot(out / "data_parallel.png", runs)
     print(f"figure: {figure}")
-    return {"devices": len(used), "batch_size": batch_size, "max_param_diff": max_param_diff,
-            "max_val_loss_diff": max_loss_diff, "seconds": {k: r["seconds"] for k, r in runs.items()},
-            "test_accuracy": {k: r["test_accuracy"] for k, r in runs.items()}, "figure": str(figure)}
+    return {
+        "devices": len(used),
+        "batch_size": batch_size,
+        "max_param_diff": max_param_diff,
+        "max_val_loss_diff": max_loss_diff,
+        "seconds": {k: r["seconds"] for k, r in runs.items()},
+        "test_accuracy": {k: r["test_accuracy"] for k, r in runs.items()},
+        "figure": str(figure),
+    }
 
 
 def _plot(path: Path, runs: dict) -> Path:
@@ -121,12 +165,24 @@ def _plot(path: Path, runs: dict) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--devices", type=int, default=DEFAULT_DEVICES, help="data-parallel devices (faked on a CPU)")
+    parser.add_argument(
+        "--devices",
+        type=int,
+        default=DEFAULT_DEVICES,
+        help="data-parallel devices (faked on a CPU)",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--num-epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.1)
     parser.add_argument("--out-dir", default="out/data_parallel")
     args = parser.parse_args()
-    main(seed=args.seed, devices=args.devices, batch_size=args.batch_size, num_epochs=args.num_epochs,
-         hidden=args.hidden, learning_rate=args.learning_rate, out_dir=args.out_dir)
+    main(
+        seed=args.seed,
+        devices=args.devices,
+        batch_size=args.batch_size,
+        num_epochs=args.num_epochs,
+        hidden=args.hidden,
+        learning_rate=args.learning_rate,
+        out_dir=args.out_dir,
+    )

@@ -34,10 +34,18 @@ def target_function(x):
     return jnp.sin(3 * x) + 0.3 * jnp.cos(9 * x)
 
 
-def main(*, seed: int = 0, widths_1d: tuple[int, ...] = (1, 2, 4, 8, 16, 32), epochs_1d: int = 4000,
-         widths_2d: tuple[int, ...] = (1, 2, 3, 8, 64), deep: tuple[int, ...] = (16, 16), epochs_2d: int = 3000,
-         datasets: tuple[str, ...] = ("circle", "spirals"), num_points: int = 200,
-         out_dir: str = "out/decision_surfaces") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    widths_1d: tuple[int, ...] = (1, 2, 4, 8, 16, 32),
+    epochs_1d: int = 4000,
+    widths_2d: tuple[int, ...] = (1, 2, 3, 8, 64),
+    deep: tuple[int, ...] = (16, 16),
+    epochs_2d: int = 3000,
+    datasets: tuple[str, ...] = ("circle", "spirals"),
+    num_points: int = 200,
+    out_dir: str = "out/decision_surfaces",
+) -> dict:
     """Run (a), (b) and (c); print their tables, write ``decision_surfaces.png`` and ``decision_regions.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,21 +56,32 @@ def main(*, seed: int = 0, widths_1d: tuple[int, ...] = (1, 2, 4, 8, 16, 32), ep
     perceptron = neurons.train_perceptron(sep.x, sep.t, max_epochs=200)
     accuracy = float(jnp.mean(neurons.perceptron_output(perceptron.w, sep.x) == sep.t))
     w = np.asarray(perceptron.w)
-    print(f"(a) perceptron on separable data (margin {float(sep.margin):.2f}): converged {bool(perceptron.converged)} "
-          f"after {int(jnp.sum(perceptron.mistakes > 0))} epochs with mistakes, {int(perceptron.total_mistakes)} "
-          f"updates (Novikoff's bound {float(neurons.novikoff_bound(sep.w, sep.x, sep.t)):.0f}); accuracy {accuracy:.0%}")
+    print(
+        f"(a) perceptron on separable data (margin {float(sep.margin):.2f}): converged {bool(perceptron.converged)} "
+        f"after {int(jnp.sum(perceptron.mistakes > 0))} epochs with mistakes, {int(perceptron.total_mistakes)} "
+        f"updates (Novikoff's bound {float(neurons.novikoff_bound(sep.w, sep.x, sep.t)):.0f}); accuracy {accuracy:.0%}"
+    )
     print(f"    decision surface: {w[0]:+.3f} {w[1]:+.3f} x1 {w[2]:+.3f} x2 = 0, a line")
 
     # (b) One hidden layer approximating a smooth function; all widths in one vmapped run.
     x1d = jnp.linspace(-1, 1, 64)[:, None]
     x_test = jnp.linspace(-1, 1, 301)[:, None]
     net_1d = fnn.MLP((1, max(widths_1d), 1), activation="sigmoid", output_activation="linear")
-    many = fnn.fit_many(net_1d, x1d, target_function(x1d), key=jax.random.split(k_1d, len(widths_1d)),
-                        hidden_widths=jnp.asarray(widths_1d), loss="mse", num_epochs=epochs_1d,
-                        optimizer=optax.adam(optax.cosine_decay_schedule(0.03, epochs_1d)))
+    many = fnn.fit_many(
+        net_1d,
+        x1d,
+        target_function(x1d),
+        key=jax.random.split(k_1d, len(widths_1d)),
+        hidden_widths=jnp.asarray(widths_1d),
+        loss="mse",
+        num_epochs=epochs_1d,
+        optimizer=optax.adam(optax.cosine_decay_schedule(0.03, epochs_1d)),
+    )
     fits, errors = {}, {}
-    print(f"\n(b) one sigmoid hidden layer, linear output, fitting sin(3x) + 0.3 cos(9x) on 64 points, "
-          f"{epochs_1d} Adam epochs")
+    print(
+        f"\n(b) one sigmoid hidden layer, linear output, fitting sin(3x) + 0.3 cos(9x) on 64 points, "
+        f"{epochs_1d} Adam epochs"
+    )
     print(f"    {'width':>5} {'train MSE':>11} {'test MSE':>11}")
     for i, width in enumerate(widths_1d):
         params = jax.tree.map(lambda a: a[i], many.members.params)
@@ -80,25 +99,45 @@ def main(*, seed: int = 0, widths_1d: tuple[int, ...] = (1, 2, 4, 8, 16, 32), ep
         x2, y2 = getattr(fnn.data, name)(num_points, key=jax.random.fold_in(k_2d, d))
         y2f = y2.astype(jnp.float32)[:, None]
         wide = fnn.MLP((2, max(widths_2d), 1), activation="sigmoid", output_activation="sigmoid")
-        res = fnn.fit_many(wide, x2, y2f, key=jax.random.split(jax.random.fold_in(k_2d, 100 + d), len(widths_2d)),
-                           hidden_widths=jnp.asarray(widths_2d), loss="binary_cross_entropy", optimizer=opt,
-                           num_epochs=epochs_2d)
+        res = fnn.fit_many(
+            wide,
+            x2,
+            y2f,
+            key=jax.random.split(jax.random.fold_in(k_2d, 100 + d), len(widths_2d)),
+            hidden_widths=jnp.asarray(widths_2d),
+            loss="binary_cross_entropy",
+            optimizer=opt,
+            num_epochs=epochs_2d,
+        )
         models = {}
         for i, width in enumerate(widths_2d):
             params = jax.tree.map(lambda a: a[i], res.members.params)
             mask = (_mask(width, max(widths_2d)),)
             models[f"1 hidden layer, {width} unit{'s' if width > 1 else ''}"] = (
-                lambda g, p=params, m=mask, n=wide: n.apply(p, g, m))
-        if deep:   # () skips the deeper network
+                lambda g, p=params, m=mask, n=wide: n.apply(p, g, m)
+            )
+        if deep:  # () skips the deeper network
             deep_net = fnn.MLP((2, *deep, 1), activation="sigmoid", output_activation="sigmoid")
-            deep_fit = fnn.fit(deep_net, deep_net.init(jax.random.fold_in(k_2d, 200 + d)), x2, y2f,
-                               loss="binary_cross_entropy", optimizer=opt, num_epochs=epochs_2d,
-                               key=jax.random.fold_in(k_2d, 300 + d))
+            deep_fit = fnn.fit(
+                deep_net,
+                deep_net.init(jax.random.fold_in(k_2d, 200 + d)),
+                x2,
+                y2f,
+                loss="binary_cross_entropy",
+                optimizer=opt,
+                num_epochs=epochs_2d,
+                key=jax.random.fold_in(k_2d, 300 + d),
+            )
             models[f"{len(deep)} hidden layers, {'-'.join(map(str, deep))}"] = (
-                lambda g, p=deep_fit.params, n=deep_net: n.apply(p, g))
-        accuracies[name] = {label: float(jnp.mean((f(x2)[:, 0] >= 0.5) == (y2 == 1))) for label, f in models.items()}
+                lambda g, p=deep_fit.params, n=deep_net: n.apply(p, g)
+            )
+        accuracies[name] = {
+            label: float(jnp.mean((f(x2)[:, 0] >= 0.5) == (y2 == 1))) for label, f in models.items()
+        }
         regions[name] = (np.asarray(x2), np.asarray(y2), models)
-    print(f"\n(c) training accuracy on 2-D regions ({num_points} points, sigmoid units, Adam, {epochs_2d} epochs)")
+    print(
+        f"\n(c) training accuracy on 2-D regions ({num_points} points, sigmoid units, Adam, {epochs_2d} epochs)"
+    )
     labels = list(next(iter(accuracies.values())))
     print(f"    {'network':<28} " + " ".join(f"{n:>9}" for n in datasets))
     for label in labels:
@@ -130,12 +169,24 @@ def _plot_surfaces(path: Path, sep, w, x_test, fits, errors) -> Path:
     x, t = np.asarray(sep.x), np.asarray(sep.t)
     g = np.linspace(-1.1, 1.1, 201)
     g1, g2 = np.meshgrid(g, g)
-    ax_p.contourf(g1, g2, (w[0] + w[1] * g1 + w[2] * g2 >= 0).astype(float), levels=[0.5, 1.5],
-                  colors=["#f4c7c3"], alpha=0.6)
+    ax_p.contourf(
+        g1,
+        g2,
+        (w[0] + w[1] * g1 + w[2] * g2 >= 0).astype(float),
+        levels=[0.5, 1.5],
+        colors=["#f4c7c3"],
+        alpha=0.6,
+    )
     ax_p.scatter(x[:, 0], x[:, 1], c=t, cmap="coolwarm", s=18, edgecolors="k", linewidths=0.4)
     ax_p.plot(g, -(w[0] + w[1] * g) / w[2], "k-", label="w0 + w1 x1 + w2 x2 = 0")
-    ax_p.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), aspect="equal", xlabel="x1", ylabel="x2",
-             title="(a) perceptron: a hyperplane")
+    ax_p.set(
+        xlim=(-1.1, 1.1),
+        ylim=(-1.1, 1.1),
+        aspect="equal",
+        xlabel="x1",
+        ylabel="x2",
+        title="(a) perceptron: a hyperplane",
+    )
     ax_p.legend(fontsize=7, loc="lower left")
 
     xs = np.asarray(x_test[:, 0])
@@ -183,17 +234,34 @@ def _parse_args(argv=None) -> dict:
     p.add_argument("--widths-1d", type=int, nargs="+", default=(1, 2, 4, 8, 16, 32))
     p.add_argument("--epochs-1d", type=int, default=4000)
     p.add_argument("--widths-2d", type=int, nargs="+", default=(1, 2, 3, 8, 64))
-    p.add_argument("--deep", type=int, nargs="*", default=(16, 16),
-                   help="hidden widths of the deeper network (none: skip it)")
+    p.add_argument(
+        "--deep",
+        type=int,
+        nargs="*",
+        default=(16, 16),
+        help="hidden widths of the deeper network (none: skip it)",
+    )
     p.add_argument("--epochs-2d", type=int, default=3000)
-    p.add_argument("--datasets", nargs="+", default=("circle", "spirals"),
-                   choices=["circle", "spirals", "moons", "xor_quadrants"])
+    p.add_argument(
+        "--datasets",
+        nargs="+",
+        default=("circle", "spirals"),
+        choices=["circle", "spirals", "moons", "xor_quadrants"],
+    )
     p.add_argument("--num-points", type=int, default=200)
     p.add_argument("--out-dir", default="out/decision_surfaces")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, widths_1d=tuple(a.widths_1d), epochs_1d=a.epochs_1d, widths_2d=tuple(a.widths_2d),
-                deep=tuple(a.deep), epochs_2d=a.epochs_2d, datasets=tuple(a.datasets), num_points=a.num_points,
-                out_dir=a.out_dir)
+    return dict(
+        seed=a.seed,
+        widths_1d=tuple(a.widths_1d),
+        epochs_1d=a.epochs_1d,
+        widths_2d=tuple(a.widths_2d),
+        deep=tuple(a.deep),
+        epochs_2d=a.epochs_2d,
+        datasets=tuple(a.datasets),
+        num_points=a.num_points,
+        out_dir=a.out_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -27,15 +27,29 @@ import functional_nn as fnn
 ARCHITECTURES = (
     ("2-4-1 sigmoid, MSE", fnn.MLP((2, 4, 1), "sigmoid", "sigmoid"), "mse"),
     ("2-4-1 sigmoid, BCE", fnn.MLP((2, 4, 1), "sigmoid", "sigmoid"), "binary_cross_entropy"),
-    ("3-5-4-3 tanh, softmax CCE", fnn.MLP((3, 5, 4, 3), "tanh", "softmax"), "categorical_cross_entropy"),
+    (
+        "3-5-4-3 tanh, softmax CCE",
+        fnn.MLP((3, 5, 4, 3), "tanh", "softmax"),
+        "categorical_cross_entropy",
+    ),
     ("4-8-8-2 relu, linear MSE", fnn.MLP((4, 8, 8, 2), "relu", "linear"), "mse"),
-    ("2-(6)x5-1 sigmoid, BCE", fnn.MLP((2, 6, 6, 6, 6, 6, 1), "sigmoid", "sigmoid"), "binary_cross_entropy"),
+    (
+        "2-(6)x5-1 sigmoid, BCE",
+        fnn.MLP((2, 6, 6, 6, 6, 6, 1), "sigmoid", "sigmoid"),
+        "binary_cross_entropy",
+    ),
     ("3-4-4-3 tanh/relu, softmax MSE", fnn.MLP((3, 4, 4, 3), ("tanh", "relu"), "softmax"), "mse"),
 )
 
 
-def main(*, seed: int = 0, batch: int = 8, max_fd_coords: int = 32, num_architectures: int | None = None,
-         out_dir: str = "out/manual_vs_autodiff") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    batch: int = 8,
+    max_fd_coords: int = 32,
+    num_architectures: int | None = None,
+    out_dir: str = "out/manual_vs_autodiff",
+) -> dict:
     """Compare the gradient engines on every architecture; print the table, write ``manual_vs_autodiff.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,13 +63,22 @@ def main(*, seed: int = 0, batch: int = 8, max_fd_coords: int = 32, num_architec
         params = net.init(k_p)
         x = jax.random.normal(k_x, (batch, net.layer_sizes[0]))
         y = _targets(k_y, loss, batch, net.layer_sizes[-1])
-        report = fnn.compare_gradients(net, loss, params, x, y, max_fd_coords=max_fd_coords, key=k_fd)
+        report = fnn.compare_gradients(
+            net, loss, params, x, y, max_fd_coords=max_fd_coords, key=k_fd
+        )
         n_params = sum(int(np.size(a)) for a in jax.tree_util.tree_leaves(params))
-        rows[name] = dict(loss=loss, params=n_params, rel_autodiff=report.max_rel_autodiff,
-                          rel_fd=report.max_rel_fd, ok=report.ok,
-                          per_leaf={leaf.name: leaf.rel_autodiff for leaf in report.leaves})
-        print(f"{name:<33} {loss:<26} {n_params:>6} {report.max_rel_autodiff:>20.1e} {report.max_rel_fd:>14.1e}  "
-              f"{'good' if report.ok else 'MISMATCH'}")
+        rows[name] = dict(
+            loss=loss,
+            params=n_params,
+            rel_autodiff=report.max_rel_autodiff,
+            rel_fd=report.max_rel_fd,
+            ok=report.ok,
+            per_leaf={leaf.name: leaf.rel_autodiff for leaf in report.leaves},
+        )
+        print(
+            f"{name:<33} {loss:<26} {n_params:>6} {report.max_rel_autodiff:>20.1e} {report.max_rel_fd:>14.1e}  "
+            f"{'good' if report.ok else 'MISMATCH'}"
+        )
     all_ok = all(r["ok"] for r in rows.values())
     print(f"\nevery architecture agrees (relative error ≤ 1e-7 in float64): {all_ok}")
     figure = _plot(out / "manual_vs_autodiff.png", rows)
@@ -78,14 +101,19 @@ def _plot(path: Path, rows) -> Path:
     ax = fig.subplots()
     names = list(rows)
     pos = np.arange(len(names))
-    floor = 1e-18                   # an exact 0 drawn at the bottom of the log axis
+    floor = 1e-18  # an exact 0 drawn at the bottom of the log axis
     ad = [max(rows[n]["rel_autodiff"], floor) for n in names]
     fd = [max(rows[n]["rel_fd"], floor) for n in names]
     ax.barh(pos - 0.2, ad, height=0.4, label="manual vs jax.grad")
     ax.barh(pos + 0.2, fd, height=0.4, label="manual vs finite differences")
     ax.axvline(1e-7, color="k", ls=":", label="'good' threshold 1e-7")
-    ax.set(xscale="log", yticks=pos, yticklabels=names, xlabel="largest relative error (float64)",
-           title="hand-derived backprop against two independent oracles")
+    ax.set(
+        xscale="log",
+        yticks=pos,
+        yticklabels=names,
+        xlabel="largest relative error (float64)",
+        title="hand-derived backprop against two independent oracles",
+    )
     ax.invert_yaxis()
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
@@ -96,12 +124,21 @@ def _parse_args(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--max-fd-coords", type=int, default=32, help="finite-difference coordinates per leaf")
-    p.add_argument("--num-architectures", type=int, default=None, help="only the first N of the list")
+    p.add_argument(
+        "--max-fd-coords", type=int, default=32, help="finite-difference coordinates per leaf"
+    )
+    p.add_argument(
+        "--num-architectures", type=int, default=None, help="only the first N of the list"
+    )
     p.add_argument("--out-dir", default="out/manual_vs_autodiff")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, batch=a.batch, max_fd_coords=a.max_fd_coords, num_architectures=a.num_architectures,
-                out_dir=a.out_dir)
+    return dict(
+        seed=a.seed,
+        batch=a.batch,
+        max_fd_coords=a.max_fd_coords,
+        num_architectures=a.num_architectures,
+        out_dir=a.out_dir,
+    )
 
 
 if __name__ == "__main__":

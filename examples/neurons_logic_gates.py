@@ -24,10 +24,22 @@ from functional_nn import neurons
 
 # The 16 two-input Boolean functions, truth table in the order (0,0), (0,1), (1,0), (1,1).
 FUNCTION_NAMES = {
-    (0, 0, 0, 0): "FALSE", (0, 0, 0, 1): "AND", (0, 0, 1, 0): "x1 AND NOT x2", (0, 0, 1, 1): "x1",
-    (0, 1, 0, 0): "NOT x1 AND x2", (0, 1, 0, 1): "x2", (0, 1, 1, 0): "XOR", (0, 1, 1, 1): "OR",
-    (1, 0, 0, 0): "NOR", (1, 0, 0, 1): "XNOR", (1, 0, 1, 0): "NOT x2", (1, 0, 1, 1): "x1 OR NOT x2",
-    (1, 1, 0, 0): "NOT x1", (1, 1, 0, 1): "NOT x1 OR x2", (1, 1, 1, 0): "NAND", (1, 1, 1, 1): "TRUE",
+    (0, 0, 0, 0): "FALSE",
+    (0, 0, 0, 1): "AND",
+    (0, 0, 1, 0): "x1 AND NOT x2",
+    (0, 0, 1, 1): "x1",
+    (0, 1, 0, 0): "NOT x1 AND x2",
+    (0, 1, 0, 1): "x2",
+    (0, 1, 1, 0): "XOR",
+    (0, 1, 1, 1): "OR",
+    (1, 0, 0, 0): "NOR",
+    (1, 0, 0, 1): "XNOR",
+    (1, 0, 1, 0): "NOT x2",
+    (1, 0, 1, 1): "x1 OR NOT x2",
+    (1, 1, 0, 0): "NOT x1",
+    (1, 1, 0, 1): "NOT x1 OR x2",
+    (1, 1, 1, 0): "NAND",
+    (1, 1, 1, 1): "TRUE",
 }
 
 
@@ -44,8 +56,13 @@ def _gates():
     ]
 
 
-def main(*, seed: int = 0, max_weight: int = 2, num_random_units: int = 200,
-         out_dir: str = "out/neurons_logic_gates") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    max_weight: int = 2,
+    num_random_units: int = 200,
+    out_dir: str = "out/neurons_logic_gates",
+) -> dict:
     """Print the gate tables and the single-unit census; write ``gates.png`` and ``census.png``."""
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
@@ -59,37 +76,56 @@ def main(*, seed: int = 0, max_weight: int = 2, num_random_units: int = 200,
             _, got = neurons.truth_table(layers, inhibition=reading)
             ok = bool(np.array_equal(got[:, 0], expected))
             gate_ok[(name, reading)] = ok
-            print(f"{name:<18} {reading:<9} {''.join(map(str, got[:, 0])):<10} {''.join(map(str, expected)):<10} "
-                  f"{'yes' if ok else 'no'}")
-    print("(the one-unit NAND is NOR under absolute inhibition: any active inhibitory input vetoes)")
+            print(
+                f"{name:<18} {reading:<9} {''.join(map(str, got[:, 0])):<10} {''.join(map(str, expected)):<10} "
+                f"{'yes' if ok else 'no'}"
+            )
+    print(
+        "(the one-unit NAND is NOR under absolute inhibition: any active inhibitory input vetoes)"
+    )
 
     # Small magnitudes first, so the unit printed is a simplest one.
     weights = sorted(range(-max_weight, max_weight + 1), key=lambda v: (abs(v), v < 0))
     thresholds = sorted(range(-2 * max_weight, 2 * max_weight + 1), key=lambda v: (abs(v), v < 0))
     census = {}
-    print(f"\nOne unit, integer weights in [-{max_weight}, {max_weight}], thresholds in "
-          f"[-{2 * max_weight}, {2 * max_weight}]")
+    print(
+        f"\nOne unit, integer weights in [-{max_weight}, {max_weight}], thresholds in "
+        f"[-{2 * max_weight}, {2 * max_weight}]"
+    )
     print(f"{'function':<15} {'table':<6} {'weighted (w; θ)':<20} {'absolute (w; θ)':<20}")
     for bits in itertools.product((0, 1), repeat=4):
         row = []
         for reading in neurons.INHIBITION_READINGS:
-            unit = neurons.find_unit(np.array(bits), inhibition=reading, weight_values=weights,
-                                     threshold_values=thresholds)
+            unit = neurons.find_unit(
+                np.array(bits),
+                inhibition=reading,
+                weight_values=weights,
+                threshold_values=thresholds,
+            )
             census[(bits, reading)] = unit is not None
-            row.append("—" if unit is None else
-                       f"{tuple(int(v) for v in np.asarray(unit.weights[:, 0]))}; {int(unit.threshold[0])}")
+            row.append(
+                "—"
+                if unit is None
+                else f"{tuple(int(v) for v in np.asarray(unit.weights[:, 0]))}; {int(unit.threshold[0])}"
+            )
         print(f"{FUNCTION_NAMES[bits]:<15} {''.join(map(str, bits)):<6} {row[0]:<20} {row[1]:<20}")
     counts = {r: sum(census[(b, r)] for b in FUNCTION_NAMES) for r in neurons.INHIBITION_READINGS}
-    print(f"computable by one unit: weighted {counts['weighted']}/16, absolute {counts['absolute']}/16")
+    print(
+        f"computable by one unit: weighted {counts['weighted']}/16, absolute {counts['absolute']}/16"
+    )
 
     # Absolute inhibition is weighted inhibition with negative weights large enough to veto.
     agree = 0
-    for _ in range(num_random_units):   # layers of 3 units on 4 inputs: one shape, one compilation
-        layer = neurons.mcculloch_pitts(rng.integers(-3, 4, size=(4, 3)), rng.integers(-3, 7, size=3))
+    for _ in range(num_random_units):  # layers of 3 units on 4 inputs: one shape, one compilation
+        layer = neurons.mcculloch_pitts(
+            rng.integers(-3, 4, size=(4, 3)), rng.integers(-3, 7, size=3)
+        )
         _, a = neurons.truth_table(layer, inhibition="absolute")
         _, w = neurons.truth_table(neurons.absolute_to_weighted(layer), inhibition="weighted")
         agree += bool(np.array_equal(a, w))
-    print(f"random absolute-reading layers equal to their weighted translation: {agree}/{num_random_units}")
+    print(
+        f"random absolute-reading layers equal to their weighted translation: {agree}/{num_random_units}"
+    )
 
     figures = [_plot_gates(out / "gates.png"), _plot_census(census, out / "census.png")]
     print("figures: " + ", ".join(str(f) for f in figures))
@@ -108,8 +144,12 @@ def _plot_gates(path: Path) -> Path:
     """Each two-input unit in the input plane: its points coloured by output and its line w·x = θ."""
     from matplotlib.figure import Figure
 
-    panels = [("AND", neurons.and_gate(2)), ("OR", neurons.or_gate(2)), ("NAND (weighted)", neurons.nand_gate(2)),
-              ("XOR: hidden units", neurons.xor_network()[0])]
+    panels = [
+        ("AND", neurons.and_gate(2)),
+        ("OR", neurons.or_gate(2)),
+        ("NAND (weighted)", neurons.nand_gate(2)),
+        ("XOR: hidden units", neurons.xor_network()[0]),
+    ]
     fig = Figure(figsize=(12, 3.2), layout="constrained")
     axes = fig.subplots(1, len(panels))
     x = neurons.all_binary_inputs(2)
@@ -125,14 +165,25 @@ def _plot_gates(path: Path) -> Path:
         drive = np.stack([g1.ravel(), g2.ravel()], axis=1) @ w
         fires = np.any(drive >= theta, axis=1).reshape(g1.shape)
         ax.contourf(g1, g2, fires.astype(float), levels=[0.5, 1.5], colors=["#f4c7c3"], alpha=0.6)
-        for j in range(w.shape[1]):   # w1 x1 + w2 x2 = θ; every gate here has w2 ≠ 0
+        for j in range(w.shape[1]):  # w1 x1 + w2 x2 = θ; every gate here has w2 ≠ 0
             ax.plot(line, (theta[j] - w[0, j] * line) / w[1, j], "k--", lw=1)
-        ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", vmin=0, vmax=1, s=160, edgecolors="k", zorder=3)
+        ax.scatter(
+            x[:, 0], x[:, 1], c=y, cmap="coolwarm", vmin=0, vmax=1, s=160, edgecolors="k", zorder=3
+        )
         for (a, b), v in zip(x, y):
             ax.annotate(str(v), (a, b), textcoords="offset points", xytext=(9, 9))
-        ax.set(xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), xlabel="x1", ylabel="x2", title=title, aspect="equal")
-    fig.suptitle("McCulloch–Pitts units (weighted reading): each fires in the shaded half-plane w·x ≥ θ, "
-                 "line included")
+        ax.set(
+            xlim=(-0.5, 1.5),
+            ylim=(-0.5, 1.5),
+            xlabel="x1",
+            ylabel="x2",
+            title=title,
+            aspect="equal",
+        )
+    fig.suptitle(
+        "McCulloch–Pitts units (weighted reading): each fires in the shaded half-plane w·x ≥ θ, "
+        "line included"
+    )
     fig.savefig(path, dpi=110)
     return path
 
@@ -141,16 +192,27 @@ def _plot_census(census: dict, path: Path) -> Path:
     from matplotlib.figure import Figure
 
     tables = list(FUNCTION_NAMES)
-    grid = np.array([[census[(b, r)] for b in tables] for r in neurons.INHIBITION_READINGS], dtype=float)
+    grid = np.array(
+        [[census[(b, r)] for b in tables] for r in neurons.INHIBITION_READINGS], dtype=float
+    )
     fig = Figure(figsize=(11, 2.8), layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid, cmap="Greens", vmin=0, vmax=1.3, aspect="auto")
-    ax.set_xticks(range(16), [FUNCTION_NAMES[b] for b in tables], rotation=60, ha="right", fontsize=8)
+    ax.set_xticks(
+        range(16), [FUNCTION_NAMES[b] for b in tables], rotation=60, ha="right", fontsize=8
+    )
     ax.set_yticks(range(2), neurons.INHIBITION_READINGS)
     for r in range(2):
         for c in range(16):
-            ax.text(c, r, "yes" if grid[r, c] else "no", ha="center", va="center", fontsize=8,
-                    color="white" if grid[r, c] else "black")
+            ax.text(
+                c,
+                r,
+                "yes" if grid[r, c] else "no",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if grid[r, c] else "black",
+            )
     ax.set_title("Two-input Boolean functions one McCulloch–Pitts unit computes")
     fig.savefig(path, dpi=110)
     return path
@@ -158,12 +220,23 @@ def _plot_census(census: dict, path: Path) -> Path:
 
 def _parse_args(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0, help="seed for the random units of the translation check")
-    p.add_argument("--max-weight", type=int, default=2, help="search weights in [-max, max], thresholds in ±2·max")
-    p.add_argument("--num-random-units", type=int, default=200, help="random layers for the translation check")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed for the random units of the translation check"
+    )
+    p.add_argument(
+        "--max-weight",
+        type=int,
+        default=2,
+        help="search weights in [-max, max], thresholds in ±2·max",
+    )
+    p.add_argument(
+        "--num-random-units", type=int, default=200, help="random layers for the translation check"
+    )
     p.add_argument("--out-dir", default="out/neurons_logic_gates", help="where the figures go")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, max_weight=a.max_weight, num_random_units=a.num_random_units, out_dir=a.out_dir)
+    return dict(
+        seed=a.seed, max_weight=a.max_weight, num_random_units=a.num_random_units, out_dir=a.out_dir
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,16 @@ from functional_nn import neurons
 from functional_nn._x64 import float64_mode
 
 
-def main(*, seed: int = 0, num_examples: int = 100, margin: float = 0.1, max_epochs: int = 100,
-         adaline_epochs: int = 100, learning_rate: float = 0.02,
-         out_dir: str = "out/perceptron_vs_adaline") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    num_examples: int = 100,
+    margin: float = 0.1,
+    max_epochs: int = 100,
+    adaline_epochs: int = 100,
+    learning_rate: float = 0.02,
+    out_dir: str = "out/perceptron_vs_adaline",
+) -> dict:
     """Train both rules on one data set; print the table; write ``perceptron_vs_adaline.png``."""
     key_data, key_perceptron, key_adaline = jax.random.split(jax.random.key(seed), 3)
     out = Path(out_dir)
@@ -37,40 +44,75 @@ def main(*, seed: int = 0, num_examples: int = 100, margin: float = 0.1, max_epo
     p = neurons.train_perceptron(x, t, max_epochs=max_epochs, key=key_perceptron)
     bound = neurons.novikoff_bound(data.w, x, t)
     n = int(p.num_epochs)
-    print(f"data: {num_examples} points, margin γ = {float(data.margin):.4f}, radius R = {float(data.radius):.3f}")
-    print(f"perceptron: converged = {bool(p.converged)} after {n} epochs; mistakes per epoch "
-          f"{np.asarray(p.mistakes[:n]).tolist()}")
+    print(
+        f"data: {num_examples} points, margin γ = {float(data.margin):.4f}, radius R = {float(data.radius):.3f}"
+    )
+    print(
+        f"perceptron: converged = {bool(p.converged)} after {n} epochs; mistakes per epoch "
+        f"{np.asarray(p.mistakes[:n]).tolist()}"
+    )
     print(f"total mistakes {int(p.total_mistakes)} <= Novikoff bound (R/γ)² = {bound:.1f}")
 
     w_ls = neurons.least_squares(x, t)
     loss_ls = float(neurons.adaline_loss(w_ls, x, t))
-    runs = {
-        "online (K=1)": 1,
-        "mini-batch (K=10)": min(10, num_examples),
-        "full batch": None,
-    }
+    runs = {"online (K=1)": 1, "mini-batch (K=10)": min(10, num_examples), "full batch": None}
     # Full batch is gradient descent on a quadratic: stable for α < 2/λ_max(X̃ᵀX̃/m); take 1/λ_max.
     xa = np.c_[np.ones(num_examples), x]
     full_batch_rate = 1.0 / float(np.linalg.eigvalsh(xa.T @ xa / num_examples).max())
-    print(f"Adaline: α = {learning_rate} online and mini-batch, α = 1/λ_max = {full_batch_rate:.3f} full batch")
+    print(
+        f"Adaline: α = {learning_rate} online and mini-batch, α = 1/λ_max = {full_batch_rate:.3f} full batch"
+    )
     adaline = {}
     for i, (name, batch_size) in enumerate(runs.items()):
         rate = learning_rate if batch_size is not None else full_batch_rate
-        with float64_mode():   # float64 so the excess loss J − J(w_ls) is visible down to ~1e-15
-            r = neurons.train_adaline(x, t, learning_rate=rate, num_epochs=adaline_epochs,
-                                      batch_size=batch_size, key=jax.random.fold_in(key_adaline, i))
+        with float64_mode():  # float64 so the excess loss J − J(w_ls) is visible down to ~1e-15
+            r = neurons.train_adaline(
+                x,
+                t,
+                learning_rate=rate,
+                num_epochs=adaline_epochs,
+                batch_size=batch_size,
+                key=jax.random.fold_in(key_adaline, i),
+            )
             adaline[name] = neurons.AdalineResult(np.asarray(r.w), np.asarray(r.loss))
 
     def accuracy(predicted):
         return float(np.mean(np.asarray(predicted) == t))
 
-    rows = [("perceptron", f"{n}", f"{int(p.total_mistakes)}", "—", "—",
-             accuracy(neurons.perceptron_output(p.w, x)))]
+    rows = [
+        (
+            "perceptron",
+            f"{n}",
+            f"{int(p.total_mistakes)}",
+            "—",
+            "—",
+            accuracy(neurons.perceptron_output(p.w, x)),
+        )
+    ]
     for name, r in adaline.items():
-        rows.append((f"Adaline {name}", f"{adaline_epochs}", "—", f"{float(r.loss[-1]):.5f}",
-                     f"{np.abs(np.asarray(r.w) - w_ls).max():.2e}", accuracy(neurons.adaline_classify(r.w, x))))
-    rows.append(("least squares (lstsq)", "—", "—", f"{loss_ls:.5f}", "0", accuracy(neurons.adaline_classify(w_ls, x))))
-    print(f"\n{'method':<28} {'epochs':>6} {'mistakes':>8} {'final J':>9} {'max|w−w_ls|':>11} {'train acc':>9}")
+        rows.append(
+            (
+                f"Adaline {name}",
+                f"{adaline_epochs}",
+                "—",
+                f"{float(r.loss[-1]):.5f}",
+                f"{np.abs(np.asarray(r.w) - w_ls).max():.2e}",
+                accuracy(neurons.adaline_classify(r.w, x)),
+            )
+        )
+    rows.append(
+        (
+            "least squares (lstsq)",
+            "—",
+            "—",
+            f"{loss_ls:.5f}",
+            "0",
+            accuracy(neurons.adaline_classify(w_ls, x)),
+        )
+    )
+    print(
+        f"\n{'method':<28} {'epochs':>6} {'mistakes':>8} {'final J':>9} {'max|w−w_ls|':>11} {'train acc':>9}"
+    )
     for name, epochs, mistakes, loss, dist, acc in rows:
         print(f"{name:<28} {epochs:>6} {mistakes:>8} {loss:>9} {dist:>11} {acc:>9.3f}")
 
@@ -82,7 +124,9 @@ def main(*, seed: int = 0, num_examples: int = 100, margin: float = 0.1, max_epo
         "total_mistakes": int(p.total_mistakes),
         "novikoff_bound": bound,
         "perceptron_accuracy": rows[0][-1],
-        "adaline_distance_to_lstsq": {k: float(np.abs(np.asarray(r.w) - w_ls).max()) for k, r in adaline.items()},
+        "adaline_distance_to_lstsq": {
+            k: float(np.abs(np.asarray(r.w) - w_ls).max()) for k, r in adaline.items()
+        },
         "adaline_final_loss": {k: float(r.loss[-1]) for k, r in adaline.items()},
         "lstsq_loss": loss_ls,
         "figure": str(figure),
@@ -109,21 +153,33 @@ def _plot(path: Path, data, p, adaline, w_ls, loss_ls, bound) -> Path:
     line(p.w, 0.0, "C2-", "perceptron w·x̃ = 0")
     line(adaline["online (K=1)"].w, 0.5, "C1--", "Adaline online w·x̃ = 1/2")
     line(w_ls, 0.5, "C4-.", "least squares w·x̃ = 1/2")
-    ax_data.set(xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]), xlabel="x1", ylabel="x2",
-                title="decision lines on the data")
+    ax_data.set(
+        xlim=(lo[0], hi[0]),
+        ylim=(lo[1], hi[1]),
+        xlabel="x1",
+        ylabel="x2",
+        title="decision lines on the data",
+    )
     ax_data.legend(fontsize=8, loc="lower left")
 
     n = int(p.num_epochs)
     ax_mistakes.bar(np.arange(1, n + 1), np.asarray(p.mistakes[:n]), color="C2")
     ax_mistakes.xaxis.get_major_locator().set_params(integer=True)
-    ax_mistakes.set(xlabel="epoch", ylabel="mistakes in the epoch",
-                    title=f"perceptron: {int(p.total_mistakes)} mistakes in all, Novikoff bound {bound:.0f}")
+    ax_mistakes.set(
+        xlabel="epoch",
+        ylabel="mistakes in the epoch",
+        title=f"perceptron: {int(p.total_mistakes)} mistakes in all, Novikoff bound {bound:.0f}",
+    )
 
     for name, r in adaline.items():
         excess = np.maximum(np.asarray(r.loss) - loss_ls, 1e-16)
         ax_loss.plot(np.arange(len(excess)), excess, label=f"Adaline {name}")
-    ax_loss.set(yscale="log", xlabel="epoch", ylabel="J(w) − J(w_ls)",
-                title=f"Widrow–Hoff: J above J(w_ls) = {loss_ls:.4f}")
+    ax_loss.set(
+        yscale="log",
+        xlabel="epoch",
+        ylabel="J(w) − J(w_ls)",
+        title=f"Widrow–Hoff: J above J(w_ls) = {loss_ls:.4f}",
+    )
     ax_loss.legend(fontsize=8)
     fig.savefig(path, dpi=110)
     return path
@@ -136,11 +192,20 @@ def _parse_args(argv=None) -> dict:
     p.add_argument("--margin", type=float, default=0.1, help="margin γ of the generating separator")
     p.add_argument("--max-epochs", type=int, default=100, help="perceptron's epoch limit")
     p.add_argument("--adaline-epochs", type=int, default=100)
-    p.add_argument("--learning-rate", type=float, default=0.02, help="Adaline's α for online and mini-batch")
+    p.add_argument(
+        "--learning-rate", type=float, default=0.02, help="Adaline's α for online and mini-batch"
+    )
     p.add_argument("--out-dir", default="out/perceptron_vs_adaline")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, num_examples=a.num_examples, margin=a.margin, max_epochs=a.max_epochs,
-                adaline_epochs=a.adaline_epochs, learning_rate=a.learning_rate, out_dir=a.out_dir)
+    return dict(
+        seed=a.seed,
+        num_examples=a.num_examples,
+        margin=a.margin,
+        max_epochs=a.max_epochs,
+        adaline_epochs=a.adaline_epochs,
+        learning_rate=a.learning_rate,
+        out_dir=a.out_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Quickstart: do the hand-derived gradients agree with jax.grad?
 
-    python examples/quickstart.py
+python examples/quickstart.py
 """
 
 import jax
@@ -10,7 +10,7 @@ import functional_nn as fnn
 
 net = fnn.MLP(layer_sizes=(2, 4, 1), activation="sigmoid", output_activation="sigmoid")
 params = net.init(jax.random.key(0))
-x, y = fnn.data.xor()                                  # the four XOR rows, labels 0/1
+x, y = fnn.data.xor()  # the four XOR rows, labels 0/1
 y = y[:, None].astype(jnp.float32)
 
 loss, manual = fnn.value_and_grad(net, "binary_cross_entropy", method="manual")(params, x, y)

@@ -26,14 +26,25 @@ import functional_nn as fnn
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 # (label, MLP initializer, init_scale)
-VANISHING = 1e-2   # gradient ratio below this (or above its inverse) across the hidden layers
-EXPLODED = 1e3     # a layer gradient norm above this at initialization has exploded
-INITS = (("normal(0.01)", "normal", 0.01), ("normal(1)", "normal", 1.0),
-         ("glorot", "glorot_normal", None), ("he", "he_normal", None))
+VANISHING = 1e-2  # gradient ratio below this (or above its inverse) across the hidden layers
+EXPLODED = 1e3  # a layer gradient norm above this at initialization has exploded
+INITS = (
+    ("normal(0.01)", "normal", 0.01),
+    ("normal(1)", "normal", 1.0),
+    ("glorot", "glorot_normal", None),
+    ("he", "he_normal", None),
+)
 
 
-def main(*, seed: int = 0, depth: int = 10, width: int = 64, batch: int = 256, num_inputs: int = 32,
-         out_dir: str = "out/vanishing_gradients") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    depth: int = 10,
+    width: int = 64,
+    batch: int = 256,
+    num_inputs: int = 32,
+    out_dir: str = "out/vanishing_gradients",
+) -> dict:
     """Measure per-layer gradient norms at initialization; print the table, write ``vanishing_gradients.png``."""
     if depth < 2:
         raise ValueError(f"depth must be >= 2 weight layers, got {depth}")
@@ -44,39 +55,72 @@ def main(*, seed: int = 0, depth: int = 10, width: int = 64, batch: int = 256, n
     y = jax.random.normal(k_y, (batch, 1))
     sizes = (num_inputs,) + (width,) * (depth - 1) + (1,)
 
-    print(f"{depth} weight layers {sizes[:3]}...{sizes[-2:]}, batch {batch}, MSE on random targets; "
-          "norms at initialization (same key for every net)")
-    print("ratio = ‖∇ layer 2‖ / ‖∇ layer L−1‖ (both width×width hidden layers, so comparable); "
-          f"< {VANISHING:g} vanishing, > {1 / VANISHING:g} (or any norm > {EXPLODED:g}) exploding")
-    head = (f"{'activation':<10} {'init':<13} {'‖∇ layer 2‖':>12} {'‖∇ layer L−1‖':>14} {'ratio':>9} "
-            f"{'‖δ^2‖/‖δ^L−1‖':>14} {'mean a^L−1':>11}  verdict")
+    print(
+        f"{depth} weight layers {sizes[:3]}...{sizes[-2:]}, batch {batch}, MSE on random targets; "
+        "norms at initialization (same key for every net)"
+    )
+    print(
+        "ratio = ‖∇ layer 2‖ / ‖∇ layer L−1‖ (both width×width hidden layers, so comparable); "
+        f"< {VANISHING:g} vanishing, > {1 / VANISHING:g} (or any norm > {EXPLODED:g}) exploding"
+    )
+    head = (
+        f"{'activation':<10} {'init':<13} {'‖∇ layer 2‖':>12} {'‖∇ layer L−1‖':>14} {'ratio':>9} "
+        f"{'‖δ^2‖/‖δ^L−1‖':>14} {'mean a^L−1':>11}  verdict"
+    )
     print(head)
     print("-" * len(head))
     results = {}
     for act in ACTIVATIONS:
         for label, initializer, scale in INITS:
-            net = fnn.MLP(sizes, activation=act, output_activation="linear", initializer=initializer,
-                          init_scale=scale)
+            net = fnn.MLP(
+                sizes,
+                activation=act,
+                output_activation="linear",
+                initializer=initializer,
+                init_scale=scale,
+            )
             params = net.init(k_init)
             norms, delta_norms, means = _measure(net, params, x, y)
             ratio = float(norms[1] / norms[-2]) if norms[-2] > 0 else float("nan")
-            delta_ratio = float(delta_norms[1] / delta_norms[-2]) if delta_norms[-2] > 0 else float("nan")
-            verdict = ("vanishing" if not ratio >= VANISHING else
-                       "exploding" if ratio > 1 / VANISHING or norms.max() > EXPLODED else "stable")
-            results[(act, label)] = dict(grad_norms=norms.tolist(), delta_norms=delta_norms.tolist(),
-                                         mean_activation=means.tolist(), ratio=ratio, delta_ratio=delta_ratio,
-                                         verdict=verdict)
-            print(f"{act:<10} {label:<13} {norms[1]:>12.3e} {norms[-2]:>14.3e} {ratio:>9.2e} {delta_ratio:>14.2e} "
-                  f"{means[-1]:>11.3f}  {verdict}")
+            delta_ratio = (
+                float(delta_norms[1] / delta_norms[-2]) if delta_norms[-2] > 0 else float("nan")
+            )
+            verdict = (
+                "vanishing"
+                if not ratio >= VANISHING
+                else "exploding"
+                if ratio > 1 / VANISHING or norms.max() > EXPLODED
+                else "stable"
+            )
+            results[(act, label)] = dict(
+                grad_norms=norms.tolist(),
+                delta_norms=delta_norms.tolist(),
+                mean_activation=means.tolist(),
+                ratio=ratio,
+                delta_ratio=delta_ratio,
+                verdict=verdict,
+            )
+            print(
+                f"{act:<10} {label:<13} {norms[1]:>12.3e} {norms[-2]:>14.3e} {ratio:>9.2e} {delta_ratio:>14.2e} "
+                f"{means[-1]:>11.3f}  {verdict}"
+            )
 
     stable = [f"{a}/{i}" for (a, i), r in results.items() if r["verdict"] == "stable"]
     print(f"\nstable at initialization: {', '.join(stable) or 'none'}")
-    print("mean activation of the last hidden layer (Glorot): "
-          + ", ".join(f"{a} {results[(a, 'glorot')]['mean_activation'][-1]:+.3f}" for a in ACTIVATIONS)
-          + "  (sigmoid is not zero-centred)")
+    print(
+        "mean activation of the last hidden layer (Glorot): "
+        + ", ".join(
+            f"{a} {results[(a, 'glorot')]['mean_activation'][-1]:+.3f}" for a in ACTIVATIONS
+        )
+        + "  (sigmoid is not zero-centred)"
+    )
     figure = _plot(out / "vanishing_gradients.png", results)
     print(f"figure: {figure}")
-    return {"results": {f"{a}/{i}": r for (a, i), r in results.items()}, "stable": stable, "figure": str(figure)}
+    return {
+        "results": {f"{a}/{i}": r for (a, i), r in results.items()},
+        "stable": stable,
+        "figure": str(figure),
+    }
 
 
 def _measure(net: fnn.MLP, params, x, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,8 +142,14 @@ def _plot(path: Path, results) -> Path:
         for i, (label, _, _) in enumerate(INITS):
             norms = np.asarray(results[(act, label)]["grad_norms"])
             layers = np.arange(1, len(norms) + 1)
-            ax.semilogy(layers, np.where(norms > 0, norms, np.nan), "o-", ms=3, color=f"C{i}", label=label)
-        ax.set(xlabel="layer l (1 = next to the input)", ylabel="‖∂J/∂(w^l, b^l)‖", title=f"{act} hidden layers")
+            ax.semilogy(
+                layers, np.where(norms > 0, norms, np.nan), "o-", ms=3, color=f"C{i}", label=label
+            )
+        ax.set(
+            xlabel="layer l (1 = next to the input)",
+            ylabel="‖∂J/∂(w^l, b^l)‖",
+            title=f"{act} hidden layers",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     ax = axes[-1]
@@ -116,14 +166,22 @@ def _plot(path: Path, results) -> Path:
 def _parse_args(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--depth", type=int, default=10, help="weight layers (>= 8 for the lecture's point)")
+    p.add_argument(
+        "--depth", type=int, default=10, help="weight layers (>= 8 for the lecture's point)"
+    )
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--num-inputs", type=int, default=32)
     p.add_argument("--out-dir", default="out/vanishing_gradients")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, depth=a.depth, width=a.width, batch=a.batch, num_inputs=a.num_inputs,
-                out_dir=a.out_dir)
+    return dict(
+        seed=a.seed,
+        depth=a.depth,
+        width=a.width,
+        batch=a.batch,
+        num_inputs=a.num_inputs,
+        out_dir=a.out_dir,
+    )
 
 
 if __name__ == "__main__":

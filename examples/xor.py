@@ -25,8 +25,17 @@ import functional_nn as fnn
 from functional_nn import neurons
 
 
-def train_full_batch(net: fnn.MLP, loss: str, params, x, y, *, learning_rate: float, num_steps: int,
-                     method: str = "manual"):
+def train_full_batch(
+    net: fnn.MLP,
+    loss: str,
+    params,
+    x,
+    y,
+    *,
+    learning_rate: float,
+    num_steps: int,
+    method: str = "manual",
+):
     """Full-batch gradient descent in one jitted ``lax.scan``; returns ``(params, losses (num_steps,))``."""
     value_and_grad = fnn.value_and_grad(net, loss, method=method)
 
@@ -41,8 +50,16 @@ def train_full_batch(net: fnn.MLP, loss: str, params, x, y, *, learning_rate: fl
     return run(params)
 
 
-def main(*, seed: int = 0, max_epochs: int = 20, mlp_steps: int = 3000, mlp_learning_rate: float = 1.0,
-         loss: str = "binary_cross_entropy", method: str = "manual", out_dir: str = "out/xor") -> dict:
+def main(
+    *,
+    seed: int = 0,
+    max_epochs: int = 20,
+    mlp_steps: int = 3000,
+    mlp_learning_rate: float = 1.0,
+    loss: str = "binary_cross_entropy",
+    method: str = "manual",
+    out_dir: str = "out/xor",
+) -> dict:
     """Run the four XOR checks, print their tables and write ``xor.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -50,11 +67,15 @@ def main(*, seed: int = 0, max_epochs: int = 20, mlp_steps: int = 3000, mlp_lear
     key_order, key_init = jax.random.split(jax.random.key(seed))
 
     # (1) The perceptron rule, in data order and in a fresh random order each epoch.
-    runs = {"data order": neurons.train_perceptron(x, t, max_epochs=max_epochs),
-            "shuffled": neurons.train_perceptron(x, t, max_epochs=max_epochs, key=key_order)}
+    runs = {
+        "data order": neurons.train_perceptron(x, t, max_epochs=max_epochs),
+        "shuffled": neurons.train_perceptron(x, t, max_epochs=max_epochs, key=key_order),
+    }
     print(f"(1) perceptron on XOR, {max_epochs} epochs")
     for name, r in runs.items():
-        print(f"    {name:<10} converged = {bool(r.converged)}, mistakes per epoch {np.asarray(r.mistakes).tolist()}")
+        print(
+            f"    {name:<10} converged = {bool(r.converged)}, mistakes per epoch {np.asarray(r.mistakes).tolist()}"
+        )
 
     # (2) The certificate: λ_k · s_k (w · x̃_k) > 0 summed over k is 0 > 0.
     cert = neurons.xor_certificate()
@@ -63,14 +84,20 @@ def main(*, seed: int = 0, max_epochs: int = 20, mlp_steps: int = 3000, mlp_lear
     print("\n(2) a separating w = (w0, w1, w2) would need, for each row s_k (w · x̃_k) > 0:")
     for k in range(4):
         lhs = _linear_form(s[k] * np.r_[1, x[k]], names)
-        print(f"    x = {tuple(int(v) for v in x[k])}, t = {t[k]}:  {lhs:<16} > 0    × λ = {cert.multipliers[k]}")
+        print(
+            f"    x = {tuple(int(v) for v in x[k])}, t = {t[k]}:  {lhs:<16} > 0    × λ = {cert.multipliers[k]}"
+        )
     combination = neurons.certificate_combination(cert.multipliers, x, t)
     verified = neurons.verify_certificate(cert, x, t)
-    print(f"    λ-weighted sum: the coefficients of (w0, w1, w2) are {tuple(str(c) for c in combination)}, "
-          f"so it reads {_linear_form(combination, names)} > 0; verified exactly: {verified}")
+    print(
+        f"    λ-weighted sum: the coefficients of (w0, w1, w2) are {tuple(str(c) for c in combination)}, "
+        f"so it reads {_linear_form(combination, names)} > 0; verified exactly: {verified}"
+    )
     lp = neurons.separability_certificate(x, t)
     lp_verified = neurons.verify_certificate(lp, x, t)
-    print(f"    LP certificate: λ = {tuple(str(v) for v in lp.multipliers)}, verified exactly: {lp_verified}")
+    print(
+        f"    LP certificate: λ = {tuple(str(v) for v in lp.multipliers)}, verified exactly: {lp_verified}"
+    )
 
     # (3) The hand-set two-layer threshold network.
     net_u, params_u = neurons.xor_threshold_network()
@@ -79,20 +106,34 @@ def main(*, seed: int = 0, max_epochs: int = 20, mlp_steps: int = 3000, mlp_lear
     # (4) A learned 2-2-1 sigmoid network.
     net = fnn.MLP((2, 2, 1), activation="sigmoid", output_activation="sigmoid")
     xf, yf = jnp.asarray(x, jnp.float32), jnp.asarray(t, jnp.float32)[:, None]
-    params, losses = train_full_batch(net, loss, net.init(key_init), xf, yf, learning_rate=mlp_learning_rate,
-                                      num_steps=mlp_steps, method=method)
+    params, losses = train_full_batch(
+        net,
+        loss,
+        net.init(key_init),
+        xf,
+        yf,
+        learning_rate=mlp_learning_rate,
+        num_steps=mlp_steps,
+        method=method,
+    )
     trace = net.forward(params, xf)
     hidden, y_hat = np.asarray(trace.activations[1]), np.asarray(trace.activations[2])[:, 0]
     solved = bool(np.array_equal((y_hat >= 0.5).astype(int), t))
 
-    print(f"\n(3) hand-set threshold network and (4) learned sigmoid network "
-          f"({mlp_steps} full-batch steps, α = {mlp_learning_rate}, {loss}, {method} backprop)")
+    print(
+        f"\n(3) hand-set threshold network and (4) learned sigmoid network "
+        f"({mlp_steps} full-batch steps, α = {mlp_learning_rate}, {loss}, {method} backprop)"
+    )
     print(f"{'x1 x2':<6} {'t':>2} | {'OR':>3} {'AND':>3} {'y':>2} | {'h1':>6} {'h2':>6} {'ŷ':>6}")
     for k in range(4):
-        print(f"{x[k, 0]:>2} {x[k, 1]:>2}  {t[k]:>2} | {int(hidden_u[k, 0]):>3} {int(hidden_u[k, 1]):>3} "
-              f"{int(out_u[k]):>2} | {hidden[k, 0]:>6.3f} {hidden[k, 1]:>6.3f} {y_hat[k]:>6.3f}")
-    print(f"threshold network correct: {bool(np.array_equal(out_u, t))}; sigmoid network solves XOR: {solved} "
-          f"(final loss {float(losses[-1]):.4f})")
+        print(
+            f"{x[k, 0]:>2} {x[k, 1]:>2}  {t[k]:>2} | {int(hidden_u[k, 0]):>3} {int(hidden_u[k, 1]):>3} "
+            f"{int(out_u[k]):>2} | {hidden[k, 0]:>6.3f} {hidden[k, 1]:>6.3f} {y_hat[k]:>6.3f}"
+        )
+    print(
+        f"threshold network correct: {bool(np.array_equal(out_u, t))}; sigmoid network solves XOR: {solved} "
+        f"(final loss {float(losses[-1]):.4f})"
+    )
 
     figure = _plot(out / "xor.png", x, t, runs["data order"], params_u, net, params)
     print(f"figure: {figure}")
@@ -136,12 +177,14 @@ def _plot(path: Path, x, t, perceptron, params_u, net, params) -> Path:
     plane = np.stack([g1.ravel(), g2.ravel()], axis=1)
 
     def points(ax, title):
-        ax.scatter(x[:, 0], x[:, 1], c=t, cmap="coolwarm", vmin=0, vmax=1, s=160, edgecolors="k", zorder=3)
+        ax.scatter(
+            x[:, 0], x[:, 1], c=t, cmap="coolwarm", vmin=0, vmax=1, s=160, edgecolors="k", zorder=3
+        )
         ax.set(xlim=(-0.5, 1.5), ylim=(-0.5, 1.5), xlabel="x1", ylabel="x2", aspect="equal")
         ax.set_title(title, fontsize=10)
 
     def lines(ax, w, b, style):
-        for j in range(w.shape[1]):   # w_1j x1 + w_2j x2 + b_j = 0
+        for j in range(w.shape[1]):  # w_1j x1 + w_2j x2 + b_j = 0
             if abs(w[1, j]) > 1e-12:
                 ax.plot(grid, -(b[j] + w[0, j] * grid) / w[1, j], style, lw=1.2)
             else:
@@ -163,7 +206,9 @@ def _plot(path: Path, x, t, perceptron, params_u, net, params) -> Path:
 
     w1, b1 = np.asarray(params_u[0].w), np.asarray(params_u[0].b)
     net_u, _ = neurons.xor_threshold_network()
-    region = np.asarray(net_u.apply(params_u, jnp.asarray(plane, jnp.float32)))[:, 0].reshape(g1.shape)
+    region = np.asarray(net_u.apply(params_u, jnp.asarray(plane, jnp.float32)))[:, 0].reshape(
+        g1.shape
+    )
     ax_u.contourf(g1, g2, region, levels=[0.5, 1.5], colors=["#f4c7c3"], alpha=0.6)
     lines(ax_u, w1, b1, "k--")
     points(ax_u, "hand-set threshold net: OR and not AND")
@@ -181,14 +226,27 @@ def _parse_args(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-epochs", type=int, default=20, help="perceptron epochs")
-    p.add_argument("--mlp-steps", type=int, default=3000, help="full-batch gradient steps for the sigmoid net")
+    p.add_argument(
+        "--mlp-steps", type=int, default=3000, help="full-batch gradient steps for the sigmoid net"
+    )
     p.add_argument("--mlp-learning-rate", type=float, default=1.0)
-    p.add_argument("--loss", default="binary_cross_entropy", choices=["mse", "binary_cross_entropy"])
-    p.add_argument("--method", default="manual", choices=["manual", "autodiff"], help="backward pass")
+    p.add_argument(
+        "--loss", default="binary_cross_entropy", choices=["mse", "binary_cross_entropy"]
+    )
+    p.add_argument(
+        "--method", default="manual", choices=["manual", "autodiff"], help="backward pass"
+    )
     p.add_argument("--out-dir", default="out/xor")
     a = p.parse_args(argv)
-    return dict(seed=a.seed, max_epochs=a.max_epochs, mlp_steps=a.mlp_steps, mlp_learning_rate=a.mlp_learning_rate,
-                loss=a.loss, method=a.method, out_dir=a.out_dir)
+    return dict(
+        seed=a.seed,
+        max_epochs=a.max_epochs,
+        mlp_steps=a.mlp_steps,
+        mlp_learning_rate=a.mlp_learning_rate,
+        loss=a.loss,
+        method=a.method,
+        out_dir=a.out_dir,
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ import numpy as np
 
 class Bound(NamedTuple):
     f: Callable
-    treedef: Any                          # params' tree structure
-    shapes: tuple[tuple[int, ...], ...]   # params' leaf shapes
+    treedef: Any  # params' tree structure
+    shapes: tuple[tuple[int, ...], ...]  # params' leaf shapes
     args_treedef: Any
-    static_args: tuple                    # (position, value) of arg leaves that are not arrays
+    static_args: tuple  # (position, value) of arg leaves that are not arrays
 
     def unflatten(self, flat):
         sizes = [math.prod(s) for s in self.shapes]

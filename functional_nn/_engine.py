@@ -40,7 +40,7 @@ from functional_nn.schedules import learning_rate_of
 
 Array = jax.Array
 
-RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = 0, 1, 2, 3   # Member.status
+RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = 0, 1, 2, 3  # Member.status
 
 
 class Config(NamedTuple):
@@ -48,39 +48,39 @@ class Config(NamedTuple):
 
     net: MLP
     loss: str
-    method: str                   # "manual" | "autodiff"
-    num_examples: int             # m
-    batch_size: int               # K (the last batch padded to K when `padded`)
-    num_batches: int              # B, updates per epoch
-    shuffle: bool                 # False for full batch: the order cannot change the sum
-    padded: bool                  # the last batch carries weight-0 padding
-    num_epochs: int               # E, counted from the start of the whole run
-    epochs_per_segment: int       # C
+    method: str  # "manual" | "autodiff"
+    num_examples: int  # m
+    batch_size: int  # K (the last batch padded to K when `padded`)
+    num_batches: int  # B, updates per epoch
+    shuffle: bool  # False for full batch: the order cannot change the sum
+    padded: bool  # the last batch carries weight-0 padding
+    num_epochs: int  # E, counted from the start of the whole run
+    epochs_per_segment: int  # C
     patience: int | None
     has_validation: bool
-    accuracy: str | None          # None, "threshold" (BCE, ŷ >= 0.5) or "argmax" (CCE)
-    update: Callable              # the optimizer's update function (init runs at the boundary)
-    records_lr: bool              # the optimizer's state shows its learning rate
+    accuracy: str | None  # None, "threshold" (BCE, ŷ >= 0.5) or "argmax" (CCE)
+    update: Callable  # the optimizer's update function (init runs at the boundary)
+    records_lr: bool  # the optimizer's state shows its learning rate
     record_grad_norms: bool
     progress: bool
     mesh: Mesh | None
     use_masks: bool
-    members: int | None           # None: fit (no vmap); n: fit_many
-    first_epoch: int              # epochs completed before this call (resume); C divides E − first_epoch
+    members: int | None  # None: fit (no vmap); n: fit_many
+    first_epoch: int  # epochs completed before this call (resume); C divides E − first_epoch
 
 
 class Data(NamedTuple):
-    x: Array                      # (m, n_0)
-    y: Array                      # (m, n_L)
-    x_val: Array | None           # (m_val, n_0)
-    y_val: Array | None           # (m_val, n_L)
+    x: Array  # (m, n_0)
+    y: Array  # (m, n_L)
+    x_val: Array | None  # (m_val, n_0)
+    y_val: Array | None  # (m_val, n_L)
 
 
 class Hyper(NamedTuple):
     """Per-member traced values that are not optimizer state (``fit_many`` maps over them)."""
 
-    seed: Array                   # (2,) uint32: the shuffle key's words (shuffle_seed)
-    min_delta: Array              # ()
+    seed: Array  # (2,) uint32: the shuffle key's words (shuffle_seed)
+    min_delta: Array  # ()
     masks: tuple[Array, ...] | None  # one (n_l,) 0/1 vector per hidden layer
 
 
@@ -89,21 +89,29 @@ class Member(NamedTuple):
 
     params: Any
     opt_state: Any
-    best_params: Any              # None without validation (best = final)
-    best_val: Array               # () lowest validation loss so far (+inf before the first epoch)
-    best_epoch: Array             # () int32, 1-based; 0 = the initial params
-    bad_epochs: Array             # () int32, epochs since the last improvement
-    status: Array                 # () int32: RUNNING, FINISHED, STOPPED_EARLY or DIVERGED
-    epochs_done: Array            # () int32, epochs completed (from the start of the whole run)
-    bad_step: Array               # () int32, 0-based step of the non-finite update (DIVERGED only)
+    best_params: Any  # None without validation (best = final)
+    best_val: Array  # () lowest validation loss so far (+inf before the first epoch)
+    best_epoch: Array  # () int32, 1-based; 0 = the initial params
+    bad_epochs: Array  # () int32, epochs since the last improvement
+    status: Array  # () int32: RUNNING, FINISHED, STOPPED_EARLY or DIVERGED
+    epochs_done: Array  # () int32, epochs completed (from the start of the whole run)
+    bad_step: Array  # () int32, 0-based step of the non-finite update (DIVERGED only)
 
 
 def init_member(config: Config, params, opt_state) -> Member:
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
-    return Member(params=params, opt_state=opt_state, best_params=params if config.has_validation else None,
-                  best_val=jnp.asarray(jnp.inf, dtype), best_epoch=i32(0), bad_epochs=i32(0),
-                  status=i32(RUNNING), epochs_done=i32(config.first_epoch), bad_step=i32(0))
+    return Member(
+        params=params,
+        opt_state=opt_state,
+        best_params=params if config.has_validation else None,
+        best_val=jnp.asarray(jnp.inf, dtype),
+        best_epoch=i32(0),
+        bad_epochs=i32(0),
+        status=i32(RUNNING),
+        epochs_done=i32(config.first_epoch),
+        bad_step=i32(0),
+    )
 
 
 def shuffle_seed(key) -> np.ndarray:
@@ -151,7 +159,9 @@ def batch_rows(order: Array, num_batches: int, batch_size: int) -> Array:
     return idx.reshape(num_batches, batch_size)
 
 
-def batch_weights(num_examples: int, num_batches: int, batch_size: int, padded: bool) -> np.ndarray | None:
+def batch_weights(
+    num_examples: int, num_batches: int, batch_size: int, padded: bool
+) -> np.ndarray | None:
     """``(B, K)`` 1 for real examples, 0 for the padding of a short last batch (None unpadded): static."""
     if not padded:
         return None
@@ -161,9 +171,11 @@ def batch_weights(num_examples: int, num_batches: int, batch_size: int, padded: 
 def _value_and_grad(config: Config) -> Callable:
     net, loss = config.net, config.loss
     if config.method == "manual":
+
         def f(params, x, y, weights, masks):
             value, grads, _ = backprop.backward(net, loss, params, x, y, weights, masks)
             return value, grads
+
         return f
     return jax.value_and_grad(backprop.objective(net, loss))
 
@@ -198,11 +210,17 @@ def _scan_steps(config: Config, params, opt_state, rows: Array, data: Data, hype
     def step(carry, xs):
         params, opt_state, bad = carry
         i, r = xs
-        xb, yb = (data.x[r], data.y[r]) if config.shuffle else (data.x, data.y)  # full batch: no gather
+        xb, yb = (
+            (data.x[r], data.y[r]) if config.shuffle else (data.x, data.y)
+        )  # full batch: no gather
         wb = None if weights is None else jnp.asarray(weights, dtype)[i % b]
-        value, grads, new_params, new_opt = update_step(config, params, opt_state, xb, yb, wb, masks)
+        value, grads, new_params, new_opt = update_step(
+            config, params, opt_state, xb, yb, wb, masks
+        )
         # 0·v is 0 for finite v and NaN otherwise: one number says whether J, ∇J and w_new stayed finite
-        probe = value * 0 + sum(jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves((grads, new_params)))
+        probe = value * 0 + sum(
+            jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves((grads, new_params))
+        )
         bad = jnp.where((bad == n) & ~jnp.isfinite(probe), i, bad)
         if limit is not None:
             new_params, new_opt = _select(i < limit, (new_params, new_opt), (params, opt_state))
@@ -213,7 +231,9 @@ def _scan_steps(config: Config, params, opt_state, rows: Array, data: Data, hype
             out["grad_norms"] = gradient_norms(grads)
         return (new_params, new_opt, bad), out
 
-    return jax.lax.scan(step, (params, opt_state, jnp.asarray(n, jnp.int32)), (jnp.arange(n, dtype=jnp.int32), rows))
+    return jax.lax.scan(
+        step, (params, opt_state, jnp.asarray(n, jnp.int32)), (jnp.arange(n, dtype=jnp.int32), rows)
+    )
 
 
 def _select(pred: Array, on_true, on_false):
@@ -222,10 +242,18 @@ def _select(pred: Array, on_true, on_false):
 
 def _epoch_records(config: Config, out: dict, dtype) -> dict:
     """Per-epoch records from per-step outputs shaped ``(..., B, ...)``."""
-    weights = batch_weights(config.num_examples, config.num_batches, config.batch_size, config.padded)
-    counts = weights.sum(axis=1) if weights is not None else np.full(config.num_batches, config.batch_size)
+    weights = batch_weights(
+        config.num_examples, config.num_batches, config.batch_size, config.padded
+    )
+    counts = (
+        weights.sum(axis=1)
+        if weights is not None
+        else np.full(config.num_batches, config.batch_size)
+    )
     # the epoch's J: its batch losses weighted by their real examples (a short last batch counts its own)
-    record = {"train_loss": jnp.sum(out["loss"] * jnp.asarray(counts / counts.sum(), dtype), axis=-1)}
+    record = {
+        "train_loss": jnp.sum(out["loss"] * jnp.asarray(counts / counts.sum(), dtype), axis=-1)
+    }
     if config.records_lr:
         record["learning_rate"] = out["learning_rate"][..., 0]
     if config.record_grad_norms:
@@ -240,7 +268,9 @@ def _segment_rows(config: Config, orders: Array | None, epochs: int) -> Array:
     return rows.reshape(epochs * config.num_batches, config.batch_size)
 
 
-def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_epoch: Array, limit=None):
+def run_segment(
+    config: Config, member: Member, data: Data, hyper: Hyper, first_epoch: Array, limit=None
+):
     """Epochs ``first_epoch .. first_epoch + C − 1`` of one member: ``(member, records (C, ...))``.
 
     Without validation every step of the segment is one ``lax.scan`` and the epochs'
@@ -254,43 +284,71 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
     epochs = first_epoch + jnp.arange(c, dtype=jnp.int32)
     orders = epoch_orders(hyper.seed, epochs, config.num_examples) if config.shuffle else None
     if not config.has_validation:
-        (params, opt_state, bad), out = _scan_steps(config, member.params, member.opt_state,
-                                                    _segment_rows(config, orders, c), data, hyper, limit)
-        records = _epoch_records(config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out),
-                                 dtype)
+        (params, opt_state, bad), out = _scan_steps(
+            config,
+            member.params,
+            member.opt_state,
+            _segment_rows(config, orders, c),
+            data,
+            hyper,
+            limit,
+        )
+        records = _epoch_records(
+            config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out), dtype
+        )
         if limit is not None:
             return member._replace(params=params, opt_state=opt_state), records
         diverged = bad < c * b
         done = jnp.where(diverged, first_epoch + bad // b, first_epoch + c)
         after = member._replace(
-            params=_select(diverged, member.params, params), opt_state=_select(diverged, member.opt_state, opt_state),
-            status=jnp.select([diverged, done >= config.num_epochs], [DIVERGED, FINISHED], RUNNING).astype(jnp.int32),
-            epochs_done=done.astype(jnp.int32), bad_step=jnp.where(diverged, bad % b, 0).astype(jnp.int32))
+            params=_select(diverged, member.params, params),
+            opt_state=_select(diverged, member.opt_state, opt_state),
+            status=jnp.select(
+                [diverged, done >= config.num_epochs], [DIVERGED, FINISHED], RUNNING
+            ).astype(jnp.int32),
+            epochs_done=done.astype(jnp.int32),
+            bad_step=jnp.where(diverged, bad % b, 0).astype(jnp.int32),
+        )
         return _select(member.status == RUNNING, after, member), records
 
     empty = empty_record(config, dtype)
 
     def epoch_or_skip(m: Member, xs):
         epoch, order, offset = xs
-        run = lambda m: _epoch_with_validation(config, m, epoch, order, data, hyper,  # noqa: E731
-                                               None if limit is None else limit - offset)
+        run = lambda m: _epoch_with_validation(
+            config,
+            m,
+            epoch,
+            order,
+            data,
+            hyper,  # noqa: E731
+            None if limit is None else limit - offset,
+        )
         return jax.lax.cond(m.status == RUNNING, run, lambda m: (m, empty), m)
 
     return jax.lax.scan(epoch_or_skip, member, (epochs, orders, jnp.arange(c, dtype=jnp.int32) * b))
 
 
-def _epoch_with_validation(config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper, limit):
+def _epoch_with_validation(
+    config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper, limit
+):
     b = config.num_batches
     dtype = jax.tree_util.tree_leaves(member.params)[0].dtype
     rows = _segment_rows(config, None if order is None else order[None], 1)
-    (params, opt_state, bad), out = _scan_steps(config, member.params, member.opt_state, rows, data, hyper, limit)
+    (params, opt_state, bad), out = _scan_steps(
+        config, member.params, member.opt_state, rows, data, hyper, limit
+    )
     record = _epoch_records(config, out, dtype)
-    diverged = bad < b if limit is None else limit < b    # a replay stops inside the diverged epoch
+    diverged = bad < b if limit is None else limit < b  # a replay stops inside the diverged epoch
     if limit is None:
-        params, opt_state = _select(diverged, (member.params, member.opt_state), (params, opt_state))
+        params, opt_state = _select(
+            diverged, (member.params, member.opt_state), (params, opt_state)
+        )
     masks = hyper.masks if config.use_masks else None
     logits = config.net.logits(params, data.x_val, masks)
-    val_loss = losses.loss_from_logits(config.loss, config.net.layer_activations[-1], logits, data.y_val)
+    val_loss = losses.loss_from_logits(
+        config.loss, config.net.layer_activations[-1], logits, data.y_val
+    )
     record["val_loss"] = val_loss
     if config.accuracy is not None:
         record["val_accuracy"] = accuracy(config.accuracy, logits, data.y_val)
@@ -298,35 +356,53 @@ def _epoch_with_validation(config: Config, member: Member, epoch: Array, order, 
     improved = ~diverged & (val_loss < member.best_val - hyper.min_delta)
     bad_epochs = jnp.where(improved, 0, member.bad_epochs + 1).astype(jnp.int32)
     early = bad_epochs >= config.patience if config.patience is not None else jnp.asarray(False)
-    status = jnp.select([diverged, early, epoch + 1 >= config.num_epochs], [DIVERGED, STOPPED_EARLY, FINISHED],
-                        RUNNING).astype(jnp.int32)
-    return Member(params=params, opt_state=opt_state, best_params=_select(improved, params, member.best_params),
-                  best_val=jnp.where(improved, val_loss, member.best_val),
-                  best_epoch=jnp.where(improved, epoch + 1, member.best_epoch).astype(jnp.int32),
-                  bad_epochs=bad_epochs, status=status,
-                  epochs_done=jnp.where(diverged, epoch, epoch + 1).astype(jnp.int32),
-                  bad_step=jnp.where(diverged, bad, 0).astype(jnp.int32)), record
+    status = jnp.select(
+        [diverged, early, epoch + 1 >= config.num_epochs],
+        [DIVERGED, STOPPED_EARLY, FINISHED],
+        RUNNING,
+    ).astype(jnp.int32)
+    return Member(
+        params=params,
+        opt_state=opt_state,
+        best_params=_select(improved, params, member.best_params),
+        best_val=jnp.where(improved, val_loss, member.best_val),
+        best_epoch=jnp.where(improved, epoch + 1, member.best_epoch).astype(jnp.int32),
+        bad_epochs=bad_epochs,
+        status=status,
+        epochs_done=jnp.where(diverged, epoch, epoch + 1).astype(jnp.int32),
+        bad_step=jnp.where(diverged, bad, 0).astype(jnp.int32),
+    ), record
 
 
 def empty_record(config: Config, dtype) -> dict:
     """Zeros shaped like an epoch's record: what a skipped epoch leaves."""
-    names = ["train_loss"] + ["learning_rate"] * config.records_lr + ["grad_norms"] * config.record_grad_norms \
-        + ["val_loss"] * config.has_validation + ["val_accuracy"] * (config.accuracy is not None)
-    return {name: jnp.zeros((config.net.num_layers,) if name == "grad_norms" else (), dtype) for name in names}
+    names = (
+        ["train_loss"]
+        + ["learning_rate"] * config.records_lr
+        + ["grad_norms"] * config.record_grad_norms
+        + ["val_loss"] * config.has_validation
+        + ["val_accuracy"] * (config.accuracy is not None)
+    )
+    return {
+        name: jnp.zeros((config.net.num_layers,) if name == "grad_norms" else (), dtype)
+        for name in names
+    }
 
 
 def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id: Array):
     """From the initial params and optimizer state (stacked for ``fit_many``), segments until every
     member stopped: ``(member, history)``, history ``(..., E − first_epoch)`` per name."""
     init = lambda p, o: init_member(config, p, o)  # noqa: E731
-    member = jax.vmap(init)(params, opt_state) if config.members is not None else init(params, opt_state)
+    member = (
+        jax.vmap(init)(params, opt_state) if config.members is not None else init(params, opt_state)
+    )
     c = config.epochs_per_segment
     segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
     lead = ()
     if config.members is not None:
         segment, lead = jax.vmap(segment, in_axes=(0, None, 0, None)), (config.members,)
     empty = empty_record(config, jax.tree_util.tree_leaves(member.params)[0].dtype)
-    length = config.num_epochs - config.first_epoch          # a multiple of C
+    length = config.num_epochs - config.first_epoch  # a multiple of C
     history = {name: jnp.zeros(lead + (length,) + z.shape, z.dtype) for name, z in empty.items()}
     axis = len(lead)
 
@@ -337,13 +413,23 @@ def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id
     def body(carry):
         e, m, hist = carry
         m, records = segment(m, data, hyper, e)
-        hist = {name: jax.lax.dynamic_update_slice_in_dim(hist[name], records[name], e - config.first_epoch, axis)
-                for name in hist}
+        hist = {
+            name: jax.lax.dynamic_update_slice_in_dim(
+                hist[name], records[name], e - config.first_epoch, axis
+            )
+            for name in hist
+        }
         if config.progress:  # traced only when asked for: a run without it has no callback
             last = jnp.maximum(m.epochs_done - 1 - config.first_epoch, 0)[..., None]
             pick = lambda h: jnp.take_along_axis(h, last, axis=-1)[..., 0]  # noqa: E731
-            jax.debug.callback(_progress.report, progress_id, m.epochs_done, pick(hist["train_loss"]),
-                               pick(hist.get("val_loss", hist["train_loss"])), m.status != RUNNING)
+            jax.debug.callback(
+                _progress.report,
+                progress_id,
+                m.epochs_done,
+                pick(hist["train_loss"]),
+                pick(hist.get("val_loss", hist["train_loss"])),
+                m.status != RUNNING,
+            )
         return e + c, m, hist
 
     first = jnp.asarray(config.first_epoch, jnp.int32)
@@ -351,7 +437,9 @@ def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id
     return member, history
 
 
-def replay(config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: Array, bad_step: Array) -> Member:
+def replay(
+    config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: Array, bad_step: Array
+) -> Member:
     """One member's state just before its non-finite step: the state its run handed back, advanced to it.
 
     Runs once after a diverged run, outside the training loop, so a healthy run
@@ -359,8 +447,11 @@ def replay(config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: 
     """
     config = config._replace(members=None, mesh=None, progress=False)
     c, b = config.epochs_per_segment, config.num_batches
-    first = bad_epoch if config.has_validation else \
-        config.first_epoch + (bad_epoch - config.first_epoch) // c * c
+    first = (
+        bad_epoch
+        if config.has_validation
+        else config.first_epoch + (bad_epoch - config.first_epoch) // c * c
+    )
     member = member._replace(status=jnp.asarray(RUNNING, jnp.int32))  # it ran until that step
     return run_segment(config, member, data, hyper, first, (bad_epoch - first) * b + bad_step)[0]
 
@@ -372,7 +463,9 @@ def accuracy(kind: str, logits: Array, y: Array) -> Array:
     return jnp.mean((jnp.argmax(logits, axis=-1) == jnp.argmax(y, axis=-1)).astype(logits.dtype))
 
 
-def redo_step(config: Config, params, opt_state, data: Data, hyper: Hyper, epoch: Array, step: Array):
+def redo_step(
+    config: Config, params, opt_state, data: Data, hyper: Hyper, epoch: Array, step: Array
+):
     """Redo the update that went non-finite: ``(J finite, per-leaf ∇J finite, per-leaf w_new finite)``.
 
     Run outside the training loop, only after a divergence, to name the leaf;
@@ -386,9 +479,13 @@ def redo_step(config: Config, params, opt_state, data: Data, hyper: Hyper, epoch
         xb, yb = data.x[rows], data.y[rows]
     else:
         xb, yb = data.x, data.y
-    weights = batch_weights(config.num_examples, config.num_batches, config.batch_size, config.padded)
+    weights = batch_weights(
+        config.num_examples, config.num_batches, config.batch_size, config.padded
+    )
     wb = None if weights is None else jnp.asarray(weights, dtype)[step]
     masks = hyper.masks if config.use_masks else None
     value, grads, new_params, _ = update_step(config, params, opt_state, xb, yb, wb, masks)
-    finite = lambda tree: jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)])  # noqa
+    finite = lambda tree: jnp.stack(
+        [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    )  # noqa
     return jnp.isfinite(value), finite(grads), finite(new_params)

@@ -24,7 +24,7 @@ from functional_nn.schedules import InverseTimeDecay, SGDState, learning_rate_of
 
 Array = jax.Array
 #: Bound on the shuffled indices drawn per segment (epochs × members × m int32s): 16 MiB.
-ORDER_BUDGET = 2 ** 22
+ORDER_BUDGET = 2**22
 #: Epochs per segment when every member runs under vmap with early stopping: a stopped
 #: member's skipped epochs are still computed there (vmap turns the skip into a select).
 VMAP_PATIENCE_SEGMENT = 8
@@ -32,17 +32,40 @@ VMAP_PATIENCE_SEGMENT = 8
 
 class Prepared(NamedTuple):
     config: engine.Config
-    params: object               # initial params, stacked over members for fit_many
-    opt_state: object            # initial optimizer state, likewise
+    params: object  # initial params, stacked over members for fit_many
+    opt_state: object  # initial optimizer state, likewise
     data: engine.Data
     hyper: engine.Hyper
-    start: int                   # initial_epoch
+    start: int  # initial_epoch
     rate_texts: tuple[str, ...]  # each member's step size, as a divergence message names it
 
 
-def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optimizer, batch_size, num_epochs,
-            method, validation, patience, min_delta, progress, record_grad_norms, mesh, drop_last, opt_state,
-            initial_epoch, init_scale=None, hidden_widths=None) -> Prepared:
+def prepare(
+    net,
+    x,
+    y,
+    *,
+    members: bool,
+    params,
+    key,
+    loss,
+    learning_rate,
+    optimizer,
+    batch_size,
+    num_epochs,
+    method,
+    validation,
+    patience,
+    min_delta,
+    progress,
+    record_grad_norms,
+    mesh,
+    drop_last,
+    opt_state,
+    initial_epoch,
+    init_scale=None,
+    hidden_widths=None,
+) -> Prepared:
     """Check every argument of ``fit`` (``members=False``) or ``fit_many`` and build the run."""
     backprop.check_setup(net, loss, method)
     key = check_key(key, batched=members)
@@ -51,11 +74,19 @@ def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optim
     if patience is not None:
         patience = check_int("patience", patience, 1)
         if validation is None:
-            raise ValueError("patience (early stopping) needs validation=(x_val, y_val): it stops on the "
-                             "validation loss")
+            raise ValueError(
+                "patience (early stopping) needs validation=(x_val, y_val): it stops on the "
+                "validation loss"
+            )
     min_delta = check_number("min_delta", min_delta)
-    progress, record_grad_norms, drop_last = (check_bool(name, v) for name, v in (
-        ("progress", progress), ("record_grad_norms", record_grad_norms), ("drop_last", drop_last)))
+    progress, record_grad_norms, drop_last = (
+        check_bool(name, v)
+        for name, v in (
+            ("progress", progress),
+            ("record_grad_norms", record_grad_norms),
+            ("drop_last", drop_last),
+        )
+    )
 
     sizes: dict[str, int] = {"key": key.shape[0]} if key.ndim == 1 else {}
     params, stacked = _check_params(net, params, members, sizes)
@@ -68,7 +99,9 @@ def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optim
     optimizer, rate, rate_texts = _check_rate(learning_rate, optimizer, b, members, sizes)
     if init_scale is not None:
         if not members or params is not None:
-            raise ValueError("init_scale applies when fit_many initializes the params (params=None)")
+            raise ValueError(
+                "init_scale applies when fit_many initializes the params (params=None)"
+            )
         init_scale = _member_values("init_scale", init_scale, sizes)
     widths = _check_widths(net, hidden_widths, sizes) if members else None
     n = _number_of_members(sizes) if members else None
@@ -76,36 +109,66 @@ def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optim
     # the members' initial params, optimizer states and traced values
     keys = jnp.broadcast_to(key, (n,)) if members and key.ndim == 0 else key
     if members and params is None:
-        split = jax.vmap(jax.random.split)(keys)                     # (n, 2): init key, shuffle key
+        split = jax.vmap(jax.random.split)(keys)  # (n, 2): init key, shuffle key
         keys = split[:, 1]
-        scales = jnp.broadcast_to(jnp.asarray(1.0 if init_scale is None else init_scale, dtype), (n,))
+        scales = jnp.broadcast_to(
+            jnp.asarray(1.0 if init_scale is None else init_scale, dtype), (n,)
+        )
         params = _init_members(net, dtype, split[:, 0], scales)
     elif members and not stacked:
         params = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), params)
     fresh = jax.vmap(optimizer.init)(params) if members else optimizer.init(params)
     if rate is not None:  # the step size's traced values: one per member
-        rate = jax.tree_util.tree_map(lambda v: jnp.broadcast_to(jnp.asarray(v, dtype), (n,) if members else ()),
-                                      rate)
+        rate = jax.tree_util.tree_map(
+            lambda v: jnp.broadcast_to(jnp.asarray(v, dtype), (n,) if members else ()), rate
+        )
         fresh = fresh._replace(rate=rate)
     opt_state = _check_opt_state(opt_state, fresh, b * start)
     masks = None
     if widths is not None:
-        masks = tuple((jnp.arange(size)[None, :] < widths[:, l, None]).astype(dtype)
-                      for l, size in enumerate(net.layer_sizes[1:-1]))
-    hyper = engine.Hyper(seed=engine.shuffle_seed(keys), min_delta=jnp.broadcast_to(jnp.asarray(min_delta, dtype), (n,) if members else ()),
-                         masks=masks)
+        masks = tuple(
+            (jnp.arange(size)[None, :] < widths[:, l, None]).astype(dtype)
+            for l, size in enumerate(net.layer_sizes[1:-1])
+        )
+    hyper = engine.Hyper(
+        seed=engine.shuffle_seed(keys),
+        min_delta=jnp.broadcast_to(jnp.asarray(min_delta, dtype), (n,) if members else ()),
+        masks=masks,
+    )
 
-    epochs_per_segment = _segment_length(num_epochs - start, (n or 1) * (m if shuffle else 1),
-                                         members and patience is not None, progress)
+    epochs_per_segment = _segment_length(
+        num_epochs - start,
+        (n or 1) * (m if shuffle else 1),
+        members and patience is not None,
+        progress,
+    )
     config = engine.Config(
-        net=net, loss=loss, method=method, num_examples=m, batch_size=k, num_batches=b, shuffle=shuffle,
-        padded=padded, num_epochs=num_epochs, epochs_per_segment=epochs_per_segment, patience=patience,
+        net=net,
+        loss=loss,
+        method=method,
+        num_examples=m,
+        batch_size=k,
+        num_batches=b,
+        shuffle=shuffle,
+        padded=padded,
+        num_epochs=num_epochs,
+        epochs_per_segment=epochs_per_segment,
+        patience=patience,
         has_validation=validation is not None,
-        accuracy={"binary_cross_entropy": "threshold", "categorical_cross_entropy": "argmax"}.get(loss)
-        if validation is not None else None,
-        update=optimizer.update, records_lr=learning_rate_of(opt_state) is not None,
-        record_grad_norms=record_grad_norms, progress=progress, mesh=mesh, use_masks=masks is not None,
-        members=n, first_epoch=start)
+        accuracy={"binary_cross_entropy": "threshold", "categorical_cross_entropy": "argmax"}.get(
+            loss
+        )
+        if validation is not None
+        else None,
+        update=optimizer.update,
+        records_lr=learning_rate_of(opt_state) is not None,
+        record_grad_norms=record_grad_norms,
+        progress=progress,
+        mesh=mesh,
+        use_masks=masks is not None,
+        members=n,
+        first_epoch=start,
+    )
     if mesh is not None:  # data, params and state on every device; each batch is split in the loop
         params, opt_state, data, hyper = parallel.replicate((params, opt_state, data, hyper), mesh)
     if len(rate_texts) == 1 and n:
@@ -113,7 +176,9 @@ def prepare(net, x, y, *, members: bool, params, key, loss, learning_rate, optim
     return Prepared(config, params, opt_state, data, hyper, start, rate_texts)
 
 
-def _segment_length(epochs: int, indices_per_epoch: int, vmapped_patience: bool, progress: bool) -> int:
+def _segment_length(
+    epochs: int, indices_per_epoch: int, vmapped_patience: bool, progress: bool
+) -> int:
     """``C``: the largest divisor of the epochs to run within the bounds below, so segments tile the run.
 
     Bounded by the shuffled indices a segment draws (``ORDER_BUDGET``); under vmap
@@ -129,6 +194,7 @@ def _segment_length(epochs: int, indices_per_epoch: int, vmapped_patience: bool,
 
 
 # --- params and data ----------------------------------------------------------------
+
 
 def _params_dtype(params):
     dtypes = {np.dtype(leaf.dtype) for leaf in jax.tree_util.tree_leaves(params)}
@@ -174,9 +240,14 @@ def _check_data(net: MLP, loss: str, dtype, x, y, validation) -> engine.Data:
     if validation is None:
         return engine.Data(x, y, None, None)
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-        raise TypeError(f"validation must be a tuple (x_val, y_val) or None, got {type(validation).__name__}")
-    return engine.Data(x, y, *_check_xy(net, loss, dtype, *validation, "validation[0] (x_val)",
-                                        "validation[1] (y_val)"))
+        raise TypeError(
+            f"validation must be a tuple (x_val, y_val) or None, got {type(validation).__name__}"
+        )
+    return engine.Data(
+        x,
+        y,
+        *_check_xy(net, loss, dtype, *validation, "validation[0] (x_val)", "validation[1] (y_val)"),
+    )
 
 
 def _batch_geometry(m: int, batch_size, drop_last: bool) -> tuple[int, int, bool, bool]:
@@ -196,6 +267,7 @@ def _init_members(net: MLP, dtype, keys: Array, scales: Array):
 
 # --- the update rule ------------------------------------------------------------------
 
+
 def _check_rate(learning_rate, optimizer, num_batches: int, members: bool, sizes: dict):
     """``(optimizer, the step size's traced values or None, how each member's step size reads)``.
 
@@ -203,42 +275,65 @@ def _check_rate(learning_rate, optimizer, num_batches: int, members: bool, sizes
     and ``c2``) go into the optimizer state, one per member, so they are traced.
     """
     if (learning_rate is None) == (optimizer is None):
-        raise ValueError("give exactly one of learning_rate (the lecture's w ← w − α∇J, a number or a "
-                         "schedule) or optimizer (an optax.GradientTransformation), got "
-                         f"learning_rate={learning_rate!r} and optimizer={optimizer!r}"[:400])
+        raise ValueError(
+            "give exactly one of learning_rate (the lecture's w ← w − α∇J, a number or a "
+            "schedule) or optimizer (an optax.GradientTransformation), got "
+            f"learning_rate={learning_rate!r} and optimizer={optimizer!r}"[:400]
+        )
     if optimizer is not None:
-        if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
-            raise TypeError(f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}")
+        if not (
+            callable(getattr(optimizer, "init", None))
+            and callable(getattr(optimizer, "update", None))
+        ):
+            raise TypeError(
+                f"optimizer must be an optax.GradientTransformation, got {type(optimizer).__name__}"
+            )
         return optimizer, None, ("the optimizer's step size (learning rate)",)
     if isinstance(learning_rate, InverseTimeDecay):
         if learning_rate.per == "epoch":
             if learning_rate.steps_per_epoch not in (None, num_batches):
-                raise ValueError(f"learning_rate counts epochs of steps_per_epoch={learning_rate.steps_per_epoch} "
-                                 f"updates, but this run makes {num_batches} updates per epoch")
-            learning_rate = InverseTimeDecay(learning_rate.c1, learning_rate.c2, "epoch", num_batches)
+                raise ValueError(
+                    f"learning_rate counts epochs of steps_per_epoch={learning_rate.steps_per_epoch} "
+                    f"updates, but this run makes {num_batches} updates per epoch"
+                )
+            learning_rate = InverseTimeDecay(
+                learning_rate.c1, learning_rate.c2, "epoch", num_batches
+            )
         c1, c2 = (np.asarray(v, float) for v in (learning_rate.c1, learning_rate.c2))
         if not members and (c1.ndim or c2.ndim):
-            raise ValueError(f"fit takes scalar c1 and c2; arrays of them are for fit_many, got shapes "
-                             f"{c1.shape} and {c2.shape}")
+            raise ValueError(
+                f"fit takes scalar c1 and c2; arrays of them are for fit_many, got shapes "
+                f"{c1.shape} and {c2.shape}"
+            )
         for name, v in (("c1", c1), ("c2", c2)):
             if v.ndim:
                 sizes[name] = v.shape[0]
         n = max(c1.size, c2.size)
         c1, c2 = np.broadcast_to(c1, (n,)), np.broadcast_to(c2, (n,))
-        texts = tuple(f"the learning-rate schedule α_k = c1/(k + c2) with c1={a:g}, c2={c:g} (α_0 = {a / c:g})"
-                      for a, c in zip(c1, c2))
+        texts = tuple(
+            f"the learning-rate schedule α_k = c1/(k + c2) with c1={a:g}, c2={c:g} (α_0 = {a / c:g})"
+            for a, c in zip(c1, c2)
+        )
         return sgd(learning_rate), (learning_rate.c1, learning_rate.c2), texts
     if callable(learning_rate):
         first = np.asarray(learning_rate(0))
         if first.shape != () or not np.isfinite(first) or first < 0:
-            raise ValueError(f"learning_rate schedule must map a step count to a finite number >= 0, "
-                             f"got {first!r} at step 0")
+            raise ValueError(
+                f"learning_rate schedule must map a step count to a finite number >= 0, "
+                f"got {first!r} at step 0"
+            )
         return sgd(learning_rate), None, ("the learning-rate schedule",)
     arr = np.asarray(learning_rate)
-    if isinstance(learning_rate, (bool, np.bool_)) or arr.dtype.kind not in "iuf" or arr.ndim > (1 if members else 0):
+    if (
+        isinstance(learning_rate, (bool, np.bool_))
+        or arr.dtype.kind not in "iuf"
+        or arr.ndim > (1 if members else 0)
+    ):
         allowed = "a number, a 1-D array of them (one per member)" if members else "a number"
-        raise TypeError(f"learning_rate must be {allowed}, an fnn.inverse_time_decay schedule or an optax "
-                        f"schedule, got {learning_rate!r}"[:400])
+        raise TypeError(
+            f"learning_rate must be {allowed}, an fnn.inverse_time_decay schedule or an optax "
+            f"schedule, got {learning_rate!r}"[:400]
+        )
     if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
     if arr.ndim:
@@ -258,23 +353,30 @@ def _check_opt_state(opt_state, fresh, count: int):
     got_leaves, got_tree = jax.tree_util.tree_flatten(opt_state)
     want_leaves, want_tree = jax.tree_util.tree_flatten(fresh)
     if got_tree != want_tree:
-        raise ValueError(f"opt_state must have the structure of optimizer.init(params) "
-                         f"({want_tree}), got {got_tree}"[:600])
+        raise ValueError(
+            f"opt_state must have the structure of optimizer.init(params) "
+            f"({want_tree}), got {got_tree}"[:600]
+        )
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(fresh)[0]]
     for path, got, want in zip(paths, got_leaves, want_leaves):
         if np.shape(got) != want.shape or np.asarray(got).dtype != want.dtype:
-            raise ValueError(f"opt_state{path} must be {want.dtype}{list(want.shape)} as optimizer.init "
-                             f"gives, got {np.asarray(got).dtype}{list(np.shape(got))}")
+            raise ValueError(
+                f"opt_state{path} must be {want.dtype}{list(want.shape)} as optimizer.init "
+                f"gives, got {np.asarray(got).dtype}{list(np.shape(got))}"
+            )
     return jax.tree_util.tree_map(jnp.asarray, opt_state)
 
 
 # --- fit_many's per-member arguments ---------------------------------------------------
 
+
 def _member_values(name: str, value, sizes: dict) -> np.ndarray:
     """A positive number or a 1-D array of them, one per member."""
     arr = np.asarray(value)
     if isinstance(value, (bool, np.bool_)) or arr.dtype.kind not in "iuf" or arr.ndim > 1:
-        raise TypeError(f"{name} must be a number or a 1-D array of them (one per member), got {value!r}")
+        raise TypeError(
+            f"{name} must be a number or a 1-D array of them (one per member), got {value!r}"
+        )
     if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     if arr.ndim:
@@ -295,20 +397,26 @@ def _check_widths(net: MLP, hidden_widths, sizes: dict) -> Array | None:
     if arr.ndim == 1 and len(hidden) == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[1] != len(hidden) or arr.shape[0] < 1:
-        raise ValueError(f"hidden_widths must have shape (members, {len(hidden)}) for hidden layers {hidden}, "
-                         f"got {np.shape(hidden_widths)}")
+        raise ValueError(
+            f"hidden_widths must have shape (members, {len(hidden)}) for hidden layers {hidden}, "
+            f"got {np.shape(hidden_widths)}"
+        )
     if np.any(arr < 1) or np.any(arr > np.asarray(hidden)):
-        raise ValueError(f"hidden_widths must lie in [1, {hidden}] per layer (the network's widths), got "
-                         f"{arr.tolist()}"[:400])
+        raise ValueError(
+            f"hidden_widths must lie in [1, {hidden}] per layer (the network's widths), got "
+            f"{arr.tolist()}"[:400]
+        )
     sizes["hidden_widths"] = arr.shape[0]
     return jnp.asarray(arr)
 
 
 def _number_of_members(sizes: dict) -> int:
     if not sizes:
-        raise ValueError("fit_many needs at least one per-member argument with a leading (members,) axis: "
-                         "key=jax.random.split(key, n), a learning_rate array, c1/c2 arrays, init_scale, "
-                         "hidden_widths or stacked params")
+        raise ValueError(
+            "fit_many needs at least one per-member argument with a leading (members,) axis: "
+            "key=jax.random.split(key, n), a learning_rate array, c1/c2 arrays, init_scale, "
+            "hidden_widths or stacked params"
+        )
     if len(set(sizes.values())) != 1:
         raise ValueError(f"per-member arguments disagree on the number of members: {sizes}")
     return next(iter(sizes.values()))

@@ -29,7 +29,9 @@ def progress_bar(enabled: bool, total: int, description: str):
     try:
         from tqdm.auto import tqdm
     except ImportError as err:
-        raise ImportError("progress=True needs tqdm: pip install 'functional-nn[progress]'") from err
+        raise ImportError(
+            "progress=True needs tqdm: pip install 'functional-nn[progress]'"
+        ) from err
     progress_id = next(_ids)
     bar = tqdm(total=total, desc=description, unit="epoch")
     _BARS[progress_id] = bar
@@ -46,13 +48,21 @@ def report(progress_id, epochs_run, train_loss, val_loss, done) -> None:
     bar = _BARS.get(int(progress_id))
     if bar is None:
         return
-    epochs_run, train_loss, val_loss = np.asarray(epochs_run), np.asarray(train_loss), np.asarray(val_loss)
+    epochs_run, train_loss, val_loss = (
+        np.asarray(epochs_run),
+        np.asarray(train_loss),
+        np.asarray(val_loss),
+    )
     done = np.asarray(done)
     bar.n = int(np.max(epochs_run))
     if train_loss.ndim == 0:
-        bar.set_postfix(train_loss=f"{float(train_loss):.4g}", val_loss=f"{float(val_loss):.4g}", refresh=False)
+        bar.set_postfix(
+            train_loss=f"{float(train_loss):.4g}", val_loss=f"{float(val_loss):.4g}", refresh=False
+        )
     else:  # fit_many: how many members still train, and the best validation loss so far
         ran = epochs_run > 0
         best = float(np.min(val_loss[ran])) if ran.any() else float("inf")
-        bar.set_postfix(running=f"{int((~done).sum())}/{done.size}", best_val_loss=f"{best:.4g}", refresh=False)
+        bar.set_postfix(
+            running=f"{int((~done).sum())}/{done.size}", best_val_loss=f"{best:.4g}", refresh=False
+        )
     bar.refresh()

@@ -39,9 +39,13 @@ def _to_array(node, where: str) -> np.ndarray:
     try:
         array = np.asarray(node)
     except Exception as err:  # typed PRNG keys, tracers, arbitrary objects
-        raise TypeError(f"{where}: cannot store a leaf of type {type(node).__name__} ({err})") from None
+        raise TypeError(
+            f"{where}: cannot store a leaf of type {type(node).__name__} ({err})"
+        ) from None
     if array.dtype.kind in "OUSmM" or array.dtype.fields is not None:
-        raise TypeError(f"{where}: cannot store a leaf of dtype {array.dtype} (type {type(node).__name__})")
+        raise TypeError(
+            f"{where}: cannot store a leaf of dtype {array.dtype} (type {type(node).__name__})"
+        )
     return array
 
 
@@ -51,11 +55,19 @@ def encode(node, path: str, arrays: dict[str, np.ndarray]) -> dict:
         return {"kind": "none"}
     if _is_namedtuple(node):
         cls = type(node)
-        return {"kind": "namedtuple", "class": f"{cls.__module__}:{cls.__qualname__}", "fields": list(cls._fields),
-                "children": [encode(v, f"{path}/{escape(f)}", arrays) for f, v in zip(cls._fields, node)]}
+        return {
+            "kind": "namedtuple",
+            "class": f"{cls.__module__}:{cls.__qualname__}",
+            "fields": list(cls._fields),
+            "children": [
+                encode(v, f"{path}/{escape(f)}", arrays) for f, v in zip(cls._fields, node)
+            ],
+        }
     if type(node) in (tuple, list):
-        return {"kind": type(node).__name__,
-                "children": [encode(v, f"{path}/{i}", arrays) for i, v in enumerate(node)]}
+        return {
+            "kind": type(node).__name__,
+            "children": [encode(v, f"{path}/{i}", arrays) for i, v in enumerate(node)],
+        }
     if type(node) is dict:
         keys = []
         for k in node:
@@ -64,16 +76,23 @@ def encode(node, path: str, arrays: dict[str, np.ndarray]) -> dict:
             keys.append(k)
         if len({str(k) for k in keys}) != len(keys):
             raise TypeError(f"{path}: dict keys {keys!r} collide once written as text")
-        return {"kind": "dict", "keys": keys,
-                "children": [encode(node[k], f"{path}/{escape(str(k))}", arrays) for k in keys]}
+        return {
+            "kind": "dict",
+            "keys": keys,
+            "children": [encode(node[k], f"{path}/{escape(str(k))}", arrays) for k in keys],
+        }
     if isinstance(node, (bool, int, float, np.ndarray, np.generic, jax.Array)):
         return _encode_leaf(node, path, arrays)
     flat, treedef = jax.tree_util.tree_flatten_with_path(node)
     if treedef.num_nodes == 1 and treedef.num_leaves == 1:  # jax sees a leaf: it must be array-like
         return _encode_leaf(node, path, arrays)
     cls = type(node)
-    return {"kind": "opaque", "class": f"{cls.__module__}:{cls.__qualname__}", "treedef": str(treedef),
-            "children": [_encode_leaf(v, f"{path}/{keystr(p)}", arrays) for p, v in flat]}
+    return {
+        "kind": "opaque",
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "treedef": str(treedef),
+        "children": [_encode_leaf(v, f"{path}/{keystr(p)}", arrays) for p, v in flat],
+    }
 
 
 def _encode_leaf(node, path: str, arrays: dict[str, np.ndarray]) -> dict:
@@ -156,12 +175,18 @@ def namedtuple_class(name: str, fields: tuple[str, ...], cache: dict):
         cls = module
         for part in qualname.split("."):
             cls = getattr(cls, part, None)
-        if not (isinstance(cls, type) and issubclass(cls, tuple) and tuple(getattr(cls, "_fields", ())) == fields):
+        if not (
+            isinstance(cls, type)
+            and issubclass(cls, tuple)
+            and tuple(getattr(cls, "_fields", ())) == fields
+        ):
             cls = None
     if cls is None:
         try:
             cls = collections.namedtuple(qualname.split(".")[-1] or "Node", fields)
         except ValueError as err:
-            raise TreeDecodeError(f"cannot rebuild NamedTuple {name} with fields {fields}: {err}") from None
+            raise TreeDecodeError(
+                f"cannot rebuild NamedTuple {name} with fields {fields}: {err}"
+            ) from None
     cache[name, fields] = cls
     return cls

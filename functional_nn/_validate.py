@@ -26,7 +26,9 @@ def real_dtype(a, name: str) -> np.dtype:
         try:
             dtype = np.asarray(a).dtype
         except (TypeError, ValueError) as err:  # ragged nested lists
-            raise TypeError(f"{name} must be an array of real numbers, got {type(a).__name__} ({err})") from err
+            raise TypeError(
+                f"{name} must be an array of real numbers, got {type(a).__name__} ({err})"
+            ) from err
     dtype = np.dtype(dtype)
     # bfloat16 has kind 'V' in numpy; jax.numpy's issubdtype knows it is a float
     if not (dtype.kind in "biuf" or jax.numpy.issubdtype(dtype, jax.numpy.floating)):
@@ -44,8 +46,10 @@ def check_finite(a, name: str) -> None:
     bad = ~np.isfinite(values.astype(np.float32) if values.dtype.kind == "V" else values)
     if bad.any():
         first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{name} must be finite, got {int(bad.sum())} NaN/inf values (first at index {first}: "
-                         f"{float(values[first])})")
+        raise ValueError(
+            f"{name} must be finite, got {int(bad.sum())} NaN/inf values (first at index {first}: "
+            f"{float(values[first])})"
+        )
 
 
 def check_matrix(a, name: str, n_columns: int | None = None) -> tuple[int, int]:
@@ -53,7 +57,12 @@ def check_matrix(a, name: str, n_columns: int | None = None) -> tuple[int, int]:
     real_dtype(a, name)
     shape = tuple(np.shape(a))
     cols = "n" if n_columns is None else str(n_columns)
-    if len(shape) != 2 or shape[0] < 1 or shape[1] < 1 or (n_columns is not None and shape[1] != n_columns):
+    if (
+        len(shape) != 2
+        or shape[0] < 1
+        or shape[1] < 1
+        or (n_columns is not None and shape[1] != n_columns)
+    ):
         raise ValueError(f"{name} must have shape (examples >= 1, {cols}), got shape {shape}")
     return shape
 
@@ -64,8 +73,10 @@ def check_labels_in_range(labels, name: str, num_classes: int) -> None:
         return
     values = np.asarray(labels)
     if values.size and (values.min() < 0 or values.max() >= num_classes):
-        raise ValueError(f"{name} must hold integer labels in [0, {num_classes}), got min {values.min()} "
-                         f"and max {values.max()}")
+        raise ValueError(
+            f"{name} must hold integer labels in [0, {num_classes}), got min {values.min()} "
+            f"and max {values.max()}"
+        )
 
 
 def check_unit_interval(y, name: str, loss: str) -> None:
@@ -74,7 +85,9 @@ def check_unit_interval(y, name: str, loss: str) -> None:
         return
     values = np.asarray(y, np.float64)
     if values.size and (values.min() < 0 or values.max() > 1):
-        raise ValueError(f"{loss} needs targets {name} in [0, 1], got values in [{values.min()}, {values.max()}]")
+        raise ValueError(
+            f"{loss} needs targets {name} in [0, 1], got values in [{values.min()}, {values.max()}]"
+        )
 
 
 def check_probability_rows(y, name: str, atol: float = 1e-3) -> None:
@@ -85,13 +98,16 @@ def check_probability_rows(y, name: str, atol: float = 1e-3) -> None:
     sums = np.asarray(y, np.float64).sum(axis=-1)
     bad = np.flatnonzero(np.abs(sums - 1) > atol)
     if bad.size:
-        raise ValueError(f"categorical_cross_entropy needs each row of {name} to sum to 1 (one-hot or "
-                         f"probabilities), got {bad.size} rows that do not (row {bad[0]} sums to {sums[bad[0]]})")
+        raise ValueError(
+            f"categorical_cross_entropy needs each row of {name} to sum to 1 (one-hot or "
+            f"probabilities), got {bad.size} rows that do not (row {bad[0]} sums to {sums[bad[0]]})"
+        )
 
 
 # --- scalars: the one set of basic argument checks -------------------------------------
 # A wrong type is a TypeError, a right type with a wrong value a ValueError; the message
 # names the argument, what was expected and what came.
+
 
 def check_bool(name: str, value) -> bool:
     """``True`` or ``False`` (numpy bools too; ints and strings are refused)."""
@@ -105,8 +121,13 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bound = f"in [{low}, {high}]" if low is not None and high is not None else \
-            f">= {low}" if low is not None else f"<= {high}"
+        bound = (
+            f"in [{low}, {high}]"
+            if low is not None and high is not None
+            else f">= {low}"
+            if low is not None
+            else f"<= {high}"
+        )
         raise ValueError(f"{name} must be {bound}, got {value}")
     return int(value)
 
@@ -114,12 +135,17 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
 def check_number(name: str, value, *, low: float = 0.0, strict: bool = False) -> float:
     """A finite real number ``>= low`` (``> low`` when ``strict``); 0-d arrays pass."""
     scalar = isinstance(value, (int, float, np.integer, np.floating)) or (
-        isinstance(value, (np.ndarray, jax.Array)) and np.shape(value) == () and np.asarray(value).dtype.kind in "iuf")
+        isinstance(value, (np.ndarray, jax.Array))
+        and np.shape(value) == ()
+        and np.asarray(value).dtype.kind in "iuf"
+    )
     if isinstance(value, (bool, np.bool_)) or not scalar:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
     value = float(value)
     if not np.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}")
+        raise ValueError(
+            f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}"
+        )
     return value
 
 
@@ -133,12 +159,18 @@ def check_key(key, name: str = "key", *, batched: bool = False, optional: bool =
         return None
     if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         typed = key
-    elif isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.ndim >= 1 \
-            and key.shape[-1] == 2:
+    elif (
+        isinstance(key, (jax.Array, np.ndarray))
+        and key.dtype == np.uint32
+        and key.ndim >= 1
+        and key.shape[-1] == 2
+    ):
         typed = jax.random.wrap_key_data(jax.numpy.asarray(key))
     else:
-        raise TypeError(f"{name} must be a jax.random key such as jax.random.key(0), "
-                        f"got {type(key).__name__}: {key!r}"[:300])
+        raise TypeError(
+            f"{name} must be a jax.random key such as jax.random.key(0), "
+            f"got {type(key).__name__}: {key!r}"[:300]
+        )
     if typed.ndim > (1 if batched else 0):
         expected = "() or (members,)" if batched else "() (one key)"
         raise ValueError(f"{name} must have shape {expected}, got {typed.shape}")

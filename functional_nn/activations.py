@@ -122,17 +122,22 @@ def softmax_jvp(s: Array, g: Array) -> Array:
 
 def softmax_jacobian(s: Array) -> Array:
     r"""Full Jacobian ``∂s_i/∂z_j = diag(s) − s sᵀ``: ``(..., n) -> (..., n, n)``."""
-    return jnp.einsum("...i,ij->...ij", s, jnp.eye(s.shape[-1], dtype=s.dtype)) - s[..., :, None] * s[..., None, :]
+    return (
+        jnp.einsum("...i,ij->...ij", s, jnp.eye(s.shape[-1], dtype=s.dtype))
+        - s[..., :, None] * s[..., None, :]
+    )
 
 
 class Activation(NamedTuple):
     """An activation by name: its function, hand derivative and whether it has a kink."""
 
     name: str
-    fn: Callable[[Array], Array]                 # elementwise (softmax: along the last axis)
-    derivative: Callable[[Array], Array] | None  # elementwise f'(o); None for softmax (use softmax_jvp)
-    has_kink: bool                               # non-differentiable at 0 (finite differences may cross it)
-    trainable: bool                              # False: zero derivative almost everywhere
+    fn: Callable[[Array], Array]  # elementwise (softmax: along the last axis)
+    derivative: (
+        Callable[[Array], Array] | None
+    )  # elementwise f'(o); None for softmax (use softmax_jvp)
+    has_kink: bool  # non-differentiable at 0 (finite differences may cross it)
+    trainable: bool  # False: zero derivative almost everywhere
 
 
 def get_activation(name: str, *, negative_slope: float = 0.01) -> Activation:
@@ -154,7 +159,9 @@ def get_activation(name: str, *, negative_slope: float = 0.01) -> Activation:
             True,
         )
     if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known activations: {', '.join(ACTIVATION_NAMES)}")
+        raise ValueError(
+            f"unknown activation {name!r}; known activations: {', '.join(ACTIVATION_NAMES)}"
+        )
     return _ACTIVATIONS[name]
 
 

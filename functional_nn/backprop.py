@@ -31,13 +31,20 @@ METHODS = ("manual", "autodiff")
 class Backward(NamedTuple):
     """The manual backward pass's results."""
 
-    value: Array               # J, ()
-    grads: Params              # same tree as params: ∂J/∂w^l, ∂J/∂b^l
+    value: Array  # J, ()
+    grads: Params  # same tree as params: ∂J/∂w^l, ∂J/∂b^l
     deltas: tuple[Array, ...]  # (δ^1, ..., δ^L), δ^l = ∂J/∂o^l, each (batch, n_l)
 
 
-def backward(net: MLP, loss: str, params: Params, x: Array, y: Array,
-             weights: Array | None = None, masks: tuple[Array, ...] | None = None) -> Backward:
+def backward(
+    net: MLP,
+    loss: str,
+    params: Params,
+    x: Array,
+    y: Array,
+    weights: Array | None = None,
+    masks: tuple[Array, ...] | None = None,
+) -> Backward:
     """Loss, gradients and per-layer deltas by the hand-derived δ recursion.
 
     Inner function: ``y`` must already have the outputs' shape (see
@@ -61,18 +68,20 @@ def backward(net: MLP, loss: str, params: Params, x: Array, y: Array,
     delta = losses.output_delta(loss, acts[-1], o_out, y, weights)
     grads, deltas = [], []
     for l in reversed(range(net.num_layers)):
-        a_prev = trace.activations[l]        # a^{l−1}: ∂o_j^l/∂w_pj^l = a_p^{l−1}
-        dw = a_prev.T @ delta                # ∂J/∂w_pj^l = Σ_k a_kp^{l−1} δ_kj^l
-        db = jnp.sum(delta, axis=0)          # ∂o_j^l/∂b_j^l = 1
+        a_prev = trace.activations[l]  # a^{l−1}: ∂o_j^l/∂w_pj^l = a_p^{l−1}
+        dw = a_prev.T @ delta  # ∂J/∂w_pj^l = Σ_k a_kp^{l−1} δ_kj^l
+        db = jnp.sum(delta, axis=0)  # ∂o_j^l/∂b_j^l = 1
         grads.append(Dense(dw, db))
         deltas.append(delta)
         if l == 0:
             break
-        da = delta @ params[l].w.T           # ∂o_c^l/∂a_j^{l−1} = w_jc^l, summed over c
+        da = delta @ params[l].w.T  # ∂o_c^l/∂a_j^{l−1} = w_jc^l, summed over c
         if masks is not None:
-            da = da * masks[l - 1]           # a masked unit's output is constant 0
+            da = da * masks[l - 1]  # a masked unit's output is constant 0
         o = trace.pre_activations[l - 1]
-        delta = _through_activation(acts[l - 1], o, trace.activations[l], da)  # ∂a^{l−1}/∂o^{l−1} = f'(o^{l−1})
+        delta = _through_activation(
+            acts[l - 1], o, trace.activations[l], da
+        )  # ∂a^{l−1}/∂o^{l−1} = f'(o^{l−1})
     return Backward(value, tuple(reversed(grads)), tuple(reversed(deltas)))
 
 
@@ -121,7 +130,9 @@ def check_batch(net: MLP, loss: str, params: Params, x, y, weights=None) -> tupl
     dtype = params[0].w.dtype
     y = losses.prepare_targets(loss, y, (x.shape[0], net.layer_sizes[-1]), dtype)
     if weights is not None and tuple(jnp.shape(weights)) != (x.shape[0],):
-        raise ValueError(f"weights must have shape ({x.shape[0]},), got {tuple(jnp.shape(weights))}")
+        raise ValueError(
+            f"weights must have shape ({x.shape[0]},), got {tuple(jnp.shape(weights))}"
+        )
     return x.astype(dtype), y
 
 
@@ -159,7 +170,9 @@ def deltas(net: MLP, loss: str, params: Params, x, y) -> tuple[Array, ...]:
     return backward(net, loss, params, x, y).deltas
 
 
-def per_example_backward(net: MLP, loss: str, params: Params, x: Array, y: Array) -> tuple[Array, Params]:
+def per_example_backward(
+    net: MLP, loss: str, params: Params, x: Array, y: Array
+) -> tuple[Array, Params]:
     r"""Each example's own gradient by hand: ``∂ℓ_k/∂w^l = a_k^{l−1} ⊗ δ_k^l / ω_k``, ``∂ℓ_k/∂b^l = δ_k^l / ω_k``.
 
     Inner function (``y`` in the outputs' shape). ``δ^l`` of :func:`backward`
@@ -177,8 +190,14 @@ def per_example_backward(net: MLP, loss: str, params: Params, x: Array, y: Array
     k = x.shape[0]
     grads = []
     for l, delta in enumerate(result.deltas):
-        delta_k = delta * k                                          # δ_k^l / ω_k: one example's own δ
-        grads.append(Dense(jnp.einsum("kp,kj->kpj", trace.activations[l], delta_k),  # a_k^{l−1} ⊗ δ_k^l
-                           delta_k))
-    per_example = jax.vmap(lambda o, t: losses.loss_from_logits(loss, net.layer_activations[-1], o[None], t[None]))
+        delta_k = delta * k  # δ_k^l / ω_k: one example's own δ
+        grads.append(
+            Dense(
+                jnp.einsum("kp,kj->kpj", trace.activations[l], delta_k),  # a_k^{l−1} ⊗ δ_k^l
+                delta_k,
+            )
+        )
+    per_example = jax.vmap(
+        lambda o, t: losses.loss_from_logits(loss, net.layer_activations[-1], o[None], t[None])
+    )
     return per_example(trace.pre_activations[-1], y), tuple(grads)

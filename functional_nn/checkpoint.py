@@ -47,15 +47,22 @@ class CheckpointError(ValueError):
 class Checkpoint(NamedTuple):
     """What :func:`load_checkpoint` returns."""
 
-    params: Any                # the params tree (numpy leaves, or like's leaf types)
-    network: Any               # an MLP, a dict for other network descriptions, or None
-    opt_state: Any             # the optimizer state, or None if none was saved
-    history: dict | None       # e.g. {"train_loss": (num_epochs,) array, ...}
-    metadata: dict             # the JSON metadata given to save_checkpoint
+    params: Any  # the params tree (numpy leaves, or like's leaf types)
+    network: Any  # an MLP, a dict for other network descriptions, or None
+    opt_state: Any  # the optimizer state, or None if none was saved
+    history: dict | None  # e.g. {"train_loss": (num_epochs,) array, ...}
+    metadata: dict  # the JSON metadata given to save_checkpoint
 
 
-def save_checkpoint(path: str | os.PathLike, params, *, network=None, opt_state=None, history=None,
-                    metadata: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    params,
+    *,
+    network=None,
+    opt_state=None,
+    history=None,
+    metadata: dict | None = None,
+) -> Path:
     """Write a checkpoint atomically.
 
     Args:
@@ -75,7 +82,9 @@ def save_checkpoint(path: str | os.PathLike, params, *, network=None, opt_state=
     if params is None:
         raise TypeError("params must be a pytree of arrays (e.g. net.init(key)), got None")
     if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write checkpoint {path}: directory {path.parent} does not exist")
+        raise FileNotFoundError(
+            f"cannot write checkpoint {path}: directory {path.parent} does not exist"
+        )
     arrays: dict[str, np.ndarray] = {}
     trees = {}
     for section, tree in (("params", params), ("opt_state", opt_state), ("history", history)):
@@ -130,7 +139,9 @@ def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) 
         spec = trees.get(section)
         if spec is None:
             if template is not None:
-                raise CheckpointError(f"{path}: has no {section} to restore into the given template")
+                raise CheckpointError(
+                    f"{path}: has no {section} to restore into the given template"
+                )
             out[section] = None
         elif template is not None:
             out[section] = _restore_like(path, section, spec, leaves, template)
@@ -140,9 +151,16 @@ def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) 
             except codec.TreeDecodeError as err:
                 raise CheckpointError(str(err)) from None
             except (KeyError, TypeError) as err:
-                raise CheckpointError(f"{path}: corrupt tree description of {section} ({err!r})") from None
-    return Checkpoint(out["params"], _rebuild_network(path, manifest.get("network")), out["opt_state"],
-                      out["history"], manifest.get("metadata") or {})
+                raise CheckpointError(
+                    f"{path}: corrupt tree description of {section} ({err!r})"
+                ) from None
+    return Checkpoint(
+        out["params"],
+        _rebuild_network(path, manifest.get("network")),
+        out["opt_state"],
+        out["history"],
+        manifest.get("metadata") or {},
+    )
 
 
 # --- writing ---------------------------------------------------------------------
@@ -209,7 +227,10 @@ def _describe_network(network) -> dict | None:
         return {"class": None, "fields": _check_json(network, "network")}
     else:
         raise TypeError(f"network must be an MLP, a dataclass or a dict, got {cls.__name__}")
-    return {"class": f"{cls.__module__}:{cls.__qualname__}", "fields": _check_json(fields, "network")}
+    return {
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "fields": _check_json(fields, "network"),
+    }
 
 
 def _check_json(value, name: str):
@@ -218,7 +239,9 @@ def _check_json(value, name: str):
             return np.asarray(obj).item()
         if isinstance(obj, tuple):
             return list(obj)
-        raise TypeError(f"{name} must be JSON-serializable; cannot store {type(obj).__name__} {obj!r:.60}")
+        raise TypeError(
+            f"{name} must be JSON-serializable; cannot store {type(obj).__name__} {obj!r:.60}"
+        )
 
     return json.loads(json.dumps(value, default=default))
 
@@ -226,13 +249,24 @@ def _check_json(value, name: str):
 def _versions() -> dict:
     import functional_nn
 
-    return {"functional_nn": getattr(functional_nn, "__version__", None), "jax": jax.__version__,
-            "numpy": np.__version__}
+    return {
+        "functional_nn": getattr(functional_nn, "__version__", None),
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+    }
 
 
 # --- reading ---------------------------------------------------------------------
 
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError, UnicodeDecodeError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    UnicodeDecodeError,
+)
 
 
 def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -241,9 +275,13 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
         try:
             archive = np.load(f, allow_pickle=False)
         except _READ_ERRORS as err:
-            raise CheckpointError(f"{path}: not a readable checkpoint, corrupt or truncated ({err})") from None
+            raise CheckpointError(
+                f"{path}: not a readable checkpoint, corrupt or truncated ({err})"
+            ) from None
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise CheckpointError(f"{path}: not a checkpoint (a single .npy array, not an .npz archive)")
+            raise CheckpointError(
+                f"{path}: not a checkpoint (a single .npy array, not an .npz archive)"
+            )
         with archive:
             manifest, stored = _read_archive(path, archive)
     try:
@@ -251,22 +289,32 @@ def _read(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
     except CheckpointError:
         raise
     except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise CheckpointError(f"{path}: corrupt checkpoint manifest ({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint manifest ({type(err).__name__}: {err})"
+        ) from None
 
 
-def _check_leaves(path: Path, manifest: dict, stored: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _check_leaves(
+    path: Path, manifest: dict, stored: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The stored arrays, checked against the manifest and its checksum, in their saved dtypes."""
     specs = manifest["leaves"]
     for key, spec in specs.items():
         array = stored[key]
         expected = np.dtype(spec.get("stored_as", spec["dtype"]))
         if array.dtype != expected or list(array.shape) != spec["shape"]:
-            raise CheckpointError(f"{path}: leaf {key!r} is {array.dtype}{list(array.shape)}, the manifest says "
-                                  f"{expected}{spec['shape']} (corrupt checkpoint)")
+            raise CheckpointError(
+                f"{path}: leaf {key!r} is {array.dtype}{list(array.shape)}, the manifest says "
+                f"{expected}{spec['shape']} (corrupt checkpoint)"
+            )
     if _payload_digest(stored, specs) != manifest.get("payload_sha256"):
-        raise CheckpointError(f"{path}: checksum mismatch, the arrays are not the ones written (corrupt checkpoint)")
-    return {key: stored[key].view(_dtype(spec["dtype"], path)) if "stored_as" in spec else stored[key]
-            for key, spec in specs.items()}
+        raise CheckpointError(
+            f"{path}: checksum mismatch, the arrays are not the ones written (corrupt checkpoint)"
+        )
+    return {
+        key: stored[key].view(_dtype(spec["dtype"], path)) if "stored_as" in spec else stored[key]
+        for key, spec in specs.items()
+    }
 
 
 def _read_archive(path: Path, archive) -> tuple[dict, dict[str, np.ndarray]]:
@@ -277,13 +325,17 @@ def _read_archive(path: Path, archive) -> tuple[dict, dict[str, np.ndarray]]:
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise CheckpointError(f"{path}: not a functional_nn checkpoint (no {FORMAT} manifest)")
         if manifest.get("version") != VERSION:
-            raise CheckpointError(f"{path}: checkpoint format version {manifest.get('version')!r}; "
-                                  f"this functional_nn reads version {VERSION}")
+            raise CheckpointError(
+                f"{path}: checkpoint format version {manifest.get('version')!r}; "
+                f"this functional_nn reads version {VERSION}"
+            )
         return manifest, {key: archive[key] for key in manifest["leaves"]}
     except CheckpointError:
         raise
     except (*_READ_ERRORS, json.JSONDecodeError, TypeError, AttributeError) as err:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(err).__name__}: {err})") from None
+        raise CheckpointError(
+            f"{path}: corrupt or truncated checkpoint ({type(err).__name__}: {err})"
+        ) from None
 
 
 def _dtype(name: str, path: Path) -> np.dtype:
@@ -301,33 +353,47 @@ def _dtype(name: str, path: Path) -> np.dtype:
 
 def _restore_like(path: Path, section: str, spec: dict, leaves: dict[str, np.ndarray], like):
     prefix = f"{section}/"
-    stored = {key[len(prefix):]: leaves[key] for key in codec.leaf_keys(spec)}
+    stored = {key[len(prefix) :]: leaves[key] for key in codec.leaf_keys(spec)}
     flat, treedef = jax.tree_util.tree_flatten_with_path(like)
     wanted = [(codec.keystr(p), leaf) for p, leaf in flat]
     names = {name for name, _ in wanted}
     extra = [name for name in stored if name not in names]
     missing = [name for name, _ in wanted if name not in stored]
     if missing or extra:
-        parts = [f"{section}/{name} has shape {stored[name].shape} in the checkpoint, like= expects {np.shape(t)}"
-                 for name, t in wanted if name in stored and stored[name].shape != np.shape(t)][:1]
+        parts = [
+            f"{section}/{name} has shape {stored[name].shape} in the checkpoint, like= expects {np.shape(t)}"
+            for name, t in wanted
+            if name in stored and stored[name].shape != np.shape(t)
+        ][:1]
         if missing:
             parts.append(f"like= has leaf {section}/{missing[0]} that the checkpoint lacks")
         if extra:
             parts.append(f"the checkpoint has leaf {section}/{extra[0]} that like= lacks")
-        raise CheckpointError(f"{path}: {section} has a different structure (checkpoint: {len(stored)} leaves, "
-                              f"like=: {len(wanted)}): {'; '.join(parts)}")
+        raise CheckpointError(
+            f"{path}: {section} has a different structure (checkpoint: {len(stored)} leaves, "
+            f"like=: {len(wanted)}): {'; '.join(parts)}"
+        )
     restored = []
     for name, template in wanted:
         array = stored[name]
         shape = tuple(np.shape(template))
-        dtype = np.dtype(template.dtype) if hasattr(template, "dtype") else np.asarray(template).dtype
+        dtype = (
+            np.dtype(template.dtype) if hasattr(template, "dtype") else np.asarray(template).dtype
+        )
         if array.shape != shape:
-            raise CheckpointError(f"{path}: leaf {section}/{name} has shape {array.shape} in the checkpoint, "
-                                  f"like= expects {shape} (a different architecture?)")
+            raise CheckpointError(
+                f"{path}: leaf {section}/{name} has shape {array.shape} in the checkpoint, "
+                f"like= expects {shape} (a different architecture?)"
+            )
         if array.dtype != dtype:
-            raise CheckpointError(f"{path}: leaf {section}/{name} has dtype {array.dtype} in the checkpoint, "
-                                  f"like= expects {dtype}")
-        if isinstance(template, jax.Array) and jax.dtypes.canonicalize_dtype(array.dtype) == array.dtype:
+            raise CheckpointError(
+                f"{path}: leaf {section}/{name} has dtype {array.dtype} in the checkpoint, "
+                f"like= expects {dtype}"
+            )
+        if (
+            isinstance(template, jax.Array)
+            and jax.dtypes.canonicalize_dtype(array.dtype) == array.dtype
+        ):
             array = jax.device_put(array)
         elif isinstance(template, (bool, int, float)):
             array = type(template)(array.item())
@@ -349,4 +415,6 @@ def _rebuild_network(path: Path, description: dict | None):
     try:
         return cls(**fields)
     except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path}: cannot rebuild network {qualname}({fields}): {err}") from None
+        raise CheckpointError(
+            f"{path}: cannot rebuild network {qualname}({fields}): {err}"
+        ) from None

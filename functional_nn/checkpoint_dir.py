@@ -17,18 +17,26 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from functional_nn.checkpoint import Checkpoint, CheckpointError, _read, load_checkpoint, save_checkpoint
+from functional_nn.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    _read,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 _NAME = re.compile(r"^ckpt_(\d+)\.npz$")
-_TEMPORARY = re.compile(r"^\.ckpt_\d+\.npz\..*\.tmp$")  # what checkpoint._atomic_write leaves if killed
+_TEMPORARY = re.compile(
+    r"^\.ckpt_\d+\.npz\..*\.tmp$"
+)  # what checkpoint._atomic_write leaves if killed
 
 
 class LatestCheckpoint(NamedTuple):
     """What :func:`latest_checkpoint` found."""
 
-    path: Path | None                       # the newest loadable checkpoint; None if there is none
-    step: int | None                        # its step number
-    skipped: tuple[tuple[Path, str], ...]   # (file, why it was skipped), newest first
+    path: Path | None  # the newest loadable checkpoint; None if there is none
+    step: int | None  # its step number
+    skipped: tuple[tuple[Path, str], ...]  # (file, why it was skipped), newest first
 
 
 def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
@@ -41,12 +49,17 @@ def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
 def checkpoint_steps(directory: str | os.PathLike) -> list[tuple[int, Path]]:
     """``(step, path)`` of every file named like a checkpoint in ``directory``, oldest first (not validated)."""
     directory = _existing(directory)
-    found = [(int(m.group(1)), directory / name) for name in os.listdir(directory) if (m := _NAME.match(name))]
+    found = [
+        (int(m.group(1)), directory / name)
+        for name in os.listdir(directory)
+        if (m := _NAME.match(name))
+    ]
     return sorted(found)
 
 
-def save_checkpoint_step(directory: str | os.PathLike, step: int, params, *, keep: int | None = None,
-                         **kwargs) -> Path:
+def save_checkpoint_step(
+    directory: str | os.PathLike, step: int, params, *, keep: int | None = None, **kwargs
+) -> Path:
     """Write ``ckpt_<step>.npz`` atomically into ``directory``, then keep only the newest ``keep``.
 
     Args:
@@ -83,8 +96,11 @@ def latest_checkpoint(directory: str | os.PathLike) -> LatestCheckpoint:
     ``path`` is None when no checkpoint loads.
     """
     directory = _existing(directory)
-    skipped = [(directory / name, "temporary file of an unfinished write")
-               for name in sorted(os.listdir(directory)) if _TEMPORARY.match(name)]
+    skipped = [
+        (directory / name, "temporary file of an unfinished write")
+        for name in sorted(os.listdir(directory))
+        if _TEMPORARY.match(name)
+    ]
     for step, path in reversed(checkpoint_steps(directory)):
         try:
             _read(path)
@@ -98,8 +114,9 @@ def latest_checkpoint(directory: str | os.PathLike) -> LatestCheckpoint:
     return LatestCheckpoint(None, None, tuple(skipped))
 
 
-def load_latest(directory: str | os.PathLike, *, like=None,
-                opt_state_like=None) -> tuple[Checkpoint, LatestCheckpoint]:
+def load_latest(
+    directory: str | os.PathLike, *, like=None, opt_state_like=None
+) -> tuple[Checkpoint, LatestCheckpoint]:
     """Load the newest loadable checkpoint: ``(checkpoint, LatestCheckpoint(path, step, skipped))``.
 
     ``like=`` and ``opt_state_like=`` work as in :func:`load_checkpoint`; a
@@ -113,7 +130,10 @@ def load_latest(directory: str | os.PathLike, *, like=None,
     """
     found = latest_checkpoint(directory)
     if found.path is None:
-        why = "; ".join(f"{p.name}: {reason}" for p, reason in found.skipped) or "no ckpt_<step>.npz files"
+        why = (
+            "; ".join(f"{p.name}: {reason}" for p, reason in found.skipped)
+            or "no ckpt_<step>.npz files"
+        )
         raise FileNotFoundError(f"no loadable checkpoint in {directory} ({why})")
     return load_checkpoint(found.path, like=like, opt_state_like=opt_state_like), found
 

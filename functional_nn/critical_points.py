@@ -46,11 +46,11 @@ KINDS = ("minimum", "maximum", "saddle", "degenerate")
 class CriticalPoint(NamedTuple):
     """The second-derivative test at a point."""
 
-    kind: str             # "minimum" | "maximum" | "saddle" | "degenerate"
-    eigenvalues: Array    # (n,) of the Hessian, ascending; n = number of scalars in x
+    kind: str  # "minimum" | "maximum" | "saddle" | "degenerate"
+    eigenvalues: Array  # (n,) of the Hessian, ascending; n = number of scalars in x
     gradient_norm: Array  # () ‖∇f(x)‖₂ (≈ 0 at a critical point)
-    hessian: Array        # (n, n), symmetrised, over the flattened x
-    tolerance: float      # |λ| <= tolerance counts as zero
+    hessian: Array  # (n, n), symmetrised, over the flattened x
+    tolerance: float  # |λ| <= tolerance counts as zero
 
 
 def saddle(x: Array) -> Array:
@@ -58,8 +58,14 @@ def saddle(x: Array) -> Array:
     return x[0] ** 2 - x[1] ** 2
 
 
-def classify_critical_point(f: Callable, x, *, tol: float | None = None, grad_tol: float | None = None,
-                            require_critical: bool = True) -> CriticalPoint:
+def classify_critical_point(
+    f: Callable,
+    x,
+    *,
+    tol: float | None = None,
+    grad_tol: float | None = None,
+    require_critical: bool = True,
+) -> CriticalPoint:
     """Classify ``x`` by the eigenvalues of ``∇²f(x)``.
 
     Args:
@@ -97,7 +103,7 @@ def classify_critical_point(f: Callable, x, *, tol: float | None = None, grad_to
             f"x is not a critical point of f: ‖∇f(x)‖ = {float(grad_norm):.3g} > grad_tol = {grad_tol:.3g}; "
             "pass require_critical=False to inspect the Hessian anyway"
         )
-    h = 0.5 * (h + h.T)            # exact Hessians are symmetric; remove rounding asymmetry
+    h = 0.5 * (h + h.T)  # exact Hessians are symmetric; remove rounding asymmetry
     eigenvalues = jnp.linalg.eigvalsh(h)
     if not np.all(np.isfinite(np.asarray(eigenvalues))):
         raise ValueError("the Hessian of f at x has non-finite entries")
@@ -147,8 +153,11 @@ def gradient_descent(f: Callable, x0: Array, *, learning_rate: float, num_steps:
     x0 = jnp.asarray(x0)
     if not jnp.issubdtype(x0.dtype, jnp.floating):
         raise TypeError(f"x0 must be a floating-point array, got dtype {x0.dtype}")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
-            math.isfinite(learning_rate) and learning_rate > 0):
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not (math.isfinite(learning_rate) and learning_rate > 0)
+    ):
         raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
     if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
         raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
@@ -185,8 +194,10 @@ def first_exit(path: Array, center: Array, radius: float) -> int | None:
 def saddle_escape_steps(perturbation: float, learning_rate: float, radius: float = 1.0) -> float:
     """Predicted steps for ``x2`` of :func:`saddle` to grow from ``ε`` past ``radius``: ``log(r/ε) / log(1 + 2α)``."""
     if not perturbation > 0 or not learning_rate > 0 or not radius > perturbation:
-        raise ValueError("need 0 < perturbation < radius and learning_rate > 0, got "
-                         f"perturbation={perturbation!r}, radius={radius!r}, learning_rate={learning_rate!r}")
+        raise ValueError(
+            "need 0 < perturbation < radius and learning_rate > 0, got "
+            f"perturbation={perturbation!r}, radius={radius!r}, learning_rate={learning_rate!r}"
+        )
     return math.log(radius / perturbation) / math.log(1 + 2 * learning_rate)
 
 
@@ -205,22 +216,29 @@ class CriticalPointSearch(NamedTuple):
     ``"none found"`` (the search stalled at bounded ``x`` with ``‖∇f‖ > grad_tol``).
     """
 
-    kind: str                     # one of SEARCH_KINDS
-    converged: bool               # a true critical point was reached (the Hessian was classified)
-    x: Array                      # (n,) flattened end point of the search
-    gradient_norm: float          # ‖∇f‖ at the end
-    start_gradient_norm: float    # ‖∇f‖ at x0
-    norm: float                   # ‖x‖ at the end
-    start_norm: float             # ‖x0‖
-    distance: float               # ‖x − x0‖
-    last_step: float              # length of the last Newton / LM step
-    iterations: int               # accepted steps
-    eigenvalues: Array | None     # (n,) Hessian eigenvalues at the end, ascending
+    kind: str  # one of SEARCH_KINDS
+    converged: bool  # a true critical point was reached (the Hessian was classified)
+    x: Array  # (n,) flattened end point of the search
+    gradient_norm: float  # ‖∇f‖ at the end
+    start_gradient_norm: float  # ‖∇f‖ at x0
+    norm: float  # ‖x‖ at the end
+    start_norm: float  # ‖x0‖
+    distance: float  # ‖x − x0‖
+    last_step: float  # length of the last Newton / LM step
+    iterations: int  # accepted steps
+    eigenvalues: Array | None  # (n,) Hessian eigenvalues at the end, ascending
     critical_point: CriticalPoint | None  # the second-derivative test, only when converged
 
 
-def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: float = 1e-8,
-                        max_iter: int = 200, max_norm: float | None = None) -> CriticalPointSearch:
+def find_critical_point(
+    f: Callable,
+    x0,
+    *,
+    grad_tol: float = 1e-10,
+    step_tol: float = 1e-8,
+    max_iter: int = 200,
+    max_norm: float | None = None,
+) -> CriticalPointSearch:
     r"""Search for a true critical point of ``f`` near ``x0``: minimise ``½‖∇f‖²`` by Levenberg–Marquardt.
 
     The residual is ``r(x) = ∇f(x)`` with Jacobian ``H = ∇²f(x)`` (symmetric), so
@@ -262,7 +280,9 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     flat, unravel = _flatten_point(x0)
     if flat.dtype != jnp.float64:
-        raise TypeError(f"x0 must be float64 (run under functional_nn._x64.float64_mode()), got {flat.dtype}")
+        raise TypeError(
+            f"x0 must be float64 (run under functional_nn._x64.float64_mode()), got {flat.dtype}"
+        )
     for name, value in (("grad_tol", grad_tol), ("step_tol", step_tol)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -271,11 +291,19 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
     start_norm = float(jnp.linalg.norm(flat))
     if max_norm is None:
         max_norm = start_norm + 10.0
-    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)) or not max_norm > start_norm:
+    if (
+        isinstance(max_norm, bool)
+        or not isinstance(max_norm, (int, float))
+        or not max_norm > start_norm
+    ):
         raise ValueError(f"max_norm must be a number > ‖x0‖ = {start_norm:.3g}, got {max_norm!r}")
 
     # A flat array is passed to f as is, so repeated searches on one f share one compiled program.
-    g_of = f if not isinstance(x0, dict | list | tuple) and jnp.ndim(x0) == 1 else (lambda v: f(unravel(v)))
+    g_of = (
+        f
+        if not isinstance(x0, dict | list | tuple) and jnp.ndim(x0) == 1
+        else (lambda v: f(unravel(v)))
+    )
     if getattr(jax.eval_shape(g_of, flat), "shape", None) != ():
         raise ValueError("f must return a scalar")
     grad_hess = lambda v: _grad_hess(g_of, jnp.asarray(v))
@@ -310,29 +338,47 @@ def find_critical_point(f: Callable, x0, *, grad_tol: float = 1e-10, step_tol: f
                 break
             nu *= 10.0
         if not accepted:
-            if not small:             # stalled above the tolerance; a small one is float64's floor: critical
+            if not small:  # stalled above the tolerance; a small one is float64's floor: critical
                 kind = "none found"
             break
-        x, last_step, nu, iterations = x + d, float(np.linalg.norm(d)), max(nu / 10.0, 1e-15), iterations + 1
+        x, last_step, nu, iterations = (
+            x + d,
+            float(np.linalg.norm(d)),
+            max(nu / 10.0, 1e-15),
+            iterations + 1,
+        )
         g, h = (np.asarray(a) for a in grad_hess(x))
         gn = float(np.linalg.norm(g))
 
     x_end = jnp.asarray(x)
     norm = float(np.linalg.norm(x))
-    fields = dict(x=x_end, gradient_norm=gn, start_gradient_norm=start_gn, norm=norm, start_norm=start_norm,
-                  distance=float(np.linalg.norm(x - np.asarray(flat))), last_step=last_step,
-                  iterations=iterations)
+    fields = dict(
+        x=x_end,
+        gradient_norm=gn,
+        start_gradient_norm=start_gn,
+        norm=norm,
+        start_norm=start_norm,
+        distance=float(np.linalg.norm(x - np.asarray(flat))),
+        last_step=last_step,
+        iterations=iterations,
+    )
     if kind is not None:
         lam = np.linalg.eigvalsh(0.5 * (h + h.T))
-        return CriticalPointSearch(kind=kind, converged=False, eigenvalues=jnp.asarray(lam),
-                                   critical_point=None, **fields)
+        return CriticalPointSearch(
+            kind=kind, converged=False, eigenvalues=jnp.asarray(lam), critical_point=None, **fields
+        )
     # The second-derivative test of classify_critical_point, on the Hessian already in hand.
     h = 0.5 * (h + h.T)
     lam = np.linalg.eigvalsh(h)
     tol = math.sqrt(float(np.finfo(np.float64).eps)) * max(1.0, float(np.max(np.abs(lam))))
     report = CriticalPoint(_kind(lam, tol), jnp.asarray(lam), jnp.asarray(gn), jnp.asarray(h), tol)
-    return CriticalPointSearch(kind=report.kind, converged=True, eigenvalues=report.eigenvalues,
-                               critical_point=report, **fields)
+    return CriticalPointSearch(
+        kind=report.kind,
+        converged=True,
+        eigenvalues=report.eigenvalues,
+        critical_point=report,
+        **fields,
+    )
 
 
 @partial(jax.jit, static_argnames="f")

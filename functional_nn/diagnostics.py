@@ -18,8 +18,16 @@ from functional_nn.network import MLP, Params
 Array = jax.Array
 
 
-def per_example_gradients(net: MLP, loss: str, params: Params, x, y, *, method: str = "manual",
-                          masks: tuple[Array, ...] | None = None) -> tuple[Array, Params]:
+def per_example_gradients(
+    net: MLP,
+    loss: str,
+    params: Params,
+    x,
+    y,
+    *,
+    method: str = "manual",
+    masks: tuple[Array, ...] | None = None,
+) -> tuple[Array, Params]:
     r"""Each example's own loss and gradient: ``vmap`` of the gradient over the batch.
 
     ``values[k] = Σ_c ℓ(ŷ_kc, y_kc)`` and ``grads`` is ``∇_w`` of it, i.e. the
@@ -65,9 +73,13 @@ def gradient_norms(grads: Params) -> Array:
         ``(..., L)``, layer 1 first.
     """
     if not isinstance(grads, (tuple, list)) or len(grads) == 0:
-        raise TypeError(f"grads must be a non-empty tuple of per-layer gradients, got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a non-empty tuple of per-layer gradients, got {type(grads).__name__}"
+        )
     norms = []
     for layer in grads:
         dw, db = (layer["w"], layer["b"]) if isinstance(layer, dict) else (layer.w, layer.b)
-        norms.append(jnp.sqrt(jnp.sum(jnp.square(dw), axis=(-2, -1)) + jnp.sum(jnp.square(db), axis=-1)))
+        norms.append(
+            jnp.sqrt(jnp.sum(jnp.square(dw), axis=(-2, -1)) + jnp.sum(jnp.square(db), axis=-1))
+        )
     return jnp.stack(norms, axis=-1)

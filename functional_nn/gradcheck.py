@@ -70,11 +70,16 @@ _KINKS_SHOWN = 3
 
 def to_float64(tree):
     """Every floating leaf of ``tree`` as float64 (call inside ``float64_mode()``); other leaves unchanged."""
+
     def cast(a):
-        if isinstance(a, (jax.Array, np.ndarray, np.generic, float)) and jnp.issubdtype(jnp.result_type(a),
-                                                                                         jnp.floating):
-            return jnp.asarray(np.asarray(a, np.float64) if not isinstance(a, jax.Array) else a, jnp.float64)
+        if isinstance(a, (jax.Array, np.ndarray, np.generic, float)) and jnp.issubdtype(
+            jnp.result_type(a), jnp.floating
+        ):
+            return jnp.asarray(
+                np.asarray(a, np.float64) if not isinstance(a, jax.Array) else a, jnp.float64
+            )
         return a
+
     return jax.tree.map(cast, tree)
 
 
@@ -82,12 +87,16 @@ def check_params_tree(params, name: str = "params") -> list[str]:
     """Leaf paths of a differentiable pytree; refuses an empty tree and non-float leaves."""
     paths = jax.tree_util.tree_flatten_with_path(params)[0]
     if not paths:
-        raise ValueError(f"{name} must hold at least one array, got {type(params).__name__} with no leaves")
+        raise ValueError(
+            f"{name} must hold at least one array, got {type(params).__name__} with no leaves"
+        )
     for path, leaf in paths:
         where = f"{name}{jax.tree_util.keystr(path)}"
         dtype = _validate.real_dtype(leaf, where)
         if not jnp.issubdtype(dtype, jnp.floating):
-            raise TypeError(f"{where} must be a floating-point array to differentiate, got dtype {dtype}")
+            raise TypeError(
+                f"{where} must be a floating-point array to differentiate, got dtype {dtype}"
+            )
         _validate.check_finite(leaf, where)
     return [jax.tree_util.keystr(p) for p, _ in paths]
 
@@ -95,24 +104,40 @@ def check_params_tree(params, name: str = "params") -> list[str]:
 def _check_same_tree(got, params, name: str) -> None:
     want_tree, got_tree = jax.tree.structure(params), jax.tree.structure(got)
     if want_tree != got_tree:
-        raise ValueError(f"{name} must return a pytree shaped like params ({want_tree}), got {got_tree}")
+        raise ValueError(
+            f"{name} must return a pytree shaped like params ({want_tree}), got {got_tree}"
+        )
     for i, (g, p) in enumerate(zip(jax.tree.leaves(got), jax.tree.leaves(params))):
         if tuple(np.shape(g)) != tuple(np.shape(p)):
-            raise ValueError(f"{name} leaf {i} has shape {tuple(np.shape(g))}, expected {tuple(np.shape(p))}")
+            raise ValueError(
+                f"{name} leaf {i} has shape {tuple(np.shape(g))}, expected {tuple(np.shape(p))}"
+            )
 
 
 def check_scalar_function(f: Callable, params, args, name: str = "f") -> None:
     if not callable(f):
-        raise TypeError(f"{name} must be callable f(params, *args) -> scalar, got {type(f).__name__}")
+        raise TypeError(
+            f"{name} must be callable f(params, *args) -> scalar, got {type(f).__name__}"
+        )
     out = jax.eval_shape(f, params, *args)
     if getattr(out, "shape", None) != ():
         raise ValueError(f"{name} must return a scalar, got {out}")
 
 
-def check_gradients(f: Callable, params, *args, grad: Callable | None = None, reference: Callable | None = None,
-                    kinks: Callable | None = None, max_fd_coords: int = 256, key: jax.Array | None = None,
-                    names: list[str] | None = None, symbols: list[str] | None = None, title: str | None = None,
-                    subject: str = "the gradient") -> GradientReport:
+def check_gradients(
+    f: Callable,
+    params,
+    *args,
+    grad: Callable | None = None,
+    reference: Callable | None = None,
+    kinks: Callable | None = None,
+    max_fd_coords: int = 256,
+    key: jax.Array | None = None,
+    names: list[str] | None = None,
+    symbols: list[str] | None = None,
+    title: str | None = None,
+    subject: str = "the gradient",
+) -> GradientReport:
     """Check a gradient of ``f`` at ``params`` against ``jax.grad`` and finite differences, per leaf.
 
     Args:
@@ -145,15 +170,30 @@ def check_gradients(f: Callable, params, *args, grad: Callable | None = None, re
     with float64_mode():
         params, args = to_float64(params), to_float64(args)
         check_scalar_function(f, params, args)
-        value, under_test = (jax.value_and_grad(f)(params, *args) if grad is None
-                             else (f(params, *args), grad(params, *args)))
+        value, under_test = (
+            jax.value_and_grad(f)(params, *args)
+            if grad is None
+            else (f(params, *args), grad(params, *args))
+        )
         _check_same_tree(under_test, params, "grad")
         oracle_fn = reference if reference is not None else (f if grad is not None else None)
         oracle = None if oracle_fn is None else _grad_of(oracle_fn)(params, *args)
-        leaves = check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key,
-                            names or [f"params{p}" for p in paths], symbols or [""] * len(paths))
-        title = title or (f"Gradient check: {getattr(f, '__name__', type(f).__name__)}, "
-                          f"{len(paths)} leaves, float64")
+        leaves = check_tree(
+            f,
+            params,
+            args,
+            under_test,
+            oracle,
+            kinks,
+            max_fd_coords,
+            key,
+            names or [f"params{p}" for p in paths],
+            symbols or [""] * len(paths),
+        )
+        title = title or (
+            f"Gradient check: {getattr(f, '__name__', type(f).__name__)}, "
+            f"{len(paths)} leaves, float64"
+        )
         return GradientReport(title, float(value), tuple(leaves), subject)
 
 
@@ -162,8 +202,17 @@ def _grad_of(f):
     return jax.jit(jax.grad(f))
 
 
-def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coords: int = 256,
-                      key: jax.Array | None = None, backward_fn=None) -> GradientReport:
+def compare_gradients(
+    net: MLP,
+    loss: str,
+    params: Params,
+    x,
+    y,
+    *,
+    max_fd_coords: int = 256,
+    key: jax.Array | None = None,
+    backward_fn=None,
+) -> GradientReport:
     """Compare the manual backward pass with ``jax.grad`` and finite differences (:func:`check_gradients`).
 
     Args:
@@ -191,17 +240,39 @@ def compare_gradients(net: MLP, loss: str, params: Params, x, y, *, max_fd_coord
         x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x), jnp.float64), y)
         manual = backward_fn(net, loss, params, x, y)
         J, J_shifts, kinks_params, kinks_shifts = mlp_functions(net, loss)
-        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
+        paths = [
+            jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]
+        ]
         k_params, k_deltas = jax.random.split(key)
-        leaves = check_tree(J, params, (x, y), manual.grads, _grad_of(J)(params, x, y), kinks_params,
-                            max_fd_coords, k_params, [f"params{p}" for p in paths], [param_symbol(p) for p in paths])
+        leaves = check_tree(
+            J,
+            params,
+            (x, y),
+            manual.grads,
+            _grad_of(J)(params, x, y),
+            kinks_params,
+            max_fd_coords,
+            k_params,
+            [f"params{p}" for p in paths],
+            [param_symbol(p) for p in paths],
+        )
         shifts = tuple(jnp.zeros_like(d) for d in manual.deltas)
-        leaves += check_tree(J_shifts, shifts, (params, x, y), manual.deltas,
-                             _grad_of(J_shifts)(shifts, params, x, y), kinks_shifts, max_fd_coords, k_deltas,
-                             [f"delta[{l}]" for l in range(net.num_layers)],
-                             [f"δ^{l + 1}" for l in range(net.num_layers)])
-        title = (f"Gradient check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
-                 f"batch {x.shape[0]}, float64")
+        leaves += check_tree(
+            J_shifts,
+            shifts,
+            (params, x, y),
+            manual.deltas,
+            _grad_of(J_shifts)(shifts, params, x, y),
+            kinks_shifts,
+            max_fd_coords,
+            k_deltas,
+            [f"delta[{l}]" for l in range(net.num_layers)],
+            [f"δ^{l + 1}" for l in range(net.num_layers)],
+        )
+        title = (
+            f"Gradient check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
+            f"batch {x.shape[0]}, float64"
+        )
         return GradientReport(title, float(manual.value), tuple(leaves))
 
 
@@ -225,12 +296,15 @@ def mlp_functions(net: MLP, loss: str):
     J = backprop.objective(net, loss)
     output = net.layer_activations[-1]
     J_shifts = lambda shifts, params, x, y: losses.loss_from_logits(
-        loss, output, _forward_shifted(net, params, x, shifts)[-1], y)
+        loss, output, _forward_shifted(net, params, x, shifts)[-1], y
+    )
     kinked = [l for l, act in enumerate(net.layer_activations) if act.has_kink]
     if not kinked:
         return J, J_shifts, None, None
     kinks_params = lambda params, x, y: [net.forward(params, x).pre_activations[l] for l in kinked]
-    kinks_shifts = lambda shifts, params, x, y: [_forward_shifted(net, params, x, shifts)[l] for l in kinked]
+    kinks_shifts = lambda shifts, params, x, y: [
+        _forward_shifted(net, params, x, shifts)[l] for l in kinked
+    ]
     return J, J_shifts, kinks_params, kinks_shifts
 
 
@@ -246,7 +320,7 @@ def _forward_shifted(net, params, x, shifts):
 
 def param_symbol(path: str) -> str:
     """``"[1].w"`` -> ``"w^2"``."""
-    layer = int(path[1:path.index("]")]) + 1
+    layer = int(path[1 : path.index("]")]) + 1
     leaf = path.rsplit(".", 1)[-1].strip("[]'\"")
     return f"{leaf}^{layer}"
 
@@ -258,7 +332,9 @@ def _rel(m, r, floor):
     return np.abs(m - r) / np.maximum(np.abs(m) + np.abs(r), floor)
 
 
-def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, names, symbols) -> list[LeafCheck]:
+def check_tree(
+    f, params, args, under_test, oracle, kinks, max_fd_coords, key, names, symbols
+) -> list[LeafCheck]:
     """Every leaf of ``under_test`` against ``oracle`` (or None) and finite differences of ``f`` at ``params``."""
     manual = [np.asarray(m) for m in jax.tree.leaves(under_test)]
     auto = None if oracle is None else [np.asarray(a) for a in jax.tree.leaves(oracle)]
@@ -269,7 +345,9 @@ def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, n
         kinks, _, _ = bind(kinks, params, args)
     offsets = np.cumsum([0] + [m.size for m in manual])
     rel_ad, coords = [], []
-    for m, k, offset, i in zip(manual, jax.random.split(key, len(manual)), offsets, range(len(manual))):
+    for m, k, offset, i in zip(
+        manual, jax.random.split(key, len(manual)), offsets, range(len(manual))
+    ):
         rel = None if auto is None else _rel(m, auto[i], FLOOR * scale + tiny).ravel()
         rel_ad.append(rel)
         focus = 0 if m.size == 0 else int(np.argmax(rel if rel is not None else np.abs(m.ravel())))
@@ -278,25 +356,48 @@ def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, n
     fd = _finite_differences(bound, kinks, flat, jnp.asarray(all_coords), dynamic)
     fd = {k: np.asarray(v) for k, v in fd.items()}
     checks, start = [], 0
-    for i, (name, symbol, m, rel, c, offset) in enumerate(zip(names, symbols, manual, rel_ad, coords, offsets)):
+    for i, (name, symbol, m, rel, c, offset) in enumerate(
+        zip(names, symbols, manual, rel_ad, coords, offsets)
+    ):
         stop = start + len(c)
         sl = slice(start, stop)
         start = stop
-        picked, q, crossed, noise = m.ravel()[c - offset], fd["quotient"][sl], fd["crossed"][sl], fd["noise"][sl]
-        rel_fd = np.where(crossed, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, noise / GOOD) + tiny))
+        picked, q, crossed, noise = (
+            m.ravel()[c - offset],
+            fd["quotient"][sl],
+            fd["crossed"][sl],
+            fd["noise"][sl],
+        )
+        rel_fd = np.where(
+            crossed, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, noise / GOOD) + tiny)
+        )
         abs_fd = np.where(crossed, 0.0, np.abs(picked - q))
         unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))
-        kink_checks = _kink_checks(picked, fd["left"][sl], fd["right"][sl], fd["noise_one_sided"][sl], crossed,
-                                   FLOOR * scale + tiny)
+        kink_checks = _kink_checks(
+            picked,
+            fd["left"][sl],
+            fd["right"][sl],
+            fd["noise_one_sided"][sl],
+            crossed,
+            FLOOR * scale + tiny,
+        )
         outside = [k for k in kink_checks if not k.inside]
-        shown = sorted(zip(kink_checks, c[crossed] - offset), key=lambda kc: kc[0].inside)[:_KINKS_SHOWN]
+        shown = sorted(zip(kink_checks, c[crossed] - offset), key=lambda kc: kc[0].inside)[
+            :_KINKS_SHOWN
+        ]
         if m.size == 0:
-            checks.append(LeafCheck(name, symbol, m.shape, 0.0, 0.0 if auto else np.nan, (), 0.0, 0.0, (), 0, 0))
+            checks.append(
+                LeafCheck(
+                    name, symbol, m.shape, 0.0, 0.0 if auto else np.nan, (), 0.0, 0.0, (), 0, 0
+                )
+            )
             continue
         j = int(np.argmax(rel_fd))
         if rel is not None and kink_checks:
             # on a kink any subgradient is a right answer: autodiff's convention is not the oracle there
-            excused = np.array([ci for k, ci in zip(kink_checks, c[crossed] - offset) if k.inside], int)
+            excused = np.array(
+                [ci for k, ci in zip(kink_checks, c[crossed] - offset) if k.inside], int
+            )
             rel = rel.copy()
             rel[excused] = 0.0
         abs_diff = None if rel is None else np.where(rel == 0.0, 0.0, np.abs(m - auto[i]).ravel())
@@ -306,14 +407,25 @@ def check_tree(f, params, args, under_test, oracle, kinks, max_fd_coords, key, n
         else:
             a_i = int(np.argmax(rel))
             abs_ad, rel_max, index_ad = float(np.max(abs_diff)), float(rel[a_i]), unravel_index(a_i)
-        checks.append(LeafCheck(
-            name=name, symbol=symbol, shape=m.shape,
-            abs_autodiff=abs_ad, rel_autodiff=rel_max, index_autodiff=index_ad,
-            abs_fd=float(np.max(abs_fd)), rel_fd=float(rel_fd[j]), index_fd=unravel_index(int(c[j] - offset)),
-            fd_coords=len(c), kinks=int(np.sum(crossed)),
-            kink_checks=tuple(dataclasses.replace(k, index=unravel_index(int(ci))) for k, ci in shown),
-            kinks_outside=len(outside),
-        ))
+        checks.append(
+            LeafCheck(
+                name=name,
+                symbol=symbol,
+                shape=m.shape,
+                abs_autodiff=abs_ad,
+                rel_autodiff=rel_max,
+                index_autodiff=index_ad,
+                abs_fd=float(np.max(abs_fd)),
+                rel_fd=float(rel_fd[j]),
+                index_fd=unravel_index(int(c[j] - offset)),
+                fd_coords=len(c),
+                kinks=int(np.sum(crossed)),
+                kink_checks=tuple(
+                    dataclasses.replace(k, index=unravel_index(int(ci))) for k, ci in shown
+                ),
+                kinks_outside=len(outside),
+            )
+        )
     return checks
 
 
@@ -344,12 +456,19 @@ def _finite_differences(bound: Bound, kinks: Bound | None, flat, coords, dynamic
     """
     eps = jnp.finfo(flat.dtype).eps
     J = lambda v: bound(v, dynamic)
-    pattern = None if kinks is None else (
-        lambda v: jnp.concatenate([jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))]))
+    pattern = (
+        None
+        if kinks is None
+        else (
+            lambda v: jnp.concatenate(
+                [jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))]
+            )
+        )
+    )
 
     def one(i):
         size = jnp.maximum(jnp.abs(flat[i]), 1.0)
-        h, h1 = eps ** 0.2 * size, eps ** (1 / 3) * size
+        h, h1 = eps**0.2 * size, eps ** (1 / 3) * size
         at = lambda t: flat.at[i].add(t)
         v = [J(at(t * h)) for t in (2.0, 1.0, -1.0, -2.0)]
         quotient = (-v[0] + 8 * v[1] - 8 * v[2] + v[3]) / (12 * h)
@@ -363,10 +482,13 @@ def _finite_differences(bound: Bound, kinks: Bound | None, flat, coords, dynamic
         out["right"] = (-3 * w[2] + 4 * w[3] - w[4]) / (2 * h1)
         out["noise_one_sided"] = 8 * eps * jnp.max(jnp.abs(jnp.stack(w))) / h1
         p0 = pattern(flat)
-        out["crossed"] = (jnp.any(pattern(at(2 * h)) != pattern(at(-2 * h))) | jnp.any(pattern(at(2 * h)) != p0)
-                          | jnp.any(pattern(at(-2 * h)) != p0))
+        out["crossed"] = (
+            jnp.any(pattern(at(2 * h)) != pattern(at(-2 * h)))
+            | jnp.any(pattern(at(2 * h)) != p0)
+            | jnp.any(pattern(at(-2 * h)) != p0)
+        )
         return out
 
     # chunks of coordinates bound the memory: each coordinate holds its own perturbed copy of θ
-    chunk = int(max(1, min(coords.shape[0], 2 ** 22 // max(flat.size, 1))))
+    chunk = int(max(1, min(coords.shape[0], 2**22 // max(flat.size, 1))))
     return jax.lax.map(one, coords, batch_size=chunk)

@@ -39,8 +39,8 @@ Schedule = Callable[[Array], Array]
 class Trajectory(NamedTuple):
     """A gradient-descent run, the start included."""
 
-    weights: Array         # (num_steps + 1, 2): w^(0), ..., w^(num_steps), each (w0, w1)
-    costs: Array           # (num_steps + 1,): J(w^(k))
+    weights: Array  # (num_steps + 1, 2): w^(0), ..., w^(num_steps), each (w0, w1)
+    costs: Array  # (num_steps + 1,): J(w^(k))
     learning_rates: Array  # (num_steps,): α_k used for the step k -> k + 1
 
 
@@ -65,7 +65,7 @@ def cost(w: Array, x: Array, t: Array) -> Array:
 
 def gradient(w: Array, x: Array, t: Array) -> Array:
     """The hand gradient ``(∂J/∂w0, ∂J/∂w1) = (mean(h − t), mean((h − t) x))``: ``-> (2,)``."""
-    r = predict(w, x) - t          # h(x_i) − t_i
+    r = predict(w, x) - t  # h(x_i) − t_i
     return jnp.stack([jnp.mean(r), jnp.mean(r * x)])
 
 
@@ -106,8 +106,14 @@ def closed_form(x: Array, t: Array) -> Array:
 # --- gradient descent --------------------------------------------------------------
 
 
-def gradient_descent(x: Array, t: Array, *, learning_rate: float | Schedule, num_steps: int,
-                     w_init: Array | None = None) -> Trajectory:
+def gradient_descent(
+    x: Array,
+    t: Array,
+    *,
+    learning_rate: float | Schedule,
+    num_steps: int,
+    w_init: Array | None = None,
+) -> Trajectory:
     """Full-batch gradient descent on ``J``, the whole trajectory in one compiled ``lax.scan``.
 
     ``w^(k+1) = w^(k) − α_k ∇J(w^(k))`` with the hand gradient of :func:`gradient`.
@@ -132,7 +138,9 @@ def gradient_descent(x: Array, t: Array, *, learning_rate: float | Schedule, num
     if w_init is None:
         w_init = jnp.zeros(2, x.dtype)
     if tuple(np.shape(w_init)) != (2,):
-        raise ValueError(f"w_init must have shape (2,) = (w0, w1), got shape {tuple(np.shape(w_init))}")
+        raise ValueError(
+            f"w_init must have shape (2,) = (w0, w1), got shape {tuple(np.shape(w_init))}"
+        )
     w_init = jnp.asarray(w_init, x.dtype)
     if callable(learning_rate):
         return _descend_schedule(x, t, w_init, learning_rate, int(num_steps))
@@ -166,8 +174,14 @@ def _descend(x, t, w_init, schedule, num_steps):
 # --- data ------------------------------------------------------------------------------
 
 
-def make_data(key: Array, num_examples: int = 50, *, w_true: tuple[float, float] = (1.0, 2.0),
-              noise: float = 0.5, x_range: tuple[float, float] = (0.0, 3.0)) -> tuple[Array, Array]:
+def make_data(
+    key: Array,
+    num_examples: int = 50,
+    *,
+    w_true: tuple[float, float] = (1.0, 2.0),
+    noise: float = 0.5,
+    x_range: tuple[float, float] = (0.0, 3.0),
+) -> tuple[Array, Array]:
     """``x ~ U(x_range)``, ``t = w0 + w1 x + noise · ε``, ``ε ~ N(0, 1)``: returns ``(x (m,), t (m,))``."""
     if not isinstance(num_examples, (int, np.integer)) or num_examples < 2:
         raise ValueError(f"num_examples must be an int >= 2, got {num_examples!r}")
@@ -190,12 +204,14 @@ def _check_x(x) -> Array:
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.zeros(()).dtype)
     if not isinstance(x, jax.core.Tracer):
-        host = np.asarray(x)     # numpy on the host: checking values must not compile anything
+        host = np.asarray(x)  # numpy on the host: checking values must not compile anything
         if not np.all(np.isfinite(host)):
             raise ValueError("x must be finite")
         if float(host.max() - host.min()) == 0.0:
             # XᵀX is singular: w0 and w1 cannot be told apart.
-            raise ValueError("x must hold at least two distinct values (constant x makes XᵀX singular)")
+            raise ValueError(
+                "x must hold at least two distinct values (constant x makes XᵀX singular)"
+            )
     return x
 
 
@@ -210,7 +226,9 @@ def _check_xt(x, t) -> tuple[Array, Array]:
 
 
 def _check_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, np.ndarray, jax.Array)):
+    if isinstance(value, bool) or not isinstance(
+        value, (int, float, np.number, np.ndarray, jax.Array)
+    ):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__}: {value!r}")
     if isinstance(value, jax.core.Tracer):
         return

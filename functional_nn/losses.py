@@ -56,7 +56,9 @@ def check_loss_output(loss: str, output_activation: str) -> None:
         )
 
 
-def prepare_targets(loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, name: str = "y") -> Array:
+def prepare_targets(
+    loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, name: str = "y"
+) -> Array:
     """Return ``y`` with exactly ``y_hat``'s shape, or raise naming both shapes.
 
     Integer class labels ``(K,)`` are one-hot encoded for the categorical loss;
@@ -70,8 +72,10 @@ def prepare_targets(loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, na
     k, n_out = y_hat_shape[0], y_hat_shape[-1]
     if loss == "categorical_cross_entropy" and len(shape) == 1:
         if y_dtype.kind not in "iu":
-            raise TypeError(f"class labels {name} of shape {shape} must be integers 0..{n_out - 1}, got dtype "
-                            f"{y_dtype} (give one-hot rows of shape {(k, n_out)} for soft targets)")
+            raise TypeError(
+                f"class labels {name} of shape {shape} must be integers 0..{n_out - 1}, got dtype "
+                f"{y_dtype} (give one-hot rows of shape {(k, n_out)} for soft targets)"
+            )
         if shape[0] != k:
             raise ValueError(f"integer labels {name} of shape {shape} do not match {k} examples")
         _validate.check_labels_in_range(y, name, n_out)
@@ -140,10 +144,14 @@ def categorical_cross_entropy(logits: Array, y: Array, weights: Array | None = N
 
 def _same_shape(a: Array, y: Array) -> None:
     if a.shape != y.shape:
-        raise ValueError(f"network outputs of shape {a.shape} and targets y of shape {y.shape} differ")
+        raise ValueError(
+            f"network outputs of shape {a.shape} and targets y of shape {y.shape} differ"
+        )
 
 
-def loss_from_logits(loss: str, output_activation: Activation, o: Array, y: Array, weights=None) -> Array:
+def loss_from_logits(
+    loss: str, output_activation: Activation, o: Array, y: Array, weights=None
+) -> Array:
     """``J`` from the output pre-activations ``o^L`` (stable for the cross-entropies)."""
     if loss == "mse":
         return mse(output_activation.fn(o), y, weights)
@@ -174,7 +182,9 @@ def output_gradient(loss: str, y_hat: Array, y: Array, weights: Array | None = N
     return -omega * y / y_hat
 
 
-def output_delta_chain(loss: str, output_activation: Activation, o: Array, y: Array, weights=None) -> Array:
+def output_delta_chain(
+    loss: str, output_activation: Activation, o: Array, y: Array, weights=None
+) -> Array:
     r"""``δ^L = ∂J/∂o^L`` in the general chain form ``∂J/∂ŷ · ∂ŷ/∂o^L``.
 
     Elementwise activations multiply by ``f'(o^L)``; softmax applies its Jacobian
@@ -188,7 +198,9 @@ def output_delta_chain(loss: str, output_activation: Activation, o: Array, y: Ar
     return g * output_activation.derivative(o)
 
 
-def output_delta(loss: str, output_activation: Activation, o: Array, y: Array, weights=None) -> Array:
+def output_delta(
+    loss: str, output_activation: Activation, o: Array, y: Array, weights=None
+) -> Array:
     r"""``δ^L = ∂J/∂o^L``, fused where the activation's derivative cancels.
 
     * sigmoid + binary cross-entropy: ``ω_k (ŷ − y)`` (σ' cancels ``ŷ(1 − ŷ)``);
@@ -211,7 +223,7 @@ class Loss(NamedTuple):
     """A loss by name: its value from outputs and its hand gradient ``∂J/∂ŷ``."""
 
     name: str
-    value: Callable[..., Array]     # (y_hat or logits, y, weights=None) -> ()
+    value: Callable[..., Array]  # (y_hat or logits, y, weights=None) -> ()
     gradient: Callable[..., Array]  # (y_hat, y, weights=None) -> (K, C)
 
 
@@ -221,7 +233,11 @@ def get_loss(name: str) -> Loss:
     ``mse`` takes outputs ``ŷ``; the cross-entropies take logits ``o``.
     """
     check_loss_name(name)
-    value = {"mse": mse, "binary_cross_entropy": binary_cross_entropy,
-             "categorical_cross_entropy": categorical_cross_entropy}[name]
-    return Loss(name, value, lambda y_hat, y, weights=None: output_gradient(name, y_hat, y, weights))
-
+    value = {
+        "mse": mse,
+        "binary_cross_entropy": binary_cross_entropy,
+        "categorical_cross_entropy": categorical_cross_entropy,
+    }[name]
+    return Loss(
+        name, value, lambda y_hat, y, weights=None: output_gradient(name, y_hat, y, weights)
+    )

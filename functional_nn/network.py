@@ -24,8 +24,15 @@ from functional_nn import activations
 Array = jax.Array
 
 INIT_NAMES = (
-    "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
-    "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "normal",
 )
 
 
@@ -43,7 +50,7 @@ class Trace(NamedTuple):
     """Everything the backward pass needs from the forward pass."""
 
     pre_activations: tuple[Array, ...]  # (o^1, ..., o^L), each (batch, n_l)
-    activations: tuple[Array, ...]      # (a^0 = x, a^1, ..., a^L), each (batch, n_l)
+    activations: tuple[Array, ...]  # (a^0 = x, a^1, ..., a^L), each (batch, n_l)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,11 +85,16 @@ class MLP:
     def __post_init__(self):
         sizes = self.layer_sizes
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-            raise TypeError(f"layer_sizes must be a sequence of ints such as (2, 4, 1), got {sizes!r}")
+            raise TypeError(
+                f"layer_sizes must be a sequence of ints such as (2, 4, 1), got {sizes!r}"
+            )
         sizes = tuple(sizes)
-        if len(sizes) < 2 or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
-                                     for n in sizes):
-            raise ValueError(f"layer_sizes must hold at least two positive ints (inputs, outputs), got {sizes!r}")
+        if len(sizes) < 2 or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes
+        ):
+            raise ValueError(
+                f"layer_sizes must hold at least two positive ints (inputs, outputs), got {sizes!r}"
+            )
         object.__setattr__(self, "layer_sizes", tuple(int(n) for n in sizes))
         hidden = self.activation
         n_hidden = len(sizes) - 2
@@ -91,20 +103,32 @@ class MLP:
             hidden = (hidden,) * n_hidden
         else:
             if not isinstance(hidden, (tuple, list)):
-                raise TypeError(f"activation must be a name (str) or a tuple of names, got "
-                                f"{type(hidden).__name__}: {hidden!r}")
+                raise TypeError(
+                    f"activation must be a name (str) or a tuple of names, got "
+                    f"{type(hidden).__name__}: {hidden!r}"
+                )
             hidden = tuple(hidden)
             if len(hidden) != n_hidden:
-                raise ValueError(f"activation has {len(hidden)} names for {n_hidden} hidden layers: {hidden!r}")
+                raise ValueError(
+                    f"activation has {len(hidden)} names for {n_hidden} hidden layers: {hidden!r}"
+                )
             if n_hidden == 0:
                 hidden = ()
         for name in (*hidden, self.output_activation):
             activations.get_activation(name)
-        object.__setattr__(self, "activation", hidden if not isinstance(self.activation, str) else self.activation)
+        object.__setattr__(
+            self, "activation", hidden if not isinstance(self.activation, str) else self.activation
+        )
         if self.initializer not in INIT_NAMES:
-            raise ValueError(f"unknown initializer {self.initializer!r}; known initializers: {', '.join(INIT_NAMES)}")
-        if self.init_scale is not None and not (isinstance(self.init_scale, (int, float)) and self.init_scale > 0):
-            raise ValueError(f"init_scale must be a positive number or None, got {self.init_scale!r}")
+            raise ValueError(
+                f"unknown initializer {self.initializer!r}; known initializers: {', '.join(INIT_NAMES)}"
+            )
+        if self.init_scale is not None and not (
+            isinstance(self.init_scale, (int, float)) and self.init_scale > 0
+        ):
+            raise ValueError(
+                f"init_scale must be a positive number or None, got {self.init_scale!r}"
+            )
 
     # --- description ---------------------------------------------------------
 
@@ -123,8 +147,10 @@ class MLP:
 
     @property
     def layer_activations(self) -> tuple[activations.Activation, ...]:
-        return tuple(activations.get_activation(n, negative_slope=self.negative_slope)
-                     for n in self.activation_names)
+        return tuple(
+            activations.get_activation(n, negative_slope=self.negative_slope)
+            for n in self.activation_names
+        )
 
     @property
     def trainable(self) -> bool:
@@ -157,22 +183,35 @@ class MLP:
         keys = jax.random.split(key, self.num_layers)
         params = []
         for k, n_in, n_out in zip(keys, self.layer_sizes[:-1], self.layer_sizes[1:]):
-            w = _init_weights(self.initializer, self.init_scale, k, n_in, n_out, dtype) * jnp.asarray(scale, dtype)
+            w = _init_weights(
+                self.initializer, self.init_scale, k, n_in, n_out, dtype
+            ) * jnp.asarray(scale, dtype)
             params.append(Dense(w, jnp.zeros((n_out,), dtype)))
         return tuple(params)
 
     def check_params(self, params, name: str = "params") -> None:
         """Raise a ValueError naming the first leaf that does not fit this network."""
         if not isinstance(params, (tuple, list)) or len(params) != self.num_layers:
-            got = f"{type(params).__name__} of length {len(params)}" if isinstance(params, (tuple, list)) else repr(
-                type(params).__name__)
-            raise ValueError(f"{name} must be a tuple of {self.num_layers} layers (Dense(w, b)), got {got}")
-        for l, (layer, n_in, n_out) in enumerate(zip(params, self.layer_sizes[:-1], self.layer_sizes[1:])):
+            got = (
+                f"{type(params).__name__} of length {len(params)}"
+                if isinstance(params, (tuple, list))
+                else repr(type(params).__name__)
+            )
+            raise ValueError(
+                f"{name} must be a tuple of {self.num_layers} layers (Dense(w, b)), got {got}"
+            )
+        for l, (layer, n_in, n_out) in enumerate(
+            zip(params, self.layer_sizes[:-1], self.layer_sizes[1:])
+        ):
             w, b = _leaves(layer, f"{name}[{l}]")
             if tuple(np.shape(w)) != (n_in, n_out):
-                raise ValueError(f"{name}[{l}].w has shape {tuple(np.shape(w))}, expected {(n_in, n_out)}")
+                raise ValueError(
+                    f"{name}[{l}].w has shape {tuple(np.shape(w))}, expected {(n_in, n_out)}"
+                )
             if tuple(np.shape(b)) != (n_out,):
-                raise ValueError(f"{name}[{l}].b has shape {tuple(np.shape(b))}, expected {(n_out,)}")
+                raise ValueError(
+                    f"{name}[{l}].b has shape {tuple(np.shape(b))}, expected {(n_out,)}"
+                )
 
     def check_inputs(self, x, name: str = "x") -> None:
         """Raise unless ``x`` is ``(batch, n_in)`` with ``batch >= 1``."""
@@ -228,7 +267,9 @@ def _leaves(layer, where: str):
         return layer["w"], layer["b"]
     if hasattr(layer, "w") and hasattr(layer, "b"):
         return layer.w, layer.b
-    raise ValueError(f"{where} must be Dense(w, b) or a dict with 'w' and 'b', got {type(layer).__name__}")
+    raise ValueError(
+        f"{where} must be Dense(w, b) or a dict with 'w' and 'b', got {type(layer).__name__}"
+    )
 
 
 def _init_weights(name, init_scale, key, n_in, n_out, dtype):
@@ -237,7 +278,12 @@ def _init_weights(name, init_scale, key, n_in, n_out, dtype):
         std = 0.01 if init_scale is None else float(init_scale)
         return std * jax.random.normal(key, (n_in, n_out), dtype)
     family = name.split("_")[0]
-    fan = {"glorot": (n_in + n_out) / 2, "xavier": (n_in + n_out) / 2, "he": n_in / 2, "lecun": n_in}[family]
+    fan = {
+        "glorot": (n_in + n_out) / 2,
+        "xavier": (n_in + n_out) / 2,
+        "he": n_in / 2,
+        "lecun": n_in,
+    }[family]
     std = gain / math.sqrt(fan)  # variance 1/fan: glorot 2/(in+out), he 2/in, lecun 1/in
     if name.endswith("uniform"):
         limit = math.sqrt(3.0) * std

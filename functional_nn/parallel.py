@@ -49,8 +49,10 @@ def check_mesh(mesh, batch_size: int | None = None) -> int:
     ``"data"`` axis (every device must get the same number of rows).
     """
     if not isinstance(mesh, Mesh):
-        raise TypeError(f"mesh must be a jax.sharding.Mesh with an axis named {DATA_AXIS!r}, "
-                        f"got {type(mesh).__name__}")
+        raise TypeError(
+            f"mesh must be a jax.sharding.Mesh with an axis named {DATA_AXIS!r}, "
+            f"got {type(mesh).__name__}"
+        )
     if DATA_AXIS not in mesh.axis_names:
         raise ValueError(f"mesh must have an axis named {DATA_AXIS!r}, got axes {mesh.axis_names}")
     shards = int(mesh.shape[DATA_AXIS])
@@ -73,9 +75,15 @@ def shard_batch(x: Array, mesh: Mesh) -> Array:
     return jax.device_put(x, NamedSharding(mesh, PartitionSpec(DATA_AXIS)))
 
 
-def data_parallel_step(net: MLP, loss: str, mesh: Mesh, *, learning_rate: float | None = None,
-                       optimizer: optax.GradientTransformation | None = None,
-                       method: str = "manual") -> Callable:
+def data_parallel_step(
+    net: MLP,
+    loss: str,
+    mesh: Mesh,
+    *,
+    learning_rate: float | None = None,
+    optimizer: optax.GradientTransformation | None = None,
+    method: str = "manual",
+) -> Callable:
     r"""One jitted, data-parallel update ``(params, opt_state, x, y) -> (params, opt_state, J)``.
 
     ``x`` ``(K, n_0)`` and ``y`` ``(K, n_L)`` are sharded over ``"data"``

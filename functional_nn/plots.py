@@ -44,8 +44,10 @@ __all__ = [
 #: (softmax is vector-valued; the lecture draws it as a table, not a curve).
 PLOT_ACTIVATIONS = ("linear", "threshold", "sigmoid", "tanh", "relu", "leaky_relu")
 
-_MISSING = ("functional_nn.plots needs matplotlib, which is not installed; "
-            "install the plot extra: pip install 'functional-nn[plot]'")
+_MISSING = (
+    "functional_nn.plots needs matplotlib, which is not installed; "
+    "install the plot extra: pip install 'functional-nn[plot]'"
+)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -75,8 +77,10 @@ def _history_dict(history: Any, name: str = "history") -> dict[str, np.ndarray]:
     elif dataclasses.is_dataclass(history) and not isinstance(history, type):
         items = {f.name: getattr(history, f.name) for f in dataclasses.fields(history)}
     else:
-        raise TypeError(f"{name} must be a mapping of metric name to per-epoch values (or a NamedTuple/dataclass "
-                        f"of them), got {type(history).__name__}")
+        raise TypeError(
+            f"{name} must be a mapping of metric name to per-epoch values (or a NamedTuple/dataclass "
+            f"of them), got {type(history).__name__}"
+        )
     out = {}
     for key, value in items.items():
         if value is None or isinstance(value, (str, bytes)):
@@ -98,8 +102,14 @@ def _first_present(h: Mapping[str, np.ndarray], names: Sequence[str]) -> str | N
     return next((n for n in names if n in h), None)
 
 
-def loss_curves(history: Any, *, best_epoch: int | None = None, path: str | os.PathLike | None = None,
-                title: str | None = None, log_scale: bool = False) -> Figure:
+def loss_curves(
+    history: Any,
+    *,
+    best_epoch: int | None = None,
+    path: str | os.PathLike | None = None,
+    title: str | None = None,
+    log_scale: bool = False,
+) -> Figure:
     """Training and validation loss per epoch, the best epoch marked; accuracy beside it if recorded.
 
     Args:
@@ -118,18 +128,22 @@ def loss_curves(history: Any, *, best_epoch: int | None = None, path: str | os.P
     h = _history_dict(history)
     train_key = _first_present(h, ("train_loss", "loss"))
     if train_key is None and "val_loss" not in h:
-        raise ValueError(f"history has no 'train_loss' or 'val_loss' entry; it has {sorted(h) or 'nothing numeric'}")
+        raise ValueError(
+            f"history has no 'train_loss' or 'val_loss' entry; it has {sorted(h) or 'nothing numeric'}"
+        )
     n = len(h[train_key or "val_loss"])
     epochs = _epochs(h, n)
     if best_epoch is None and "val_loss" in h and np.isfinite(h["val_loss"]).any():
-        best_epoch = int(epochs[np.nanargmin(np.where(np.isfinite(h["val_loss"]), h["val_loss"], np.nan))])
+        best_epoch = int(
+            epochs[np.nanargmin(np.where(np.isfinite(h["val_loss"]), h["val_loss"], np.nan))]
+        )
     acc_keys = [k for k in ("train_accuracy", "val_accuracy") if k in h]
     fig = _new_figure(10.0 if acc_keys else 6.0, 4.0)
     axes = fig.subplots(1, 2 if acc_keys else 1, squeeze=False)[0]
     ax = axes[0]
     for key, label, style in ((train_key, "training", "-"), ("val_loss", "validation", "--")):
         if key is not None and key in h:
-            ax.plot(epochs[:len(h[key])], h[key], style, label=label)
+            ax.plot(epochs[: len(h[key])], h[key], style, label=label)
     if best_epoch is not None:
         ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1)
         curve = h.get("val_loss", h.get(train_key)) if train_key or "val_loss" in h else None
@@ -146,9 +160,12 @@ def loss_curves(history: Any, *, best_epoch: int | None = None, path: str | os.P
     ax.legend()
     if acc_keys:
         ax = axes[1]
-        for key, label, style in (("train_accuracy", "training", "-"), ("val_accuracy", "validation", "--")):
+        for key, label, style in (
+            ("train_accuracy", "training", "-"),
+            ("val_accuracy", "validation", "--"),
+        ):
             if key in h:
-                ax.plot(epochs[:len(h[key])], h[key], style, label=label)
+                ax.plot(epochs[: len(h[key])], h[key], style, label=label)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1)
         ax.set_xlabel("epoch")
@@ -160,8 +177,16 @@ def loss_curves(history: Any, *, best_epoch: int | None = None, path: str | os.P
     return _finish(fig, path)
 
 
-def decision_boundary(predict: Callable[[np.ndarray], Any], x, y, *, path: str | os.PathLike | None = None,
-                      resolution: int = 200, margin: float = 0.1, title: str | None = None) -> Figure:
+def decision_boundary(
+    predict: Callable[[np.ndarray], Any],
+    x,
+    y,
+    *,
+    path: str | os.PathLike | None = None,
+    resolution: int = 200,
+    margin: float = 0.1,
+    title: str | None = None,
+) -> Figure:
     """The regions a 2-D classifier assigns to each class, with the data on top.
 
     Args:
@@ -184,14 +209,18 @@ def decision_boundary(predict: Callable[[np.ndarray], Any], x, y, *, path: str |
         raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
     lo, hi = x.min(axis=0), x.max(axis=0)
     pad = margin * np.where(hi > lo, hi - lo, 1.0)
-    g0, g1 = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
-                         np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
+    g0, g1 = np.meshgrid(
+        np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+        np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution),
+    )
     grid = np.stack([g0.ravel(), g1.ravel()], axis=1).astype(np.float32)
     scores = np.asarray(predict(grid), dtype=float)
     if scores.ndim == 1:
         scores = scores[:, None]
     if scores.ndim != 2 or scores.shape[0] != grid.shape[0]:
-        raise ValueError(f"predict must map (g, 2) to (g, C) or (g,), got {scores.shape} for g={grid.shape[0]}")
+        raise ValueError(
+            f"predict must map (g, 2) to (g, C) or (g,), got {scores.shape} for g={grid.shape[0]}"
+        )
     fig = _new_figure(5.5, 4.8)
     ax = fig.subplots()
     num_classes = max(int(labels.max()) + 1, scores.shape[1], 2)
@@ -210,11 +239,22 @@ def decision_boundary(predict: Callable[[np.ndarray], Any], x, y, *, path: str |
         # class c gets colour Cc on the regions and on the points alike
         cmap = ListedColormap([f"C{c % 10}" for c in range(num_classes)])
         levels = np.arange(num_classes + 1) - 0.5
-        ax.contourf(g0, g1, regions, levels=levels, cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5, alpha=0.35)
+        ax.contourf(
+            g0, g1, regions, levels=levels, cmap=cmap, vmin=-0.5, vmax=num_classes - 0.5, alpha=0.35
+        )
         if regions.min() != regions.max():
             ax.contour(g0, g1, regions, levels=levels, colors="k", linewidths=0.8)
-    ax.scatter(x[:, 0], x[:, 1], c=labels, cmap=cmap, vmin=0 if scores.shape[1] == 1 else -0.5,
-               vmax=1 if scores.shape[1] == 1 else num_classes - 0.5, edgecolors="k", linewidths=0.5, s=22)
+    ax.scatter(
+        x[:, 0],
+        x[:, 1],
+        c=labels,
+        cmap=cmap,
+        vmin=0 if scores.shape[1] == 1 else -0.5,
+        vmax=1 if scores.shape[1] == 1 else num_classes - 0.5,
+        edgecolors="k",
+        linewidths=0.5,
+        s=22,
+    )
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_title(title or "decision boundary")
@@ -228,16 +268,28 @@ def _labels(y, n: int) -> np.ndarray:
     elif y.ndim == 2 and y.shape[1] > 1:
         y = y.argmax(axis=1)
     if y.shape != (n,):
-        raise ValueError(f"y must be (n,) labels, (n, C) one-hot or (n, 1) targets with n={n}, got shape {y.shape}")
-    if not np.all(np.isfinite(y.astype(float))) or np.any(y.astype(float) != np.round(y.astype(float))) or \
-            (y.size and y.min() < 0):
-        raise ValueError("y must hold class labels 0..C-1 (a decision boundary is for classification)")
+        raise ValueError(
+            f"y must be (n,) labels, (n, C) one-hot or (n, 1) targets with n={n}, got shape {y.shape}"
+        )
+    if (
+        not np.all(np.isfinite(y.astype(float)))
+        or np.any(y.astype(float) != np.round(y.astype(float)))
+        or (y.size and y.min() < 0)
+    ):
+        raise ValueError(
+            "y must hold class labels 0..C-1 (a decision boundary is for classification)"
+        )
     return y.astype(int)
 
 
-def activation_functions(names: Sequence[str] = PLOT_ACTIVATIONS, *, x_range: tuple[float, float] = (-5.0, 5.0),
-                         negative_slope: float = 0.1, path: str | os.PathLike | None = None,
-                         num_points: int = 401) -> Figure:
+def activation_functions(
+    names: Sequence[str] = PLOT_ACTIVATIONS,
+    *,
+    x_range: tuple[float, float] = (-5.0, 5.0),
+    negative_slope: float = 0.1,
+    path: str | os.PathLike | None = None,
+    num_points: int = 401,
+) -> Figure:
     """Each activation beside its hand-written derivative, one panel per function.
 
     The derivatives are the module's own (``get_activation(name).derivative``),
@@ -264,8 +316,10 @@ def activation_functions(names: Sequence[str] = PLOT_ACTIVATIONS, *, x_range: tu
     acts = [get_activation(name, negative_slope=negative_slope) for name in names]
     for act in acts:
         if act.derivative is None:
-            raise ValueError(f"activation {act.name!r} is not elementwise and has no scalar derivative to draw; "
-                             f"choose from {', '.join(PLOT_ACTIVATIONS)}")
+            raise ValueError(
+                f"activation {act.name!r} is not elementwise and has no scalar derivative to draw; "
+                f"choose from {', '.join(PLOT_ACTIVATIONS)}"
+            )
     lo, hi = (float(v) for v in x_range)
     if not lo < hi:
         raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
@@ -285,7 +339,7 @@ def activation_functions(names: Sequence[str] = PLOT_ACTIVATIONS, *, x_range: tu
         ax.set_title(act.name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    for ax in axes[len(acts):]:
+    for ax in axes[len(acts) :]:
         ax.set_visible(False)
     return _finish(fig, path)
 
@@ -297,8 +351,15 @@ def _with_gaps(values: np.ndarray, jump: float = 0.5) -> np.ndarray:
     return out
 
 
-def gradient_norms(norms, *, labels: Sequence[str] | None = None, path: str | os.PathLike | None = None,
-                   log_scale: bool = True, xlabel: str = "epoch", title: str | None = None) -> Figure:
+def gradient_norms(
+    norms,
+    *,
+    labels: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+    log_scale: bool = True,
+    xlabel: str = "epoch",
+    title: str | None = None,
+) -> Figure:
     """Per-layer gradient norms: a bar per layer for one snapshot, or one curve per layer over time.
 
     Vanishing gradients show as norms that shrink towards the input layer.
@@ -342,9 +403,14 @@ def gradient_norms(norms, *, labels: Sequence[str] | None = None, path: str | os
     return _finish(fig, path)
 
 
-def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_loss",
-                             path: str | os.PathLike | None = None, log_scale: bool = True,
-                             title: str | None = None) -> Figure:
+def learning_rate_comparison(
+    runs: Mapping[Any, Any],
+    *,
+    metric: str = "train_loss",
+    path: str | os.PathLike | None = None,
+    log_scale: bool = True,
+    title: str | None = None,
+) -> Figure:
     """Loss curves for several learning rates and, for numeric rates, the final loss against α.
 
     A run whose loss becomes NaN/inf is marked "diverged" (the lecture's "α too high").
@@ -361,7 +427,9 @@ def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_lo
         when every key is a positive number.
     """
     if not isinstance(runs, Mapping) or not runs:
-        raise ValueError("runs must be a non-empty mapping {learning_rate: history or per-epoch values}")
+        raise ValueError(
+            "runs must be a non-empty mapping {learning_rate: history or per-epoch values}"
+        )
     curves = {}
     for rate, run in runs.items():
         if isinstance(run, Mapping) or hasattr(run, "_asdict") or dataclasses.is_dataclass(run):
@@ -372,9 +440,13 @@ def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_lo
         else:
             values = np.asarray(run, dtype=float)
             if values.ndim != 1 or values.size == 0:
-                raise ValueError(f"runs[{rate!r}] must be a history or 1-D per-epoch values, got shape {values.shape}")
+                raise ValueError(
+                    f"runs[{rate!r}] must be a history or 1-D per-epoch values, got shape {values.shape}"
+                )
             curves[rate] = values
-    numeric = all(isinstance(r, (int, float, np.number)) and not isinstance(r, bool) and r > 0 for r in curves)
+    numeric = all(
+        isinstance(r, (int, float, np.number)) and not isinstance(r, bool) and r > 0 for r in curves
+    )
     fig = _new_figure(10.0 if numeric else 6.0, 4.0)
     axes = fig.subplots(1, 2 if numeric else 1, squeeze=False)[0]
     ax = axes[0]
@@ -382,8 +454,12 @@ def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_lo
         diverged = not np.all(np.isfinite(values))
         shown = np.where(np.isfinite(values), values, np.nan)
         label = f"α = {rate:g}" if numeric else str(rate)
-        ax.plot(np.arange(1, len(values) + 1), shown, color=f"C{i % 10}", label=label + (" (diverged)" if diverged
-                                                                                       else ""))
+        ax.plot(
+            np.arange(1, len(values) + 1),
+            shown,
+            color=f"C{i % 10}",
+            label=label + (" (diverged)" if diverged else ""),
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     if log_scale and any(np.any(np.asarray(v)[np.isfinite(v)] > 0) for v in curves.values()):
@@ -399,7 +475,14 @@ def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_lo
         ax.plot(rates[ok][order], finals[ok][order], "o-", label=f"final {metric}")
         if (~ok).any():
             top = np.max(finals[ok]) if ok.any() else 1.0
-            ax.plot(rates[~ok], np.full((~ok).sum(), top), "x", color="C3", markersize=10, label="diverged")
+            ax.plot(
+                rates[~ok],
+                np.full((~ok).sum(), top),
+                "x",
+                color="C3",
+                markersize=10,
+                label="diverged",
+            )
         ax.set_xscale("log")
         if log_scale and ok.any() and np.all(finals[ok] > 0):
             ax.set_yscale("log")
@@ -409,4 +492,3 @@ def learning_rate_comparison(runs: Mapping[Any, Any], *, metric: str = "train_lo
         ax.legend(fontsize="small")
     fig.suptitle(title or "learning-rate comparison")
     return _finish(fig, path)
-

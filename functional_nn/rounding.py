@@ -40,11 +40,11 @@ from functional_nn import backprop
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
 
-UNIT_ROUNDOFF = {"float32": 2.0 ** -24, "bfloat16": 2.0 ** -8, "float16": 2.0 ** -11}
+UNIT_ROUNDOFF = {"float32": 2.0**-24, "bfloat16": 2.0**-8, "float16": 2.0**-11}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
-EVAL_ULPS = 8.0          # c: accuracy of exp / log / tanh / logistic kernels, in units of u (XLA float32 tanh: 4.2 measured)
-SIGMOID_D2_MAX = 1 / (6 * math.sqrt(3))   # max |σ''|
-TANH_D2_MAX = 4 / (3 * math.sqrt(3))      # max |tanh''|
+EVAL_ULPS = 8.0  # c: accuracy of exp / log / tanh / logistic kernels, in units of u (XLA float32 tanh: 4.2 measured)
+SIGMOID_D2_MAX = 1 / (6 * math.sqrt(3))  # max |σ''|
+TANH_D2_MAX = 4 / (3 * math.sqrt(3))  # max |tanh''|
 
 
 def gamma(n: int, u: float) -> float:
@@ -115,14 +115,17 @@ def _softmax_vjp(s, es, g, eg, u):
     """Error of ``s ⊙ (g − ⟨g, s⟩)`` computed from ``ŝ, ĝ``."""
     n = s.shape[-1]
     inner = np.sum(g * s, axis=-1, keepdims=True)
-    e_inner = (np.sum(eg * np.abs(s) + np.abs(g) * es + eg * es, axis=-1, keepdims=True)
-               + gamma(n, u) * np.sum((np.abs(g) + eg) * (np.abs(s) + es), axis=-1, keepdims=True))
+    e_inner = np.sum(eg * np.abs(s) + np.abs(g) * es + eg * es, axis=-1, keepdims=True) + gamma(
+        n, u
+    ) * np.sum((np.abs(g) + eg) * (np.abs(s) + es), axis=-1, keepdims=True)
     diff = g - inner
     e_diff = _add(g, eg, -inner, e_inner, u)
     return _mul(s, es, diff, e_diff, u)
 
 
-def gradient_error_bound(net: MLP, loss: str, params: Params, x, y, dtype: str = "float32") -> Params:
+def gradient_error_bound(
+    net: MLP, loss: str, params: Params, x, y, dtype: str = "float32"
+) -> Params:
     """Entrywise bound on ``|ĝ − g|`` for the manual gradient computed in ``dtype``; same tree as ``params``.
 
     ``g`` is the exact gradient at ``params`` (as given, e.g. float64) and ``ĝ``
@@ -145,7 +148,7 @@ def gradient_error_bound(net: MLP, loss: str, params: Params, x, y, dtype: str =
     y = np.asarray(y)
     K = x.shape[0]
 
-    EA = [u * np.abs(A[0])]          # x rounded to dtype
+    EA = [u * np.abs(A[0])]  # x rounded to dtype
     EO = []
     for l, (w, b) in enumerate(P):
         eo = _matmul(A[l], EA[l], w, u * np.abs(w), u, extra=b) + u * np.abs(b)
@@ -170,8 +173,10 @@ def gradient_error_bound(net: MLP, loss: str, params: Params, x, y, dtype: str =
     bounds = [None] * len(P)
     for l in reversed(range(len(P))):
         a, ea, delta = A[l], EA[l], D[l]
-        ew = _matmul(a.T, ea.T, delta, e_delta, u)               # aᵀ δ over the batch
-        eb = np.sum(e_delta, axis=0) + gamma(max(K - 1, 1), u) * np.sum(np.abs(delta) + e_delta, axis=0)
+        ew = _matmul(a.T, ea.T, delta, e_delta, u)  # aᵀ δ over the batch
+        eb = np.sum(e_delta, axis=0) + gamma(max(K - 1, 1), u) * np.sum(
+            np.abs(delta) + e_delta, axis=0
+        )
         bounds[l] = Dense(ew, eb)
         if l == 0:
             break
@@ -182,7 +187,9 @@ def gradient_error_bound(net: MLP, loss: str, params: Params, x, y, dtype: str =
             e_delta = _softmax_vjp(A[l], EA[l], da, e_da, u)
         else:
             fd = np.asarray(_derivative(net, l - 1, O[l - 1]))
-            e_delta = _mul(da, e_da, fd, _derivative_error(names[l - 1], O[l - 1], EO[l - 1], fd, u, slope), u)
+            e_delta = _mul(
+                da, e_da, fd, _derivative_error(names[l - 1], O[l - 1], EO[l - 1], fd, u, slope), u
+            )
     return tuple(bounds)
 
 
@@ -194,10 +201,10 @@ def _derivative(net, l, o):
 @dataclasses.dataclass(frozen=True)
 class RoundingLeaf:
     name: str
-    bound: float          # max entrywise bound
-    manual: float         # max |ĝ_manual − g|
-    autodiff: float       # max |ĝ_autodiff − g|
-    ratio_manual: float   # max_i |ĝ_i − g_i| / bound_i
+    bound: float  # max entrywise bound
+    manual: float  # max |ĝ_manual − g|
+    autodiff: float  # max |ĝ_autodiff − g|
+    ratio_manual: float  # max_i |ĝ_i − g_i| / bound_i
     ratio_autodiff: float
 
     @property
@@ -216,22 +223,39 @@ class RoundingReport:
         return all(l.within for l in self.leaves)
 
     def as_dict(self) -> dict:
-        return {"title": self.title, "dtype": self.dtype, "ok": self.ok,
-                "leaves": [{**dataclasses.asdict(l), "within": l.within} for l in self.leaves]}
+        return {
+            "title": self.title,
+            "dtype": self.dtype,
+            "ok": self.ok,
+            "leaves": [{**dataclasses.asdict(l), "within": l.within} for l in self.leaves],
+        }
 
     def __str__(self) -> str:
         rows = [("leaf", "bound", "|manual-f64|", "ratio", "|autodiff-f64|", "ratio", "within")] + [
-            (l.name, f"{l.bound:.1e}", f"{l.manual:.1e}", f"{l.ratio_manual:.2f}", f"{l.autodiff:.1e}",
-             f"{l.ratio_autodiff:.2f}", "yes" if l.within else "NO") for l in self.leaves]
+            (
+                l.name,
+                f"{l.bound:.1e}",
+                f"{l.manual:.1e}",
+                f"{l.ratio_manual:.2f}",
+                f"{l.autodiff:.1e}",
+                f"{l.ratio_autodiff:.2f}",
+                "yes" if l.within else "NO",
+            )
+            for l in self.leaves
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        end = (f"OK: every {self.dtype} error is within its derived bound" if self.ok else
-               "OUTSIDE THE BOUND: " + ", ".join(l.name for l in self.leaves if not l.within))
+        end = (
+            f"OK: every {self.dtype} error is within its derived bound"
+            if self.ok
+            else "OUTSIDE THE BOUND: " + ", ".join(l.name for l in self.leaves if not l.within)
+        )
         return "\n".join([self.title, *lines, end])
 
 
-def check_rounding(net: MLP, loss: str, params: Params, x, y, *, dtype: str = "float32",
-                   backward_fn=None) -> RoundingReport:
+def check_rounding(
+    net: MLP, loss: str, params: Params, x, y, *, dtype: str = "float32", backward_fn=None
+) -> RoundingReport:
     """Observed ``dtype`` errors of the manual and autodiff gradients vs float64, beside the derived bound.
 
     ``backward_fn(net, loss, params, x, y) -> Backward`` replaces the manual pass under test.
@@ -252,13 +276,25 @@ def check_rounding(net: MLP, loss: str, params: Params, x, y, *, dtype: str = "f
     auto = jax.grad(backprop.objective(net, loss))(p_low, x_low, y_low)
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
     leaves = []
-    for p, b, g, m, a in zip(paths, jax.tree.leaves(bounds), jax.tree.leaves(exact), jax.tree.leaves(manual),
-                             jax.tree.leaves(auto)):
+    for p, b, g, m, a in zip(
+        paths,
+        jax.tree.leaves(bounds),
+        jax.tree.leaves(exact),
+        jax.tree.leaves(manual),
+        jax.tree.leaves(auto),
+    ):
         b, g = np.asarray(b), np.asarray(g, np.float64)
         em, ea = np.abs(np.asarray(m, np.float64) - g), np.abs(np.asarray(a, np.float64) - g)
-        ratio = lambda e: float(np.max(np.where(e == 0, 0.0, e / np.maximum(b, np.finfo(np.float64).tiny))))
-        leaves.append(RoundingLeaf(f"params{p}", float(b.max()), float(em.max()), float(ea.max()), ratio(em),
-                                   ratio(ea)))
-    title = (f"Rounding check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
-             f"batch {x64.shape[0]}, {dtype} vs float64 (bound: γ_n forward error analysis)")
+        ratio = lambda e: float(
+            np.max(np.where(e == 0, 0.0, e / np.maximum(b, np.finfo(np.float64).tiny)))
+        )
+        leaves.append(
+            RoundingLeaf(
+                f"params{p}", float(b.max()), float(em.max()), float(ea.max()), ratio(em), ratio(ea)
+            )
+        )
+    title = (
+        f"Rounding check: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
+        f"batch {x64.shape[0]}, {dtype} vs float64 (bound: γ_n forward error analysis)"
+    )
     return RoundingReport(title, dtype, tuple(leaves))

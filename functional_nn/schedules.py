@@ -79,8 +79,9 @@ class InverseTimeDecay:
         return c1.astype(dtype) / (jnp.asarray(k).astype(dtype) + jnp.asarray(self.c2, dtype))
 
 
-def inverse_time_decay(c1: float | Array, c2: float | Array, *, per: str = "update",
-                       steps_per_epoch: int | None = None) -> InverseTimeDecay:
+def inverse_time_decay(
+    c1: float | Array, c2: float | Array, *, per: str = "update", steps_per_epoch: int | None = None
+) -> InverseTimeDecay:
     r"""The lecture's schedule ``α_k = c1 / (k + c2)``, usable with ``optax.sgd`` and ``fnn.fit``.
 
     Args:
@@ -107,7 +108,9 @@ def inverse_time_decay(c1: float | Array, c2: float | Array, *, per: str = "upda
         if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
             raise ValueError(f"{name} must be finite and > 0 (α_k = c1 / (k + c2)), got {value!r}")
     if np.ndim(c1) == 1 and np.ndim(c2) == 1 and np.shape(c1) != np.shape(c2):
-        raise ValueError(f"c1 and c2 must have the same length, got {np.shape(c1)} and {np.shape(c2)}")
+        raise ValueError(
+            f"c1 and c2 must have the same length, got {np.shape(c1)} and {np.shape(c2)}"
+        )
     if steps_per_epoch is not None:
         if per != "epoch":
             raise ValueError("steps_per_epoch only applies to per='epoch'")
@@ -135,12 +138,13 @@ def _number_or_array(value):
 
 # --- the update rule --------------------------------------------------------------
 
+
 class SGDState(NamedTuple):
     """State of :func:`sgd`: the step size's traced values and the update count."""
 
-    count: Array           # () int32: updates applied so far, the schedule's k
-    rate: Any              # () α, or (c1 (), c2 ()) of α_k = c1/(k + c2); () for an opaque optax schedule
-    learning_rate: Array   # () α of the last update (0 before the first)
+    count: Array  # () int32: updates applied so far, the schedule's k
+    rate: Any  # () α, or (c1 (), c2 ()) of α_k = c1/(k + c2); () for an opaque optax schedule
+    learning_rate: Array  # () α of the last update (0 before the first)
 
 
 def sgd(learning_rate) -> optax.GradientTransformation:
@@ -167,7 +171,9 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     """
     if isinstance(learning_rate, InverseTimeDecay):
         rate = (learning_rate.c1, learning_rate.c2)
-        update = _schedule_update(("inverse_time", learning_rate.per, learning_rate.steps_per_epoch))
+        update = _schedule_update(
+            ("inverse_time", learning_rate.per, learning_rate.steps_per_epoch)
+        )
     elif callable(learning_rate):
         rate, update = (), _schedule_update(learning_rate)
     else:
@@ -175,8 +181,11 @@ def sgd(learning_rate) -> optax.GradientTransformation:
 
     def init(params) -> SGDState:
         dtype = jax.tree_util.tree_leaves(params)[0].dtype
-        return SGDState(jnp.zeros((), jnp.int32), jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), rate),
-                        jnp.zeros((), dtype))
+        return SGDState(
+            jnp.zeros((), jnp.int32),
+            jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), rate),
+            jnp.zeros((), dtype),
+        )
 
     return optax.GradientTransformation(init, update)
 
@@ -192,22 +201,28 @@ def _schedule_update(schedule) -> Callable:
     """The update for ``α``: constant (``None``: the state's ``α``), the lecture's schedule
     (``("inverse_time", per, steps_per_epoch)``: of the state's ``(c1, c2)``) or an opaque
     optax schedule. One function per schedule, so reusing it reuses the compiled program."""
+
     def update(grads, state: SGDState, params=None):
         del params
         if schedule is None:
             alpha = state.rate
         elif isinstance(schedule, tuple):
-            alpha = InverseTimeDecay(*state.rate, per=schedule[1], steps_per_epoch=schedule[2])(state.count)
+            alpha = InverseTimeDecay(*state.rate, per=schedule[1], steps_per_epoch=schedule[2])(
+                state.count
+            )
         else:
             alpha = schedule(state.count)
         return _step(grads, state, alpha)
+
     return update
 
 
 def learning_rate_of(opt_state) -> Array | None:
     """The ``α`` of the last update, where the state shows it: :func:`sgd`, or ``optax.inject_hyperparams``."""
     injected = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
-    for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: isinstance(s, (SGDState, *injected))):
+    for s in jax.tree_util.tree_leaves(
+        opt_state, is_leaf=lambda s: isinstance(s, (SGDState, *injected))
+    ):
         if isinstance(s, SGDState):
             return s.learning_rate
         if isinstance(s, injected) and "learning_rate" in s.hyperparams:

@@ -51,7 +51,7 @@ class NeuronTrajectory(NamedTuple):
     """A gradient-descent run of the neuron, the start included."""
 
     weights: Array  # (num_steps + 1, n_in + 1): w^(0), ..., w^(num_steps); w[:, 0] is the bias w_0
-    costs: Array    # (num_steps + 1,): J(w^(k)) for the chosen loss
+    costs: Array  # (num_steps + 1,): J(w^(k)) for the chosen loss
 
 
 # --- forward -------------------------------------------------------------------------
@@ -86,9 +86,9 @@ def regression_gradient(w: Array, x: Array, t: Array) -> Array:
     """The slide's chain rule, per example: ``(1/m) Σ_i (f(z^i) − t^i) f(z^i)(1 − f(z^i)) x̃^i``: ``-> (n_in + 1,)``."""
     w, x, t = _check(w, x, t)
     h = predict(w, x)
-    dJ_dh = (h - t) / x.shape[0]    # ∂J/∂f(z^i) = (1/m)(f(z^i) − t^i)
-    dh_dz = h * (1 - h)             # ∂f/∂z = f(z)(1 − f(z))
-    return _augment(x).T @ (dJ_dh * dh_dz)   # ∂z^i/∂w_j = x^i_j, summed over i
+    dJ_dh = (h - t) / x.shape[0]  # ∂J/∂f(z^i) = (1/m)(f(z^i) − t^i)
+    dh_dz = h * (1 - h)  # ∂f/∂z = f(z)(1 − f(z))
+    return _augment(x).T @ (dJ_dh * dh_dz)  # ∂z^i/∂w_j = x^i_j, summed over i
 
 
 # --- classification (cross-entropy) ---------------------------------------------------------
@@ -156,8 +156,16 @@ def output_delta(loss: str, z: Array, t: Array) -> Array:
     return h - t
 
 
-def train(w_init: Array, x: Array, t: Array, *, loss: str, learning_rate: float, num_steps: int,
-          method: str = "manual") -> NeuronTrajectory:
+def train(
+    w_init: Array,
+    x: Array,
+    t: Array,
+    *,
+    loss: str,
+    learning_rate: float,
+    num_steps: int,
+    method: str = "manual",
+) -> NeuronTrajectory:
     """Full-batch gradient descent ``w ← w − α ∇J(w)``, the trajectory in one compiled ``lax.scan``.
 
     Args:
@@ -175,8 +183,11 @@ def train(w_init: Array, x: Array, t: Array, *, loss: str, learning_rate: float,
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     w, x, t = _check(w_init, x, t, probabilities=loss == "cross_entropy")
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not (
-            np.isfinite(learning_rate) and learning_rate > 0):
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not (np.isfinite(learning_rate) and learning_rate > 0)
+    ):
         raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
     if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
         raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
@@ -192,7 +203,9 @@ def _train(w, x, t, learning_rate, loss, method, num_steps):
         return w, (w, cost(loss, w, x, t))
 
     _, (ws, js) = jax.lax.scan(step, w, None, length=num_steps)
-    return NeuronTrajectory(jnp.concatenate([w[None], ws]), jnp.concatenate([cost(loss, w, x, t)[None], js]))
+    return NeuronTrajectory(
+        jnp.concatenate([w[None], ws]), jnp.concatenate([cost(loss, w, x, t)[None], js])
+    )
 
 
 # --- checks ------------------------------------------------------------------------------------
@@ -210,7 +223,9 @@ def _check(w, x, t, *, probabilities: bool = False) -> tuple[Array, Array, Array
         raise ValueError(f"x must have shape (m, n_in) with m, n_in >= 1, got shape {x_shape}")
     m, n_in = x_shape
     if w_shape != (n_in + 1,):
-        raise ValueError(f"w must have shape (n_in + 1,) = ({n_in + 1},) with w[0] the bias, got shape {w_shape}")
+        raise ValueError(
+            f"w must have shape (n_in + 1,) = ({n_in + 1},) with w[0] the bias, got shape {w_shape}"
+        )
     if t_shape != (m,):
         raise ValueError(f"t must have shape (m,) = ({m},) to match x, got shape {t_shape}")
     w = jnp.asarray(w)
@@ -223,5 +238,7 @@ def _check(w, x, t, *, probabilities: bool = False) -> tuple[Array, Array, Array
                 raise ValueError(f"{name} must be finite")
         t_host = np.asarray(t)
         if probabilities and not np.all((t_host >= 0) & (t_host <= 1)):
-            raise ValueError("t must lie in [0, 1] for the cross-entropy (targets are probabilities or 0/1 labels)")
+            raise ValueError(
+                "t must lie in [0, 1] for the cross-entropy (targets are probabilities or 0/1 labels)"
+            )
     return w, x, t

@@ -47,7 +47,12 @@ from functional_nn._bound import Bound, bind
 from functional_nn._x64 import float64_mode
 from functional_nn.gradcheck import check_params_tree, check_scalar_function, _check_same_tree
 
-DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+DTYPES = {
+    "float64": jnp.float64,
+    "float32": jnp.float32,
+    "bfloat16": jnp.bfloat16,
+    "float16": jnp.float16,
+}
 NOISE_FACTOR = 16.0
 GOOD_ORDER, WRONG_ORDER = 1.8, 1.2
 
@@ -57,11 +62,11 @@ class TaylorLeaf:
     """The sweep along one leaf's direction."""
 
     name: str
-    h: np.ndarray           # (points,) descending
-    remainder: np.ndarray   # (points,) r(h)
-    floor: np.ndarray       # (points,) rounding floor at each h
-    used: np.ndarray        # (points,) bool, the fitted window
-    order: float            # fitted slope (nan when undetermined; inf when exact)
+    h: np.ndarray  # (points,) descending
+    remainder: np.ndarray  # (points,) r(h)
+    floor: np.ndarray  # (points,) rounding floor at each h
+    used: np.ndarray  # (points,) bool, the fitted window
+    order: float  # fitted slope (nan when undetermined; inf when exact)
 
     @property
     def verdict(self) -> str:
@@ -69,7 +74,13 @@ class TaylorLeaf:
             return "exact"
         if math.isnan(self.order):
             return "undetermined"
-        return "good" if self.order >= GOOD_ORDER else "wrong" if self.order <= WRONG_ORDER else "unclear"
+        return (
+            "good"
+            if self.order >= GOOD_ORDER
+            else "wrong"
+            if self.order <= WRONG_ORDER
+            else "unclear"
+        )
 
     @property
     def h_range(self) -> tuple[float, float]:
@@ -99,30 +110,56 @@ class TaylorReport:
         raise KeyError(f"no leaf named {name!r}; leaves: {', '.join(l.name for l in self.leaves)}")
 
     def as_dict(self) -> dict:
-        return {"title": self.title, "dtype": self.dtype, "ok": self.ok, "leaves": [
-            {"name": l.name, "order": None if not math.isfinite(l.order) else l.order, "verdict": l.verdict,
-             "h_range": list(l.h_range), "h": l.h.tolist(), "remainder": l.remainder.tolist(),
-             "used": l.used.tolist()} for l in self.leaves]}
+        return {
+            "title": self.title,
+            "dtype": self.dtype,
+            "ok": self.ok,
+            "leaves": [
+                {
+                    "name": l.name,
+                    "order": None if not math.isfinite(l.order) else l.order,
+                    "verdict": l.verdict,
+                    "h_range": list(l.h_range),
+                    "h": l.h.tolist(),
+                    "remainder": l.remainder.tolist(),
+                    "used": l.used.tolist(),
+                }
+                for l in self.leaves
+            ],
+        }
 
     def __str__(self) -> str:
         rows = [("leaf", "order", "h used", "points", "verdict")] + [
-            (l.name, "inf" if math.isinf(l.order) else f"{l.order:.2f}",
-             "-" if not l.used.any() else f"{l.h_range[0]:.1e}..{l.h_range[1]:.1e}", str(int(l.used.sum())),
-             l.verdict) for l in self.leaves]
+            (
+                l.name,
+                "inf" if math.isinf(l.order) else f"{l.order:.2f}",
+                "-" if not l.used.any() else f"{l.h_range[0]:.1e}..{l.h_range[1]:.1e}",
+                str(int(l.used.sum())),
+                l.verdict,
+            )
+            for l in self.leaves
+        ]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-        verdict = ("OK: the remainder falls like h² on every leaf" if self.ok else
-                   "MISMATCH: " + ", ".join(f"{l.name} (order {l.order:.2f})" for l in self.failures()))
+        verdict = (
+            "OK: the remainder falls like h² on every leaf"
+            if self.ok
+            else "MISMATCH: "
+            + ", ".join(f"{l.name} (order {l.order:.2f})" for l in self.failures())
+        )
         return "\n".join([self.title, *lines, verdict])
 
 
 def cast_floating(tree, dtype):
     """Floating leaves of ``tree`` cast to ``dtype``; others unchanged."""
+
     def cast(a):
-        if isinstance(a, (jax.Array, np.ndarray, np.generic, float)) and jnp.issubdtype(jnp.result_type(a),
-                                                                                         jnp.floating):
+        if isinstance(a, (jax.Array, np.ndarray, np.generic, float)) and jnp.issubdtype(
+            jnp.result_type(a), jnp.floating
+        ):
             return jnp.asarray(a).astype(dtype)
         return a
+
     return jax.tree.map(cast, tree)
 
 
@@ -138,9 +175,20 @@ def check_dtype(dtype) -> str:
     return name
 
 
-def taylor_test(f: Callable, params, *args, grad: Callable | None = None, kinks: Callable | None = None,
-                dtype="float64", key: jax.Array | None = None, h_max: float = 1.0, num_points: int = 41,
-                window: int = 5, names: list[str] | None = None, title: str | None = None) -> TaylorReport:
+def taylor_test(
+    f: Callable,
+    params,
+    *args,
+    grad: Callable | None = None,
+    kinks: Callable | None = None,
+    dtype="float64",
+    key: jax.Array | None = None,
+    h_max: float = 1.0,
+    num_points: int = 41,
+    window: int = 5,
+    names: list[str] | None = None,
+    title: str | None = None,
+) -> TaylorReport:
     """Observed order of the Taylor remainder of ``f`` with the gradient ``grad``, per leaf.
 
     Args:
@@ -186,10 +234,16 @@ def taylor_test(f: Callable, params, *args, grad: Callable | None = None, kinks:
             g_leaf = np.ravel(np.asarray(jax.tree.leaves(g)[i], np.float64))
             if np.linalg.norm(g_leaf) > 0:
                 d = d + g_leaf / np.linalg.norm(g_leaf)
-            directions[i, offsets[i]:offsets[i + 1]] = d / max(np.linalg.norm(d), 1e-300)
+            directions[i, offsets[i] : offsets[i + 1]] = d / max(np.linalg.norm(d), 1e-300)
         hs = h_max * 10.0 ** (-np.arange(num_points) / 4)
-        values, j0, crossed = _sweep(bound, kink_bound, flat, jnp.asarray(directions, jdtype),
-                                     jnp.asarray(hs, jdtype), dynamic)
+        values, j0, crossed = _sweep(
+            bound,
+            kink_bound,
+            flat,
+            jnp.asarray(directions, jdtype),
+            jnp.asarray(hs, jdtype),
+            dynamic,
+        )
         values, j0 = np.asarray(values, np.float64), float(np.asarray(j0, np.float64))
         crossed = np.asarray(crossed)
         g_flat = np.concatenate([np.ravel(np.asarray(l, np.float64)) for l in jax.tree.leaves(g)])
@@ -201,18 +255,22 @@ def taylor_test(f: Callable, params, *args, grad: Callable | None = None, kinks:
         r = np.abs(values[i] - j0 - h_actual * slopes[i])
         floor = NOISE_FACTOR * u * (abs(j0) + np.abs(values[i]))
         leaves.append(_fit(name, h_actual, r, floor, ~crossed[i], window))
-    return TaylorReport(title or f"Taylor remainder test: {len(paths)} leaves, {dtype}", dtype, tuple(leaves))
+    return TaylorReport(
+        title or f"Taylor remainder test: {len(paths)} leaves, {dtype}", dtype, tuple(leaves)
+    )
 
 
 def _fit(name, h, r, floor, smooth, window) -> TaylorLeaf:
     usable = (r > floor) & smooth & np.isfinite(r)
     used = np.zeros_like(usable)
     if not usable.any():
-        return TaylorLeaf(name, h, r, floor, used, math.inf if smooth.all() and np.isfinite(r).all() else math.nan)
+        return TaylorLeaf(
+            name, h, r, floor, used, math.inf if smooth.all() and np.isfinite(r).all() else math.nan
+        )
     # runs of consecutive usable points; take the one reaching the smallest h
     run_end = None
     count = 0
-    for i in range(len(h) - 1, -1, -1):   # from the smallest h up
+    for i in range(len(h) - 1, -1, -1):  # from the smallest h up
         count = count + 1 if usable[i] else 0
         if count >= window:
             run_end = i
@@ -228,9 +286,9 @@ def _fit(name, h, r, floor, smooth, window) -> TaylorLeaf:
                 start = None
         if best_len < 3:
             return TaylorLeaf(name, h, r, floor, used, math.nan)
-        used[best[0]:best[1] + 1] = True
+        used[best[0] : best[1] + 1] = True
     else:
-        used[run_end:run_end + window] = True
+        used[run_end : run_end + window] = True
     slope = np.polyfit(np.log(h[used]), np.log(r[used]), 1)[0]
     return TaylorLeaf(name, h, r, floor, used, float(slope))
 
@@ -244,14 +302,19 @@ def _sweep(bound: Bound, kinks: Bound | None, flat, directions, hs, dynamic):
     if kinks is None:
         crossed = jnp.zeros(values.shape, bool)
     else:
-        pattern = lambda v: jnp.concatenate([jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))])
+        pattern = lambda v: jnp.concatenate(
+            [jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))]
+        )
         p0 = pattern(flat)
-        crossed = jax.vmap(lambda d: jax.vmap(lambda h: jnp.any(pattern(flat + h * d) != p0))(hs))(directions)
+        crossed = jax.vmap(lambda d: jax.vmap(lambda h: jnp.any(pattern(flat + h * d) != p0))(hs))(
+            directions
+        )
     return values, J(flat), crossed
 
 
-def taylor_test_mlp(net, loss: str, params, x, y, *, backward_fn=None, dtype="float64", key=None,
-                    **kwargs) -> TaylorReport:
+def taylor_test_mlp(
+    net, loss: str, params, x, y, *, backward_fn=None, dtype="float64", key=None, **kwargs
+) -> TaylorReport:
     """:func:`taylor_test` of an MLP's ``J`` with the manual backward pass (or ``backward_fn``) as ``g``."""
     from functional_nn import backprop
     from functional_nn.gradcheck import mlp_functions, param_symbol  # noqa: F401
@@ -263,11 +326,26 @@ def taylor_test_mlp(net, loss: str, params, x, y, *, backward_fn=None, dtype="fl
     with float64_mode():
         jdtype = DTYPES[dtype]
         params = cast_floating(params, jdtype)
-        x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x, np.float64)).astype(jdtype), y)
+        x, y = backprop.check_batch(
+            net, loss, params, jnp.asarray(np.asarray(x, np.float64)).astype(jdtype), y
+        )
     J, _, kinks, _ = mlp_functions(net, loss)
     grad = lambda p, x_, y_: backward_fn(net, loss, p, x_, y_).grads
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params)[0]]
-    title = (f"Taylor remainder test: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
-             f"batch {x.shape[0]}, {dtype}")
-    return taylor_test(J, params, x, y, grad=grad, kinks=kinks, dtype=dtype, key=key,
-                       names=[f"params{p}" for p in paths], title=title, **kwargs)
+    title = (
+        f"Taylor remainder test: MLP {net.layer_sizes} {'/'.join(net.activation_names)}, loss {loss}, "
+        f"batch {x.shape[0]}, {dtype}"
+    )
+    return taylor_test(
+        J,
+        params,
+        x,
+        y,
+        grad=grad,
+        kinks=kinks,
+        dtype=dtype,
+        key=key,
+        names=[f"params{p}" for p in paths],
+        title=title,
+        **kwargs,
+    )

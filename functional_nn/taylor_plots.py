@@ -22,10 +22,15 @@ def taylor_sweep(report, *, path: str | os.PathLike | None = None, title: str | 
     ax = fig.add_subplot()
     for leaf in report.leaves:
         positive = leaf.remainder > 0
-        line, = ax.loglog(leaf.h[positive], leaf.remainder[positive], lw=1, alpha=0.6)
+        (line,) = ax.loglog(leaf.h[positive], leaf.remainder[positive], lw=1, alpha=0.6)
         if leaf.used.any():
-            ax.loglog(leaf.h[leaf.used], leaf.remainder[leaf.used], lw=3, color=line.get_color(),
-                      label=f"{leaf.name}: order {leaf.order:.2f} ({leaf.verdict})")
+            ax.loglog(
+                leaf.h[leaf.used],
+                leaf.remainder[leaf.used],
+                lw=3,
+                color=line.get_color(),
+                label=f"{leaf.name}: order {leaf.order:.2f} ({leaf.verdict})",
+            )
     h = np.concatenate([l.h for l in report.leaves])
     r = np.concatenate([l.remainder[l.remainder > 0] for l in report.leaves])
     if r.size:

@@ -73,32 +73,39 @@ class FitResult(NamedTuple):
       per-layer norms ``‖∂J/∂(w^l, b^l)‖`` (only with ``record_grad_norms``).
     """
 
-    params: Params               # final params; the last finite ones if the run diverged
-    best_params: Params          # params after best_epoch (the final ones without validation)
-    best_epoch: int              # 1-based epoch of the lowest validation loss; 0 = initial params
-    stopped_epoch: int           # epochs completed, counted from the start of the whole run
-    num_updates: int             # parameter updates applied, from the start of the whole run
-    history: dict                # per-epoch arrays, see above
-    opt_state: Any               # final optax state (fnn.sgd's SGDState for learning_rate=)
-    stopped_early: bool          # early stopping ended the run
-    diverged: bool               # a non-finite loss, gradient or update ended the run
-    diverged_epoch: int          # 1-based epoch of the divergence; 0 = none
-    diverged_step: int           # 1-based step within that epoch; 0 = none
-    diverged_leaf: str | None    # "loss", "grads[l].w", "params[l].b", ...; None = none
-    message: str                 # one paragraph saying how the run ended (and the likely cause)
+    params: Params  # final params; the last finite ones if the run diverged
+    best_params: Params  # params after best_epoch (the final ones without validation)
+    best_epoch: int  # 1-based epoch of the lowest validation loss; 0 = initial params
+    stopped_epoch: int  # epochs completed, counted from the start of the whole run
+    num_updates: int  # parameter updates applied, from the start of the whole run
+    history: dict  # per-epoch arrays, see above
+    opt_state: Any  # final optax state (fnn.sgd's SGDState for learning_rate=)
+    stopped_early: bool  # early stopping ended the run
+    diverged: bool  # a non-finite loss, gradient or update ended the run
+    diverged_epoch: int  # 1-based epoch of the divergence; 0 = none
+    diverged_step: int  # 1-based step within that epoch; 0 = none
+    diverged_leaf: str | None  # "loss", "grads[l].w", "params[l].b", ...; None = none
+    message: str  # one paragraph saying how the run ended (and the likely cause)
 
 
 def _one(members: FitResult, i: int, take, initial_epoch: int) -> FitResult:
     """Member ``i`` of stacked results; ``take`` picks it from the device trees."""
     e = int(members.stopped_epoch[i])
     return FitResult(
-        params=take(members.params), best_params=take(members.best_params), best_epoch=int(members.best_epoch[i]),
-        stopped_epoch=e, num_updates=int(members.num_updates[i]),
-        history={name: h[i, :e - initial_epoch] for name, h in members.history.items()},
-        opt_state=take(members.opt_state), stopped_early=bool(members.stopped_early[i]),
-        diverged=bool(members.diverged[i]), diverged_epoch=int(members.diverged_epoch[i]),
-        diverged_step=int(members.diverged_step[i]), diverged_leaf=members.diverged_leaf[i],
-        message=members.message[i])
+        params=take(members.params),
+        best_params=take(members.best_params),
+        best_epoch=int(members.best_epoch[i]),
+        stopped_epoch=e,
+        num_updates=int(members.num_updates[i]),
+        history={name: h[i, : e - initial_epoch] for name, h in members.history.items()},
+        opt_state=take(members.opt_state),
+        stopped_early=bool(members.stopped_early[i]),
+        diverged=bool(members.diverged[i]),
+        diverged_epoch=int(members.diverged_epoch[i]),
+        diverged_step=int(members.diverged_step[i]),
+        diverged_leaf=members.diverged_leaf[i],
+        message=members.message[i],
+    )
 
 
 class FitManyResult(NamedTuple):
@@ -113,12 +120,17 @@ class FitManyResult(NamedTuple):
     """
 
     members: FitResult
-    best_index: int      # argmin of the best validation loss (final training loss without validation)
+    best_index: int  # argmin of the best validation loss (final training loss without validation)
     initial_epoch: int = 0
 
     def member(self, i: int) -> FitResult:
         """Member ``i`` as a plain :class:`FitResult` (history cut to its own epochs)."""
-        return _one(self.members, i, lambda tree: jax.tree_util.tree_map(lambda a: a[i], tree), self.initial_epoch)
+        return _one(
+            self.members,
+            i,
+            lambda tree: jax.tree_util.tree_map(lambda a: a[i], tree),
+            self.initial_epoch,
+        )
 
     @property
     def best(self) -> FitResult:
@@ -126,12 +138,29 @@ class FitManyResult(NamedTuple):
         return self.member(self.best_index)
 
 
-def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None,
-        optimizer: optax.GradientTransformation | None = None, batch_size: int | None = None,
-        num_epochs: int = 100, key: Array, method: str = "manual", validation=None,
-        patience: int | None = None, min_delta: float = 0.0, progress: bool = False,
-        record_grad_norms: bool = False, mesh=None, drop_last: bool = False, opt_state=None,
-        initial_epoch: int = 0) -> FitResult:
+def fit(
+    net: MLP,
+    params: Params,
+    x,
+    y,
+    *,
+    loss: str = "mse",
+    learning_rate=None,
+    optimizer: optax.GradientTransformation | None = None,
+    batch_size: int | None = None,
+    num_epochs: int = 100,
+    key: Array,
+    method: str = "manual",
+    validation=None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    progress: bool = False,
+    record_grad_norms: bool = False,
+    mesh=None,
+    drop_last: bool = False,
+    opt_state=None,
+    initial_epoch: int = 0,
+) -> FitResult:
     r"""Train ``net`` from ``params`` on ``(x, y)``: one compiled run of mini-batch gradient descent.
 
     Args:
@@ -184,21 +213,58 @@ def fit(net: MLP, params: Params, x, y, *, loss: str = "mse", learning_rate=None
         ...                  num_epochs=2000, key=key)
         >>> result.history["train_loss"][-1]
     """
-    run = prepare(net, x, y, members=False, params=params, key=key, loss=loss, learning_rate=learning_rate,
-                  optimizer=optimizer, batch_size=batch_size, num_epochs=num_epochs, method=method,
-                  validation=validation, patience=patience, min_delta=min_delta, progress=progress,
-                  record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last, opt_state=opt_state,
-                  initial_epoch=initial_epoch)
+    run = prepare(
+        net,
+        x,
+        y,
+        members=False,
+        params=params,
+        key=key,
+        loss=loss,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        method=method,
+        validation=validation,
+        patience=patience,
+        min_delta=min_delta,
+        progress=progress,
+        record_grad_norms=record_grad_norms,
+        mesh=mesh,
+        drop_last=drop_last,
+        opt_state=opt_state,
+        initial_epoch=initial_epoch,
+    )
     result = _train(run, "fit")  # one member whose device trees carry no members axis
     return _one(result.members, 0, lambda tree: tree, result.initial_epoch)
 
 
-def fit_many(net: MLP, x, y, *, key: Array, params: Params | None = None, loss: str = "mse",
-             learning_rate=None, optimizer=None, init_scale=None, hidden_widths=None,
-             batch_size: int | None = None, num_epochs: int = 100, method: str = "manual", validation=None,
-             patience: int | None = None, min_delta: float = 0.0, progress: bool = False,
-             record_grad_norms: bool = False, mesh=None, drop_last: bool = False, opt_state=None,
-             initial_epoch: int = 0) -> FitManyResult:
+def fit_many(
+    net: MLP,
+    x,
+    y,
+    *,
+    key: Array,
+    params: Params | None = None,
+    loss: str = "mse",
+    learning_rate=None,
+    optimizer=None,
+    init_scale=None,
+    hidden_widths=None,
+    batch_size: int | None = None,
+    num_epochs: int = 100,
+    method: str = "manual",
+    validation=None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    progress: bool = False,
+    record_grad_norms: bool = False,
+    mesh=None,
+    drop_last: bool = False,
+    opt_state=None,
+    initial_epoch: int = 0,
+) -> FitManyResult:
     r"""Train ``members`` copies of ``net`` at once, vmapped in one compiled call; each is exactly a ``fit`` run.
 
     The lecture chooses a topology "by trial and error": train candidates on the
@@ -244,19 +310,42 @@ def fit_many(net: MLP, x, y, *, key: Array, params: Params | None = None, loss: 
         ...                     validation=(x_val, y_val), num_epochs=50)
         >>> many.best.best_params     # evaluate these on the test set
     """
-    run = prepare(net, x, y, members=True, params=params, key=key, loss=loss, learning_rate=learning_rate,
-                  optimizer=optimizer, batch_size=batch_size, num_epochs=num_epochs, method=method,
-                  validation=validation, patience=patience, min_delta=min_delta, progress=progress,
-                  record_grad_norms=record_grad_norms, mesh=mesh, drop_last=drop_last, opt_state=opt_state,
-                  initial_epoch=initial_epoch, init_scale=init_scale, hidden_widths=hidden_widths)
+    run = prepare(
+        net,
+        x,
+        y,
+        members=True,
+        params=params,
+        key=key,
+        loss=loss,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        batch_size=batch_size,
+        num_epochs=num_epochs,
+        method=method,
+        validation=validation,
+        patience=patience,
+        min_delta=min_delta,
+        progress=progress,
+        record_grad_norms=record_grad_norms,
+        mesh=mesh,
+        drop_last=drop_last,
+        opt_state=opt_state,
+        initial_epoch=initial_epoch,
+        init_scale=init_scale,
+        hidden_widths=hidden_widths,
+    )
     return _train(run, f"fit_many ({run.config.members} members)")
 
 
 def _train(run: Prepared, description: str) -> FitManyResult:
     """Run a prepared training and collect its results."""
-    with _progress.progress_bar(run.config.progress, run.config.num_epochs, description) as progress_id:
+    with _progress.progress_bar(
+        run.config.progress, run.config.num_epochs, description
+    ) as progress_id:
         member, history = jax.block_until_ready(
-            _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id))
+            _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id)
+        )
     result = _collect(run, member, history)
     _warn_if_unconverged(run.config, result)
     return result
@@ -273,38 +362,87 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
     ``fit``'s single member has no members axis on the device; its host values get one here.
     """
     config, start, single = run.config, run.start, run.config.members is None
-    host = {name: np.array(np.atleast_1d(v)) for name, v in jax.device_get(
-        {name: getattr(member, name) for name in ("status", "epochs_done", "bad_step", "best_epoch", "best_val")}
-    ).items()}
+    host = {
+        name: np.array(np.atleast_1d(v))
+        for name, v in jax.device_get(
+            {
+                name: getattr(member, name)
+                for name in ("status", "epochs_done", "bad_step", "best_epoch", "best_val")
+            }
+        ).items()
+    }
     stopped = host["epochs_done"]
     diverged = host["status"] == engine.DIVERGED
     bad_step = np.where(diverged, host["bad_step"], 0)
-    history = {name: _forward_fill(np.asarray(h)[None] if single else np.asarray(h), stopped - start, name)
-               for name, h in jax.device_get(history).items()}
-    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(member.params)[0]]
-    take = (lambda tree, i: tree) if single else \
-        (lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree))  # noqa: E731
+    history = {
+        name: _forward_fill(np.asarray(h)[None] if single else np.asarray(h), stopped - start, name)
+        for name, h in jax.device_get(history).items()
+    }
+    paths = [
+        jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(member.params)[0]
+    ]
+    take = (
+        (lambda tree, i: tree)
+        if single
+        else (lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree))
+    )  # noqa: E731
     leaves, whats, messages = [None] * len(stopped), [None] * len(stopped), []
-    for i in np.flatnonzero(diverged):  # the run handed back the state before the bad segment: advance it
-        last = _replay(config, take(member, i), run.data, take(run.hyper, i), jnp.asarray(stopped[i], jnp.int32),
-                       jnp.asarray(bad_step[i], jnp.int32))
-        member = last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)
-        whats[i], leaves[i] = _diagnose(config, last.params, last.opt_state, run.data, take(run.hyper, i),
-                                    int(stopped[i]), int(bad_step[i]), paths)
+    for i in np.flatnonzero(
+        diverged
+    ):  # the run handed back the state before the bad segment: advance it
+        last = _replay(
+            config,
+            take(member, i),
+            run.data,
+            take(run.hyper, i),
+            jnp.asarray(stopped[i], jnp.int32),
+            jnp.asarray(bad_step[i], jnp.int32),
+        )
+        member = (
+            last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)
+        )
+        whats[i], leaves[i] = _diagnose(
+            config,
+            last.params,
+            last.opt_state,
+            run.data,
+            take(run.hyper, i),
+            int(stopped[i]),
+            int(bad_step[i]),
+            paths,
+        )
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
     for i in range(len(stopped)):
-        messages.append(_describe(config, run.rate_texts[i], whats[i], int(stopped[i]),
-                                  bool(diverged[i]), int(bad_step[i]), host["status"][i] == engine.STOPPED_EARLY,
-                                  int(host["best_epoch"][i]), float(host["best_val"][i]),
-                                  {name: h[i, :stopped[i] - start] for name, h in history.items()}))
+        messages.append(
+            _describe(
+                config,
+                run.rate_texts[i],
+                whats[i],
+                int(stopped[i]),
+                bool(diverged[i]),
+                int(bad_step[i]),
+                host["status"][i] == engine.STOPPED_EARLY,
+                int(host["best_epoch"][i]),
+                float(host["best_val"][i]),
+                {name: h[i, : stopped[i] - start] for name, h in history.items()},
+            )
+        )
     validated = config.has_validation
     members = FitResult(
-        params=member.params, best_params=member.best_params if validated else member.params,
-        best_epoch=host["best_epoch"] if validated else stopped, stopped_epoch=stopped,
-        num_updates=stopped * config.num_batches + bad_step, history=history, opt_state=member.opt_state,
-        stopped_early=host["status"] == engine.STOPPED_EARLY, diverged=diverged,
-        diverged_epoch=np.where(diverged, stopped + 1, 0), diverged_step=np.where(diverged, bad_step + 1, 0),
-        diverged_leaf=tuple(leaves), message=tuple(messages))
+        params=member.params,
+        best_params=member.best_params if validated else member.params,
+        best_epoch=host["best_epoch"] if validated else stopped,
+        stopped_epoch=stopped,
+        num_updates=stopped * config.num_batches + bad_step,
+        history=history,
+        opt_state=member.opt_state,
+        stopped_early=host["status"] == engine.STOPPED_EARLY,
+        diverged=diverged,
+        diverged_epoch=np.where(diverged, stopped + 1, 0),
+        diverged_step=np.where(diverged, bad_step + 1, 0),
+        diverged_leaf=tuple(leaves),
+        message=tuple(messages),
+    )
     score = host["best_val"] if validated else history["train_loss"][:, -1]
     return FitManyResult(members, int(np.argmin(np.where(np.isnan(score), np.inf, score))), start)
 
@@ -312,23 +450,39 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
 def _forward_fill(h: np.ndarray, ran: np.ndarray, name: str) -> np.ndarray:
     """Entries after each member's last epoch repeat its last value (``+inf`` losses where none ran)."""
     cols = np.arange(h.shape[1]).reshape((1, -1) + (1,) * (h.ndim - 2))
-    last = np.take_along_axis(h, np.maximum(ran - 1, 0).reshape((-1, 1) + (1,) * (h.ndim - 2)), axis=1)
+    last = np.take_along_axis(
+        h, np.maximum(ran - 1, 0).reshape((-1, 1) + (1,) * (h.ndim - 2)), axis=1
+    )
     empty = np.inf if name in ("train_loss", "val_loss") else 0
     last = np.where(ran.reshape((-1, 1) + (1,) * (h.ndim - 2)) > 0, last, empty)
     return np.where(cols < ran.reshape((-1, 1) + (1,) * (h.ndim - 2)), h, last).astype(h.dtype)
 
 
-def _diagnose(config: engine.Config, params, opt_state, data: engine.Data, hyper: engine.Hyper, epoch: int,
-              step: int, paths: list[str]) -> tuple[str, str | None]:
+def _diagnose(
+    config: engine.Config,
+    params,
+    opt_state,
+    data: engine.Data,
+    hyper: engine.Hyper,
+    epoch: int,
+    step: int,
+    paths: list[str],
+) -> tuple[str, str | None]:
     """``(what went non-finite, leaf name)`` for a diverged run, by redoing its bad step once.
 
     The loop did not apply that step; redoing it from the last finite params and
     optimizer state (outside the loop, so a healthy run never compiles this) names
     the first non-finite leaf.
     """
-    loss_ok, grad_ok, param_ok = jax.device_get(_redo_step(config, params, opt_state, data, hyper,
-                                                           jnp.asarray(epoch, jnp.int32), jnp.asarray(step)))
-    grads_bad, params_bad = np.flatnonzero(~np.asarray(grad_ok)), np.flatnonzero(~np.asarray(param_ok))
+    loss_ok, grad_ok, param_ok = jax.device_get(
+        _redo_step(
+            config, params, opt_state, data, hyper, jnp.asarray(epoch, jnp.int32), jnp.asarray(step)
+        )
+    )
+    grads_bad, params_bad = (
+        np.flatnonzero(~np.asarray(grad_ok)),
+        np.flatnonzero(~np.asarray(param_ok)),
+    )
     if not loss_ok:
         if grads_bad.size:
             leaf = "grads" + paths[grads_bad[0]]
@@ -340,25 +494,45 @@ def _diagnose(config: engine.Config, params, opt_state, data: engine.Data, hyper
     if params_bad.size:
         leaf = "params" + paths[params_bad[0]]
         return f"the update made {leaf} non-finite", leaf
-    return "a value became non-finite inside the compiled loop (it did not recur when the step was redone)", None
+    return (
+        "a value became non-finite inside the compiled loop (it did not recur when the step was redone)",
+        None,
+    )
 
 
-def _describe(config: engine.Config, rate_text: str, what: str | None, stopped: int, diverged: bool,
-              bad_step: int, stopped_early: bool, best_epoch: int, best_val: float, history: dict) -> str:
+def _describe(
+    config: engine.Config,
+    rate_text: str,
+    what: str | None,
+    stopped: int,
+    diverged: bool,
+    bad_step: int,
+    stopped_early: bool,
+    best_epoch: int,
+    best_val: float,
+    history: dict,
+) -> str:
     """How a run ended, in one paragraph; a divergence names the step size as the likely cause."""
     updates = stopped * config.num_batches + bad_step
     if diverged:
-        return (f"diverged in epoch {stopped + 1}, step {bad_step + 1} (update {updates + 1}): "
-                f"{what}. params are the last finite ones, after {updates} updates and "
-                f"{stopped} complete epochs. The likely cause is {rate_text}: the steps overshoot "
-                "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× smaller, "
-                "or standardized inputs.")
+        return (
+            f"diverged in epoch {stopped + 1}, step {bad_step + 1} (update {updates + 1}): "
+            f"{what}. params are the last finite ones, after {updates} updates and "
+            f"{stopped} complete epochs. The likely cause is {rate_text}: the steps overshoot "
+            "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× smaller, "
+            "or standardized inputs."
+        )
     ran = f"{stopped} epochs ({updates} updates)"
-    best = f"best validation loss {best_val:.6g} at epoch {best_epoch}" if config.has_validation else \
-        f"final training loss {float(history['train_loss'][-1]):.6g}"
+    best = (
+        f"best validation loss {best_val:.6g} at epoch {best_epoch}"
+        if config.has_validation
+        else f"final training loss {float(history['train_loss'][-1]):.6g}"
+    )
     if stopped_early:
-        return (f"stopped early after {ran}: the validation loss did not improve for {config.patience} "
-                f"epochs; {best} (best_params).")
+        return (
+            f"stopped early after {ran}: the validation loss did not improve for {config.patience} "
+            f"epochs; {best} (best_params)."
+        )
     return f"ran all {ran}; {best}."
 
 
@@ -367,19 +541,36 @@ def _warn_if_unconverged(config: engine.Config, result: FitManyResult) -> None:
     if config.patience is None:
         return
     m = result.members
-    still = ~np.asarray(m.stopped_early) & ~np.asarray(m.diverged) & (np.asarray(m.stopped_epoch) >= config.num_epochs)
+    still = (
+        ~np.asarray(m.stopped_early)
+        & ~np.asarray(m.diverged)
+        & (np.asarray(m.stopped_epoch) >= config.num_epochs)
+    )
     if not still.any():
         return
-    who = "fit" if config.members is None else f"fit_many: {int(still.sum())} of {config.members} members"
+    who = (
+        "fit"
+        if config.members is None
+        else f"fit_many: {int(still.sum())} of {config.members} members"
+    )
     last = int(np.max(np.asarray(m.best_epoch)[still]))
-    warnings.warn(f"{who} reached num_epochs={config.num_epochs} before early stopping (patience="
-                  f"{config.patience}) saw the validation loss stop improving (last improvement at epoch "
-                  f"{last}); more epochs would likely help. best_params are the best so far.",
-                  ConvergenceWarning, stacklevel=4)
+    warnings.warn(
+        f"{who} reached num_epochs={config.num_epochs} before early stopping (patience="
+        f"{config.patience}) saw the validation loss stop improving (last improvement at epoch "
+        f"{last}); more epochs would likely help. best_params are the best so far.",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
 
 
-def batch_indices(key: Array, epoch: int, num_examples: int, batch_size: int | None = None, *,
-                  drop_last: bool = False) -> tuple[Array, Array]:
+def batch_indices(
+    key: Array,
+    epoch: int,
+    num_examples: int,
+    batch_size: int | None = None,
+    *,
+    drop_last: bool = False,
+) -> tuple[Array, Array]:
     """The example indices and weights ``fit`` uses in epoch ``epoch`` (0-based).
 
     Returns:
@@ -391,7 +582,13 @@ def batch_indices(key: Array, epoch: int, num_examples: int, batch_size: int | N
     epoch = check_int("epoch", epoch, 0)
     m = check_int("num_examples", num_examples, 1)
     k, b, shuffle, padded = _batch_geometry(m, batch_size, check_bool("drop_last", drop_last))
-    order = engine.epoch_orders(engine.shuffle_seed(key), np.asarray([epoch]), m)[0] if shuffle else jnp.arange(m)
+    order = (
+        engine.epoch_orders(engine.shuffle_seed(key), np.asarray([epoch]), m)[0]
+        if shuffle
+        else jnp.arange(m)
+    )
     weights = engine.batch_weights(m, b, k, padded)
-    return (engine.batch_rows(order, b, k),
-            jnp.asarray(weights if weights is not None else np.ones((b, k)), jnp.float32))
+    return (
+        engine.batch_rows(order, b, k),
+        jnp.asarray(weights if weights is not None else np.ones((b, k)), jnp.float32),
+    )

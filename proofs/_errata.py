@@ -21,25 +21,30 @@ from typing import Any, Callable
 class Erratum:
     """One erratum: the ledger row it decides, its check, and the two forms."""
 
-    row: str                        # the ledger row's id
-    holds: Callable[[Any], bool]    # claimed form -> is it true?
-    as_written: Any                 # the form on the slide
-    corrected: Any                  # the ledger's correction
+    row: str  # the ledger row's id
+    holds: Callable[[Any], bool]  # claimed form -> is it true?
+    as_written: Any  # the form on the slide
+    corrected: Any  # the ledger's correction
 
 
 def verdict_problems(erratum: Erratum) -> list[str]:
     """What is wrong with an erratum's check: [] when it rejects the slide's form and accepts the correction."""
     problems = []
-    for name, form, expected in (("as written", erratum.as_written, False), ("corrected", erratum.corrected, True)):
+    for name, form, expected in (
+        ("as written", erratum.as_written, False),
+        ("corrected", erratum.corrected, True),
+    ):
         try:
             verdict = erratum.holds(form)
         except Exception as error:  # a check that crashes decides nothing
             problems.append(f"{erratum.row}: holds({name}) raised {type(error).__name__}: {error}")
             continue
         if getattr(verdict, "shape", None) == () and getattr(verdict, "dtype", None) == bool:
-            verdict = bool(verdict)          # a numpy / jax boolean scalar
+            verdict = bool(verdict)  # a numpy / jax boolean scalar
         if verdict is not expected:
-            problems.append(f"{erratum.row}: holds({name}) returned {verdict!r}, expected {expected}")
+            problems.append(
+                f"{erratum.row}: holds({name}) returned {verdict!r}, expected {expected}"
+            )
     return problems
 
 

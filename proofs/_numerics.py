@@ -47,8 +47,10 @@ def random_params(layer_sizes, seed: int, scale: float = 1.0):
     rng = np.random.default_rng(seed)
     # device_put (unlike jnp.asarray) compiles nothing.
     return tuple(
-        Dense(jax.device_put(scale * rng.standard_normal((n_in, n_out))),
-              jax.device_put(scale * rng.standard_normal(n_out)))
+        Dense(
+            jax.device_put(scale * rng.standard_normal((n_in, n_out))),
+            jax.device_put(scale * rng.standard_normal(n_out)),
+        )
         for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:])
     )
 

@@ -105,7 +105,7 @@ from proofs._numerics import random_params
 x = sp.symbols("x", real=True)
 SIGMA = 1 / (1 + sp.exp(-x))
 GRID = np.array([-40.0, -12.0, -3.0, -1.0, -0.25, 0.25, 1.0, 3.0, 12.0, 40.0])  # symmetric about 0
-WIDE = np.array([-50.0, -20.0, -5.0, -1.0, -0.1, 0.0, 0.1, 1.0, 5.0, 50.0])    # same shape, holds 0
+WIDE = np.array([-50.0, -20.0, -5.0, -1.0, -0.1, 0.0, 0.1, 1.0, 5.0, 50.0])  # same shape, holds 0
 
 
 def _grid():
@@ -168,10 +168,18 @@ def tanh_range_holds(claimed: sp.Set) -> bool:
 
 
 ERRATA = (
-    Erratum("threshold", threshold_holds,
-            as_written=sp.Piecewise((0, x > 0), (0, x < 0)),
-            corrected=sp.Piecewise((1, x >= 0), (0, True))),
-    Erratum("tanh-range", tanh_range_holds, as_written=sp.Interval(0, 1), corrected=sp.Interval.open(-1, 1)),
+    Erratum(
+        "threshold",
+        threshold_holds,
+        as_written=sp.Piecewise((0, x > 0), (0, x < 0)),
+        corrected=sp.Piecewise((1, x >= 0), (0, True)),
+    ),
+    Erratum(
+        "tanh-range",
+        tanh_range_holds,
+        as_written=sp.Interval(0, 1),
+        corrected=sp.Interval.open(-1, 1),
+    ),
 )
 THRESHOLD, TANH_RANGE = ERRATA
 
@@ -187,7 +195,10 @@ def test_threshold_as_written_is_identically_zero():
     points = [-2.0, -1e-30, 0.0, 1e-30, 2.0]
     lib = act.threshold(jnp.asarray(points, jnp.float32))
     assert [int(corrected.subs(x, sp.Float(p))) for p in points] == [int(v) for v in lib]
-    assert float(act.threshold(jnp.float32(1.0))) == 1.0 and float(act.threshold(jnp.float32(-1.0))) == 0.0
+    assert (
+        float(act.threshold(jnp.float32(1.0))) == 1.0
+        and float(act.threshold(jnp.float32(-1.0))) == 0.0
+    )
 
 
 def test_threshold_derivative_is_dirac_delta_not_a_value():
@@ -222,7 +233,9 @@ def test_sigmoid_derivative_is_sigma_times_one_minus_sigma():
         # Autodiff differentiates through σ(1 − σ) and loses the tail to cancellation (σ'(40) -> 0),
         # which is why the hand derivative is written as σ(|x|) σ(−|x|); compare where 1 − σ is exact enough.
         inner = np.abs(GRID) <= 12
-        np.testing.assert_allclose(_autodiff(act.sigmoid, GRID[inner]), exact_prime[inner], rtol=1e-9)
+        np.testing.assert_allclose(
+            _autodiff(act.sigmoid, GRID[inner]), exact_prime[inner], rtol=1e-9
+        )
 
 
 def test_sigmoid_range_is_open_unit_interval():
@@ -265,7 +278,7 @@ def test_tanh_range_is_open_minus_one_one():
     assert_decided(TANH_RANGE)
     with float64_mode():
         value = float(act.tanh(_scalar(-1.0)))
-        assert -1.0 < value < 0.0                      # outside [0, 1]
+        assert -1.0 < value < 0.0  # outside [0, 1]
         values = np.asarray(act.tanh(_grid()))
         assert values.min() < -0.999 and values.max() > 0.999
 
@@ -336,7 +349,9 @@ def test_leaky_relu_sign_convention():
         np.testing.assert_allclose(lecture_a, lib, rtol=1e-15)
         derivative = np.asarray(act.leaky_relu_derivative(jnp.asarray(points), negative_slope))
         np.testing.assert_allclose(derivative, [-(-negative_slope)] * 3 + [1.0, 1.0])
-        np.testing.assert_allclose(_autodiff(lambda v: act.leaky_relu(v, negative_slope), points), derivative)
+        np.testing.assert_allclose(
+            _autodiff(lambda v: act.leaky_relu(v, negative_slope), points), derivative
+        )
 
 
 def test_leaky_relu_kink_and_nonzero_derivative():
@@ -382,7 +397,9 @@ def relu_trains() -> tuple[float, float]:
     """Evidence: the loss of a ReLU network before and after 300 gradient steps (float64)."""
     with float64_mode():
         xs = jnp.linspace(-1.0, 1.0, 16)[:, None]
-        before, after = _train_one_hidden_layer(random_params(RELU_NET.layer_sizes, seed=5), xs, xs**2)
+        before, after = _train_one_hidden_layer(
+            random_params(RELU_NET.layer_sizes, seed=5), xs, xs**2
+        )
     return float(before), float(after)
 
 
@@ -395,7 +412,7 @@ def nonzero_gradient_requirement_holds(requirement) -> bool:
     weight's gradient is 0 and gradient descent never moves.
     """
     before, after = relu_trains()
-    assert after < 0.1 * before, (before, after)        # the evidence the verdict rests on
+    assert after < 0.1 * before, (before, after)  # the evidence the verdict rests on
     with float64_mode():
         relu_prime = np.asarray(act.relu_derivative(_grid()))
         threshold_prime = np.asarray(act.threshold_derivative(_grid()))
@@ -404,9 +421,12 @@ def nonzero_gradient_requirement_holds(requirement) -> bool:
 
 
 ERRATA += (
-    Erratum("gradient-nonzero", nonzero_gradient_requirement_holds,
-            as_written=lambda d: bool(np.all(d != 0)),         # nonzero everywhere
-            corrected=lambda d: bool(np.mean(d != 0) > 0)),    # nonzero on a set of positive measure
+    Erratum(
+        "gradient-nonzero",
+        nonzero_gradient_requirement_holds,
+        as_written=lambda d: bool(np.all(d != 0)),  # nonzero everywhere
+        corrected=lambda d: bool(np.mean(d != 0) > 0),
+    ),  # nonzero on a set of positive measure
 )
 NONZERO_EVERYWHERE = ERRATA[-1]
 
@@ -414,4 +434,6 @@ NONZERO_EVERYWHERE = ERRATA[-1]
 def test_gradient_need_not_be_nonzero_everywhere_relu_trains():
     """Erratum: ReLU (recommended by the lecture for hidden layers) has f' = 0 for x < 0 and trains."""
     assert_decided(NONZERO_EVERYWHERE)
-    assert act.get_activation("threshold").trainable is False   # the library refuses the unit that cannot train
+    assert (
+        act.get_activation("threshold").trainable is False
+    )  # the library refuses the unit that cannot train

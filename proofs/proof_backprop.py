@@ -119,11 +119,11 @@ def _slide_factors(params, x, y):
     trace = NET.forward(params, x)
     o_out, o_hid = trace.pre_activations[2], trace.pre_activations[1]
     a_hid_in, y_hat = trace.activations[1], trace.activations[3]
-    dl_dyhat = y_hat - y                                   # (s, c)  ∂ℓ/∂ŷ_cs for ℓ = ½ (ŷ − y)²
-    dyhat_do = act.sigmoid_derivative(o_out)               # (s, c)  σ(o_c^L)(1 − σ(o_c^L))
-    do_da = params[2].w.T                                  # (c, j)  ∂o_c^L/∂a_j^{L−1} = w_jc^L
-    da_do = act.sigmoid_derivative(o_hid)                  # (s, j)  σ(o_j^{L−1})(1 − σ(o_j^{L−1}))
-    do_dw = a_hid_in                                       # (s, p)  ∂o_j^{L−1}/∂w_pj^{L−1} = a_p^{L−2}
+    dl_dyhat = y_hat - y  # (s, c)  ∂ℓ/∂ŷ_cs for ℓ = ½ (ŷ − y)²
+    dyhat_do = act.sigmoid_derivative(o_out)  # (s, c)  σ(o_c^L)(1 − σ(o_c^L))
+    do_da = params[2].w.T  # (c, j)  ∂o_c^L/∂a_j^{L−1} = w_jc^L
+    da_do = act.sigmoid_derivative(o_hid)  # (s, j)  σ(o_j^{L−1})(1 − σ(o_j^{L−1}))
+    do_dw = a_hid_in  # (s, p)  ∂o_j^{L−1}/∂w_pj^{L−1} = a_p^{L−2}
     return dl_dyhat, dyhat_do, do_da, da_do, do_dw
 
 
@@ -132,25 +132,33 @@ def _slide_quantities(params, x, y):
     value, grads, deltas = backward(NET, "mse", params, x, y)
     trace = NET.forward(params, x)
     factors = _slide_factors(params, x, y)
-    terms = jnp.einsum("sc,sc,cj,sj,sp->scpj", *factors)   # the product for every (s, c, p, j)
+    terms = jnp.einsum("sc,sc,cj,sj,sp->scpj", *factors)  # the product for every (s, c, p, j)
 
     def summed(p):  # Σ_s Σ_c ½ (ŷ_cs − y_cs)², the quantity the slides differentiate (no 1/K)
         return jnp.sum(0.5 * (NET.apply(p, x) - y) ** 2)
 
-    last = MLP(NET.layer_sizes[-2:], output_activation="sigmoid")     # the library's layer L alone
-    hidden = MLP(NET.layer_sizes[1:3], output_activation="sigmoid")   # the library's layer L − 1 alone
+    last = MLP(NET.layer_sizes[-2:], output_activation="sigmoid")  # the library's layer L alone
+    hidden = MLP(
+        NET.layer_sizes[1:3], output_activation="sigmoid"
+    )  # the library's layer L − 1 alone
     a_prev, a_in = trace.activations[2][0], trace.activations[1][0]  # example 0
     o_out, o_hid = trace.pre_activations[2][0], trace.pre_activations[1][0]
     return {
-        "value": value, "grads": grads, "deltas": deltas, "factors": factors,
-        "five_factor_sum": terms.sum(axis=(0, 1)),            # Σ_c Σ_s, (n_{L−2}, n_{L−1})
-        "one_output_sum": terms[:, 0].sum(axis=0),            # Σ_s for c = 1 only
+        "value": value,
+        "grads": grads,
+        "deltas": deltas,
+        "factors": factors,
+        "five_factor_sum": terms.sum(axis=(0, 1)),  # Σ_c Σ_s, (n_{L−2}, n_{L−1})
+        "one_output_sum": terms[:, 0].sum(axis=0),  # Σ_s for c = 1 only
         "grad_summed": jax.grad(summed)(params),
         "sigmoid_jacobians": (jax.jacobian(act.sigmoid)(o_out), jax.jacobian(act.sigmoid)(o_hid)),
         "sigmoid_derivatives": (act.sigmoid_derivative(o_out), act.sigmoid_derivative(o_hid)),
-        "o": (o_out, o_hid), "a_in": a_in,
-        "do_da": jax.jacobian(lambda a: last.logits(params[2:], a[None])[0])(a_prev),        # [c, j]
-        "do_dw": jax.jacobian(lambda w: hidden.logits((params[1]._replace(w=w),), a_in[None])[0])(params[1].w),
+        "o": (o_out, o_hid),
+        "a_in": a_in,
+        "do_da": jax.jacobian(lambda a: last.logits(params[2:], a[None])[0])(a_prev),  # [c, j]
+        "do_dw": jax.jacobian(lambda w: hidden.logits((params[1]._replace(w=w),), a_in[None])[0])(
+            params[1].w
+        ),
     }
 
 
@@ -164,17 +172,19 @@ def _slide():
 
 
 # The graph's assignments, one symbol per node (two inputs p, q, one hidden unit j, one output c).
-_a_p, _a_q, _w_pj, _w_qj, _w_jc, _b_j, _b_c = sp.symbols("a_p a_q w_pj w_qj w_jc b_j b_c", real=True)
+_a_p, _a_q, _w_pj, _w_qj, _w_jc, _b_j, _b_c = sp.symbols(
+    "a_p a_q w_pj w_qj w_jc b_j b_c", real=True
+)
 _o_hid, _a_hid = sp.symbols("o_hid a_hid", real=True)
 _sigma = sp.Function("sigma")
 NODES = {"o_hid": _o_hid, "a_hid": _a_hid, "w_pj": _w_pj}
 ASSIGN = {
-    "o_hid": _w_pj * _a_p + _w_qj * _a_q + _b_j,     # o_j^{L−1} := Σ_p w_pj a_p^{L−2} + b
-    "a_hid": _sigma(_o_hid),                          # a_j^{L−1} := σ(o_j^{L−1})
-    "o_out": _w_jc * _a_hid + _b_c,                   # o_c^L := Σ_l w_lc a_l^{L−1} + b
+    "o_hid": _w_pj * _a_p + _w_qj * _a_q + _b_j,  # o_j^{L−1} := Σ_p w_pj a_p^{L−2} + b
+    "a_hid": _sigma(_o_hid),  # a_j^{L−1} := σ(o_j^{L−1})
+    "o_out": _w_jc * _a_hid + _b_c,  # o_c^L := Σ_l w_lc a_l^{L−1} + b
 }
 _COMPOSED = ASSIGN["o_out"].subs(_a_hid, _sigma(ASSIGN["o_hid"]))
-TRUTH = sp.diff(_COMPOSED, _w_pj).doit()              # ∂o_c^L/∂w_pj^{L−1} of the composed function
+TRUTH = sp.diff(_COMPOSED, _w_pj).doit()  # ∂o_c^L/∂w_pj^{L−1} of the composed function
 
 
 def local_chain(factors) -> sp.Expr:
@@ -191,9 +201,12 @@ def chain_holds(factors) -> bool:
 
 
 ERRATA = (
-    Erratum("chain-first", chain_holds,
-            as_written=(("o_out", "o_hid"), ("o_hid", "a_hid"), ("a_hid", "w_pj")),
-            corrected=(("o_out", "a_hid"), ("a_hid", "o_hid"), ("o_hid", "w_pj"))),
+    Erratum(
+        "chain-first",
+        chain_holds,
+        as_written=(("o_out", "o_hid"), ("o_hid", "a_hid"), ("a_hid", "w_pj")),
+        corrected=(("o_out", "a_hid"), ("a_hid", "o_hid"), ("o_hid", "w_pj")),
+    ),
 )
 (CHAIN_FIRST,) = ERRATA
 
@@ -202,7 +215,9 @@ def test_first_chain_rule_line_mixes_o_and_a():
     """Erratum: ∂o_c^L/∂o_j^{L−1} · ∂o_j^{L−1}/∂a_j^{L−1} · ∂a_j^{L−1}/∂w_pj^{L−1} is 0 as local derivatives."""
     assert TRUTH != 0
     assert_decided(CHAIN_FIRST)
-    assert local_chain(CHAIN_FIRST.as_written) == 0   # each swapped factor is 0: no direct edge in the graph
+    assert (
+        local_chain(CHAIN_FIRST.as_written) == 0
+    )  # each swapped factor is 0: no direct edge in the graph
     # Under total derivatives the swapped line is not zero: d o_c/d o_j = w_jc σ'(o_j) and d a_j/d w_pj =
     # σ'(o_j) a_p, while o_j is upstream of a_j, so d o_j/d a_j exists only through the inverse σ⁻¹: 1/σ'(o_j).
     # Read that way the product telescopes to the true derivative — for an invertible σ only.
@@ -211,7 +226,7 @@ def test_first_chain_rule_line_mixes_o_and_a():
     d_sigma = sp.diff(logistic, o)
     total_out_hid = _w_jc * d_sigma
     total_a_w = d_sigma * _a_p
-    inverse = 1 / d_sigma                              # d(σ⁻¹(a))/da at a = σ(o)
+    inverse = 1 / d_sigma  # d(σ⁻¹(a))/da at a = σ(o)
     truth_logistic = sp.diff(_w_jc * logistic.subs(o, ASSIGN["o_hid"]) + _b_c, _w_pj)
     total_reading = (total_out_hid * inverse * total_a_w).subs(o, ASSIGN["o_hid"])
     assert sp.simplify(sp.expand((total_reading - truth_logistic).rewrite(sp.exp))) == 0
@@ -232,11 +247,19 @@ def test_second_chain_rule_line_is_the_gradient_of_the_summed_loss():
 def _output_gradients(y_hat, y_prob, y_soft):
     ells = {
         "mse": (lambda yh: 0.5 * (yh - y_prob) ** 2, y_prob),
-        "binary_cross_entropy": (lambda yh: -y_prob * jnp.log(yh) - (1 - y_prob) * jnp.log(1 - yh), y_prob),
+        "binary_cross_entropy": (
+            lambda yh: -y_prob * jnp.log(yh) - (1 - y_prob) * jnp.log(1 - yh),
+            y_prob,
+        ),
         "categorical_cross_entropy": (lambda yh: -y_soft * jnp.log(yh), y_soft),
     }
-    return {name: (losses.output_gradient(name, y_hat, y), jax.grad(lambda yh: jnp.sum(ell(yh)) / K)(y_hat))
-            for name, (ell, y) in ells.items()}
+    return {
+        name: (
+            losses.output_gradient(name, y_hat, y),
+            jax.grad(lambda yh: jnp.sum(ell(yh)) / K)(y_hat),
+        )
+        for name, (ell, y) in ells.items()
+    }
 
 
 def test_loss_derivative_left_open_depends_on_the_loss():
@@ -272,13 +295,24 @@ def output_weight_holds(claimed) -> bool:
     and every value of a free index k (the slide's ``w_jk^L`` leaves k unbound)?
     """
     out, params = _slide()
-    jac, w = out["do_da"], params[2].w           # jac[c, j], w[j, c]
+    jac, w = out["do_da"], params[2].w  # jac[c, j], w[j, c]
     n_hid, n_out = w.shape
-    return all(abs(jac[c, j] - w[claimed(j, c, k)]) < 1e-14
-               for c in range(n_out) for j in range(n_hid) for k in range(n_out))
+    return all(
+        abs(jac[c, j] - w[claimed(j, c, k)]) < 1e-14
+        for c in range(n_out)
+        for j in range(n_hid)
+        for k in range(n_out)
+    )
 
 
-ERRATA += (Erratum("do-da", output_weight_holds, as_written=lambda j, c, k: (j, k), corrected=lambda j, c, k: (j, c)),)
+ERRATA += (
+    Erratum(
+        "do-da",
+        output_weight_holds,
+        as_written=lambda j, c, k: (j, k),
+        corrected=lambda j, c, k: (j, c),
+    ),
+)
 DO_DA = ERRATA[-1]
 
 
@@ -307,9 +341,9 @@ def test_five_factors_equal_the_delta_recursion():
     out, _ = _slide()
     grads, deltas = out["grads"], out["deltas"]
     dl, dy, w_jc, da, a_p = out["factors"]
-    delta_out = dl * dy / K                         # δ^L = ∂J/∂o^L, with the 1/K
+    delta_out = dl * dy / K  # δ^L = ∂J/∂o^L, with the 1/K
     np.testing.assert_allclose(deltas[2], delta_out, rtol=1e-13)
-    delta_hidden = (delta_out @ w_jc) * da          # δ^{L−1} = (δ^L W^{Lᵀ}) ⊙ σ'(o^{L−1})
+    delta_hidden = (delta_out @ w_jc) * da  # δ^{L−1} = (δ^L W^{Lᵀ}) ⊙ σ'(o^{L−1})
     np.testing.assert_allclose(deltas[1], delta_hidden, rtol=1e-13)
     np.testing.assert_allclose(grads[1].w, a_p.T @ delta_hidden, rtol=1e-13)
     np.testing.assert_allclose(grads[1].b, delta_hidden.sum(axis=0), rtol=1e-13)
@@ -323,21 +357,29 @@ def test_gradient_step_lowers_the_loss():
         value, grads = f(params, x, y)
         alpha = 1e-3
         stepped = tuple(  # the step in numpy: nothing to compile
-            layer._replace(w=jnp.asarray(np.asarray(layer.w) - alpha * np.asarray(g.w)),
-                           b=jnp.asarray(np.asarray(layer.b) - alpha * np.asarray(g.b)))
-            for layer, g in zip(params, grads))
+            layer._replace(
+                w=jnp.asarray(np.asarray(layer.w) - alpha * np.asarray(g.w)),
+                b=jnp.asarray(np.asarray(layer.b) - alpha * np.asarray(g.b)),
+            )
+            for layer, g in zip(params, grads)
+        )
         new_value, _ = f(stepped, x, y)
     squared_norm = sum(float(np.sum(np.asarray(g) ** 2)) for g in jax.tree.leaves(grads))
     assert float(new_value) < float(value)
     # First-order prediction J(w − α g) ≈ J(w) − α ‖g‖², to O(α²).
-    assert abs((float(value) - float(new_value)) - alpha * squared_norm) < 1e-2 * alpha * squared_norm
+    assert (
+        abs((float(value) - float(new_value)) - alpha * squared_norm) < 1e-2 * alpha * squared_norm
+    )
 
 
 # --- the general theorem, checked on random networks -----------------------------------------------
 
 _ORACLE_ACTIVATIONS = {
-    "sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu,
-    "leaky_relu": lambda o: jax.nn.leaky_relu(o, 0.01), "linear": lambda o: o,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "leaky_relu": lambda o: jax.nn.leaky_relu(o, 0.01),
+    "linear": lambda o: o,
     "softmax": lambda o: jax.nn.softmax(o, axis=-1),
 }
 _ORACLE_LOSSES = {
@@ -379,7 +421,9 @@ def _random_batch(config, seed):
     return x, y
 
 
-NETS = tuple(MLP(sizes, activation=hidden, output_activation=output) for sizes, hidden, output, _ in CONFIGS)
+NETS = tuple(
+    MLP(sizes, activation=hidden, output_activation=output) for sizes, hidden, output, _ in CONFIGS
+)
 
 
 @jax.jit  # all networks in one compilation (one per primitive would cost far more)
@@ -387,7 +431,12 @@ def _both_engines(inputs):
     out = []
     for net, (*_, loss), (params, x, y, eps) in zip(NETS, CONFIGS, inputs):
         J = _oracle(net.activation_names, loss)
-        out.append((backward(net, loss, params, x, y), jax.value_and_grad(J, argnums=(0, 3))(params, x, y, eps)))
+        out.append(
+            (
+                backward(net, loss, params, x, y),
+                jax.value_and_grad(J, argnums=(0, 3))(params, x, y, eps),
+            )
+        )
     return out
 
 
@@ -398,10 +447,14 @@ def test_delta_recursion_any_depth_matches_autodiff():
         for i, config in enumerate(CONFIGS):
             params = random_params(config[0], seed=100 + i, scale=0.8)
             x, y = _random_batch(config, 200 + i)
-            eps = tuple(jnp.asarray(np.zeros((K, n))) for n in config[0][1:])  # perturbations of each o^l
+            eps = tuple(
+                jnp.asarray(np.zeros((K, n))) for n in config[0][1:]
+            )  # perturbations of each o^l
             inputs.append((params, x, y, eps))
         results = jax.tree.map(np.asarray, _both_engines(inputs))
-    for config, ((value, grads, deltas), (ref_value, (ref_grads, ref_deltas))) in zip(CONFIGS, results):
+    for config, ((value, grads, deltas), (ref_value, (ref_grads, ref_deltas))) in zip(
+        CONFIGS, results
+    ):
         assert abs(float(value) - float(ref_value)) < 1e-13, config
         for mine, ref in zip(jax.tree.leaves(grads), jax.tree.leaves(ref_grads)):
             np.testing.assert_allclose(mine, ref, rtol=1e-11, atol=1e-14, err_msg=str(config))
@@ -420,8 +473,12 @@ def test_delta_recursion_matches_finite_differences():
         f = jitted_value_and_grad(net, loss)
         _, grads = f(params, x, y)
         for l in (0, len(sizes) - 2):  # first and last layer
+
             def J_of_w(w, l=l):
-                p = tuple(layer._replace(w=jnp.asarray(w)) if i == l else layer for i, layer in enumerate(params))
+                p = tuple(
+                    layer._replace(w=jnp.asarray(w)) if i == l else layer
+                    for i, layer in enumerate(params)
+                )
                 return f(p, x, y)[0]
 
             fd = central_difference(J_of_w, params[l].w)

@@ -78,9 +78,14 @@ def test_batch_loss_is_mean_over_examples_of_sum_over_outputs():
         sig = 1 / (1 + np.exp(-logits))
         soft = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         loops = {
-            "mse": sum(0.5 * (sig[k, c] - targets[k, c]) ** 2 for k in range(K) for c in range(C)) / K,
-            "bce": sum(-targets[k, c] * np.log(sig[k, c]) - (1 - targets[k, c]) * np.log(1 - sig[k, c])
-                       for k in range(K) for c in range(C)) / K,
+            "mse": sum(0.5 * (sig[k, c] - targets[k, c]) ** 2 for k in range(K) for c in range(C))
+            / K,
+            "bce": sum(
+                -targets[k, c] * np.log(sig[k, c]) - (1 - targets[k, c]) * np.log(1 - sig[k, c])
+                for k in range(K)
+                for c in range(C)
+            )
+            / K,
             "cce": sum(-one_hot[k, c] * np.log(soft[k, c]) for k in range(K) for c in range(C)) / K,
         }
         lib = _library_losses(jnp.asarray(logits), jnp.asarray(targets), jnp.asarray(one_hot))
@@ -98,7 +103,11 @@ def _gradients_of(params, x, y):
     _, grads = value_and_grad(NET, "mse", method="manual")(params, x, y)
     grad_sum = jax.grad(_summed)(params, x, y)
     per_example = jax.vmap(jax.grad(_summed), in_axes=(None, 0, 0))(params, x[:, None], y[:, None])
-    return grads[-2].w, grad_sum[-2].w, per_example[-2].w  # layer L−1: (n_{L−2}, n_{L−1}), per s (K, ...)
+    return (
+        grads[-2].w,
+        grad_sum[-2].w,
+        per_example[-2].w,
+    )  # layer L−1: (n_{L−2}, n_{L−1}), per s (K, ...)
 
 
 def _gradients():
@@ -121,15 +130,24 @@ def sum_over_s_holds(claimed) -> bool:
     """
     with float64_mode():
         library, _, per_example = _gradients()
-    return all(np.allclose(claimed(per_example, s), library, rtol=1e-12, atol=1e-15) for s in range(K))
+    return all(
+        np.allclose(claimed(per_example, s), library, rtol=1e-12, atol=1e-15) for s in range(K)
+    )
 
 
 ERRATA = (
-    Erratum("backward-one-over-k", one_over_k_holds, as_written=lambda grad_sum: grad_sum,
-            corrected=lambda grad_sum: grad_sum / K),
-    Erratum("backward-sum-over-s", sum_over_s_holds,
-            as_written=lambda per_example, s: per_example[s],                   # Σ_c ∂ℓ(ŷ_cs, y_cs)/∂w, s free
-            corrected=lambda per_example, s: per_example.sum(axis=0) / K),       # (1/K) Σ_s Σ_c ∂ℓ/∂w
+    Erratum(
+        "backward-one-over-k",
+        one_over_k_holds,
+        as_written=lambda grad_sum: grad_sum,
+        corrected=lambda grad_sum: grad_sum / K,
+    ),
+    Erratum(
+        "backward-sum-over-s",
+        sum_over_s_holds,
+        as_written=lambda per_example, s: per_example[s],  # Σ_c ∂ℓ(ŷ_cs, y_cs)/∂w, s free
+        corrected=lambda per_example, s: per_example.sum(axis=0) / K,
+    ),  # (1/K) Σ_s Σ_c ∂ℓ/∂w
 )
 ONE_OVER_K, SUM_OVER_S = ERRATA
 

@@ -56,7 +56,9 @@ def test_batch_size_example_m_1000():
         assert Fraction(m, K).denominator == 1 and Fraction(m, K) == count  # exact: K divides m
         batches = epoch_batches(order, K)
         assert len(batches) == count and {len(b) for b in batches} == {size}
-        assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(m))  # each example exactly once
+        assert np.array_equal(
+            np.sort(np.concatenate(batches)), np.arange(m)
+        )  # each example exactly once
     # K = 1 is SGD, 1 < K << m mini-batch, K = m batch gradient descent; a K that does not divide m:
     assert [len(b) for b in epoch_batches(order, 300)] == [300, 300, 300, 100]
     # The library: updates per epoch, and the batches fit draws in an epoch (K = 50: 20 × 50, each example once).
@@ -75,9 +77,14 @@ def test_minibatch_losses_and_gradients_average_to_the_full_batch():
         rng = np.random.default_rng(6)
         x, y = rng.standard_normal((m, 3)), rng.standard_normal((m, 2))
         f = jitted_value_and_grad(net, "mse")
-        full_value, full_grads = jax.tree.map(np.asarray, f(params, jax.device_put(x), jax.device_put(y)))
+        full_value, full_grads = jax.tree.map(
+            np.asarray, f(params, jax.device_put(x), jax.device_put(y))
+        )
         batches = epoch_batches(rng.permutation(m), K)
-        results = [jax.tree.map(np.asarray, f(params, jax.device_put(x[b]), jax.device_put(y[b]))) for b in batches]
+        results = [
+            jax.tree.map(np.asarray, f(params, jax.device_put(x[b]), jax.device_put(y[b])))
+            for b in batches
+        ]
     mean_value = sum(float(v) for v, _ in results) / len(batches)
     assert abs(mean_value - float(full_value)) < 1e-13
     mean_grads = jax.tree.map(lambda *g: sum(g) / len(batches), *[g for _, g in results])
@@ -100,14 +107,18 @@ def test_training_box_index_i_must_run_over_the_batch_not_over_s():
         rng = np.random.default_rng(9)
         x, y = rng.standard_normal((m, 2)), rng.standard_normal((m, 1))
         f = jitted_value_and_grad(net, "mse")
-        batches = epoch_batches(rng.permutation(m), K)           # one epoch of batches S_B
-        literal = [np.arange(K) for _ in batches]                 # i ← 1..K indexes S: always x_1..x_K
+        batches = epoch_batches(rng.permutation(m), K)  # one epoch of batches S_B
+        literal = [np.arange(K) for _ in batches]  # i ← 1..K indexes S: always x_1..x_K
         seen_literally = np.unique(np.concatenate(literal))
-        assert seen_literally.size == K < m                       # m − K examples are never given
+        assert seen_literally.size == K < m  # m − K examples are never given
         assert np.array_equal(np.sort(np.concatenate(batches)), np.arange(m))  # the batches cover S
         for batch, prefix in zip(batches, literal):
             if np.array_equal(np.sort(batch), prefix):
                 continue
-            batch_grads = jax.tree.leaves(f(params, jax.device_put(x[batch]), jax.device_put(y[batch]))[1])
-            literal_grads = jax.tree.leaves(f(params, jax.device_put(x[prefix]), jax.device_put(y[prefix]))[1])
+            batch_grads = jax.tree.leaves(
+                f(params, jax.device_put(x[batch]), jax.device_put(y[batch]))[1]
+            )
+            literal_grads = jax.tree.leaves(
+                f(params, jax.device_put(x[prefix]), jax.device_put(y[prefix]))[1]
+            )
             assert not all(np.allclose(a, b) for a, b in zip(batch_grads, literal_grads))

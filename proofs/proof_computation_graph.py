@@ -58,15 +58,24 @@ def _hand_forward_backward():
     y_hat = W0 + u
     z = y_hat - Y
     L = z * z
-    dz = 2 * z            # ∂L/∂z
-    dy_hat = dz * 1       # ∂z/∂ŷ = 1
-    du = dy_hat * 1       # ∂ŷ/∂u = 1
-    dw0 = dy_hat * 1      # ∂ŷ/∂w0 = 1
-    dw1 = du * X          # ∂u/∂w1 = x
-    dx = du * W1          # ∂u/∂x = w1
-    dy = dz * -1          # ∂z/∂y = −1
+    dz = 2 * z  # ∂L/∂z
+    dy_hat = dz * 1  # ∂z/∂ŷ = 1
+    du = dy_hat * 1  # ∂ŷ/∂u = 1
+    dw0 = dy_hat * 1  # ∂ŷ/∂w0 = 1
+    dw1 = du * X  # ∂u/∂w1 = x
+    dx = du * W1  # ∂u/∂x = w1
+    dy = dz * -1  # ∂z/∂y = −1
     values = {"u": u, "y_hat": y_hat, "z": z, "L": L}
-    grads = {"z": dz, "y_hat": dy_hat, "u": du, "w0": dw0, "w1": dw1, "x": dx, "y": dy, "L": Fraction(1)}
+    grads = {
+        "z": dz,
+        "y_hat": dy_hat,
+        "u": du,
+        "w0": dw0,
+        "w1": dw1,
+        "x": dx,
+        "y": dy,
+        "L": Fraction(1),
+    }
     return values, grads
 
 
@@ -83,7 +92,9 @@ def test_computation_graph_values_and_gradients():
     assert (grads["w0"], grads["w1"], grads["x"], grads["y"]) == (11, 22, 33, -11)
     with float64_mode():
         args = [jnp.float64(float(v)) for v in (X, Y, W0, W1)]
-        graph = build_graph(loss, *args, parameters=("w0", "w1"), compute_names=("u", "y_hat", "z", "L"))
+        graph = build_graph(
+            loss, *args, parameters=("w0", "w1"), compute_names=("u", "y_hat", "z", "L")
+        )
         for name, value in values.items():
             assert float(graph.node(name).value) == float(value)
         for name, grad in grads.items():

@@ -81,9 +81,15 @@ def _costs(w, xs, ts, params):
 @jax.jit  # the library's partials by every route, in one compilation
 def _partials(w, xs, ts):
     params = (Dense(w[1:, None], w[:1]),)
-    engines = [value_and_grad(NET, "mse", method=m)(params, xs[:, None], ts[:, None])[1][0]
-               for m in ("manual", "autodiff")]
-    return lr.gradient(w, xs, ts), jax.grad(lr.cost)(w, xs, ts), [jnp.stack([g.b[0], g.w[0, 0]]) for g in engines]
+    engines = [
+        value_and_grad(NET, "mse", method=m)(params, xs[:, None], ts[:, None])[1][0]
+        for m in ("manual", "autodiff")
+    ]
+    return (
+        lr.gradient(w, xs, ts),
+        jax.grad(lr.cost)(w, xs, ts),
+        [jnp.stack([g.b[0], g.w[0, 0]]) for g in engines],
+    )
 
 
 def test_cost_is_half_mean_squared_error():
@@ -110,7 +116,12 @@ def test_gradient_descent_update_uses_the_partials():
     residuals = [w0 + w1 * xi - ti for xi, ti in zip(xs_sym, ts_sym)]
     J = sp.Rational(1, 2 * m) * sum(r**2 for r in residuals)
     assert sp.expand(sp.diff(J, w0) - sp.Rational(1, m) * sum(residuals)) == 0
-    assert sp.expand(sp.diff(J, w1) - sp.Rational(1, m) * sum(r * xi for r, xi in zip(residuals, xs_sym))) == 0
+    assert (
+        sp.expand(
+            sp.diff(J, w1) - sp.Rational(1, m) * sum(r * xi for r, xi in zip(residuals, xs_sym))
+        )
+        == 0
+    )
     rng = np.random.default_rng(0)
     xs_np = rng.uniform(-1, 2, 20)
     ts_np = 1.0 + 2.0 * xs_np + 0.3 * rng.standard_normal(20)
@@ -126,7 +137,9 @@ def test_gradient_descent_update_uses_the_partials():
             np.testing.assert_allclose(engine, grad, rtol=1e-13)
         # One library step is w − α ∇J(w) on both coordinates at once, and it lowers J.
         alpha = 0.1
-        traj = lr.gradient_descent(xs, ts, learning_rate=alpha, num_steps=1, w_init=jax.device_put(w))
+        traj = lr.gradient_descent(
+            xs, ts, learning_rate=alpha, num_steps=1, w_init=jax.device_put(w)
+        )
         np.testing.assert_allclose(traj.weights[1], w - alpha * grad, rtol=1e-15)
         assert float(traj.costs[1]) < float(traj.costs[0])
 
@@ -134,10 +147,14 @@ def test_gradient_descent_update_uses_the_partials():
 def test_gd_on_quadratic_converges_iff_alpha_below_two_over_lambda_max():
     alpha, lam = sp.symbols("alpha lambda", real=True)
     # |1 − αλ| < 1  <=>  0 < α < 2/λ, for a positive eigenvalue λ (here λ = 3/2 as a witness, then symbolic).
-    region = sp.solve_univariate_inequality(sp.Abs(1 - alpha * sp.Rational(3, 2)) < 1, alpha, relational=False)
+    region = sp.solve_univariate_inequality(
+        sp.Abs(1 - alpha * sp.Rational(3, 2)) < 1, alpha, relational=False
+    )
     assert region == sp.Interval.open(0, sp.Rational(4, 3))
     lam_pos = sp.symbols("lambda_", positive=True)
-    assert sp.simplify((1 - alpha * lam_pos).subs(alpha, 2 / lam_pos)) == -1  # the boundary: modulus exactly 1
+    assert (
+        sp.simplify((1 - alpha * lam_pos).subs(alpha, 2 / lam_pos)) == -1
+    )  # the boundary: modulus exactly 1
     # The error recursion e ← (I − αH) e, symbolically: ∇J(w) = H (w − w*).
     h11, h12, h22, a, b, s1, s2 = sp.symbols("h11 h12 h22 a b s1 s2", real=True)
     H = sp.Matrix([[h11, h12], [h12, h22]])

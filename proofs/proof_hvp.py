@@ -66,17 +66,28 @@ def test_the_r_operator_of_a_two_layer_chain_is_the_directional_derivative_of_th
     Hv_true = [sp.diff(g.subs(along, simultaneous=True), eps).subs(eps, 0) for g in grad]
     o1 = w1 * x + b1
     a1 = sig(o1)
-    d1s = a1 * (1 - a1)                                    # σ'
-    d2s = d1s * (1 - 2 * a1)                               # σ''
+    d1s = a1 * (1 - a1)  # σ'
+    d2s = d1s * (1 - 2 * a1)  # σ''
     o2 = w2 * a1 + b2
     Ro1 = v1 * x + c1
     Ra1 = d1s * Ro1
     Ro2 = Ra1 * w2 + a1 * v2 + c2
-    delta2, R_delta2 = o2 - y, Ro2                         # linear head, ω = 1
+    delta2, R_delta2 = o2 - y, Ro2  # linear head, ω = 1
     delta1 = delta2 * w2 * d1s
     R_delta1 = (R_delta2 * w2 + delta2 * v2) * d1s + delta2 * w2 * d2s * Ro1
     Hv_r = [x * R_delta1, R_delta1, Ra1 * delta2 + a1 * R_delta2, R_delta2]
-    point = {w1: 0.3, b1: -0.2, w2: 1.1, b2: 0.4, v1: 0.7, c1: -1.3, v2: 0.5, c2: 0.9, x: 1.7, y: 0.2}
+    point = {
+        w1: 0.3,
+        b1: -0.2,
+        w2: 1.1,
+        b2: 0.4,
+        v1: 0.7,
+        c1: -1.3,
+        v2: 0.5,
+        c2: 0.9,
+        x: 1.7,
+        y: 0.2,
+    }
     for a, b in zip(Hv_true, Hv_r):
         assert abs(float((a - b).subs(point))) < 1e-12
         assert sp.simplify(a - b) == 0
@@ -87,7 +98,7 @@ def test_second_derivatives_match_autodiff():
         o = jnp.linspace(-4, 4, 33)
         for name in ("sigmoid", "tanh", "linear", "relu", "leaky_relu"):
             act = activations.get_activation(name)
-            d2 = jax.vmap(jax.grad(jax.grad(act.fn)))(o + 1e-3)   # off the kink
+            d2 = jax.vmap(jax.grad(jax.grad(act.fn)))(o + 1e-3)  # off the kink
             np.testing.assert_allclose(second_derivative(act, o + 1e-3), d2, atol=1e-13)
 
 
@@ -99,7 +110,7 @@ def test_hvp_gauss_newton_and_per_example_against_an_independent_objective():
         x = jnp.asarray(rng.standard_normal((5, 3)))
         y = jnp.asarray(np.eye(2)[rng.integers(0, 2, 5)])
 
-        def J(p):   # written here, not with the library's forward pass
+        def J(p):  # written here, not with the library's forward pass
             h = jnp.tanh(x @ p[0].w + p[0].b)
             return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(h @ p[1].w + p[1].b), axis=1))
 
@@ -109,7 +120,7 @@ def test_hvp_gauss_newton_and_per_example_against_an_independent_objective():
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
         gv = gauss_newton_vp(net, "categorical_cross_entropy", params, x, y, v)
         quad = sum(float(jnp.vdot(a, b)) for a, b in zip(jax.tree.leaves(v), jax.tree.leaves(gv)))
-        assert quad >= 0   # G = J_Fᵀ H_ℓ J_F with H_ℓ ⪰ 0
+        assert quad >= 0  # G = J_Fᵀ H_ℓ J_F with H_ℓ ⪰ 0
         _, per = per_example_backward(net, "categorical_cross_entropy", params, x, y)
         batch = jax.grad(J)(params)
         for a, b in zip(jax.tree.leaves(per), jax.tree.leaves(batch)):

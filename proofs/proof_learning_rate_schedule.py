@@ -68,7 +68,9 @@ def test_schedule_sum_diverges_and_sum_of_squares_converges():
     assert sp.summation(1 / k**2, (k, 1, sp.oo)) == sp.pi**2 / 6
     # Closed form for concrete constants: c1 = 2, c2 = 3 gives 4 ψ'(4) = 4 (π²/6 − 1 − 1/4 − 1/9).
     concrete = sp.summation((2 / (k + 3)) ** 2, (k, 1, sp.oo))
-    assert sp.simplify(concrete - 4 * (sp.pi**2 / 6 - 1 - sp.Rational(1, 4) - sp.Rational(1, 9))) == 0
+    assert (
+        sp.simplify(concrete - 4 * (sp.pi**2 / 6 - 1 - sp.Rational(1, 4) - sp.Rational(1, 9))) == 0
+    )
     assert sp.simplify(concrete - 4 * sp.polygamma(1, 4)) == 0
     # Partial sums, exactly: the harmonic part keeps growing, the squares stay below the bound.
     a, b = Fraction(2), Fraction(3)

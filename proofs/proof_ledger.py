@@ -60,7 +60,9 @@ def test_every_check_names_an_existing_test():
         assert (PROOFS_DIR.parent / path).is_file(), f"{row.id}: {path} does not exist"
         fn = L.check_function(row.check)
         assert fn.__name__ == row.check.partition("::")[2] and inspect.isfunction(fn)
-        assert not inspect.signature(fn).parameters, f"{row.check} must take no fixtures (run_checks calls it)"
+        assert not inspect.signature(fn).parameters, (
+            f"{row.check} must take no fixtures (run_checks calls it)"
+        )
 
 
 def test_rows_are_in_lecture_order_with_known_statuses():
@@ -82,7 +84,8 @@ def test_every_erratum_check_rejects_the_written_form_and_accepts_the_correction
     erratum_rows = {r.id: r for r in L.ledger() if r.status == L.ERRATUM}
     assert set(errata) == set(erratum_rows), (
         f"errata without a check: {sorted(set(erratum_rows) - set(errata))}; "
-        f"checks without an erratum row: {sorted(set(errata) - set(erratum_rows))}")
+        f"checks without an erratum row: {sorted(set(errata) - set(erratum_rows))}"
+    )
     problems = [p for erratum in errata.values() for p in _errata.verdict_problems(erratum)]
     assert not problems, problems
     for row_id, erratum in errata.items():
@@ -93,9 +96,13 @@ def test_every_erratum_check_rejects_the_written_form_and_accepts_the_correction
 
 def test_a_check_that_accepts_both_forms_is_rejected():
     lenient = _errata.Erratum("planted", lambda claimed: True, as_written=1, corrected=2)
-    assert _errata.verdict_problems(lenient) == ["planted: holds(as written) returned True, expected False"]
+    assert _errata.verdict_problems(lenient) == [
+        "planted: holds(as written) returned True, expected False"
+    ]
     strict = _errata.Erratum("planted", lambda claimed: False, as_written=1, corrected=2)
-    assert _errata.verdict_problems(strict) == ["planted: holds(corrected) returned False, expected True"]
+    assert _errata.verdict_problems(strict) == [
+        "planted: holds(corrected) returned False, expected True"
+    ]
     crashing = _errata.Erratum("planted", lambda claimed: 1 / 0, as_written=1, corrected=2)
     assert len(_errata.verdict_problems(crashing)) == 2
     with pytest.raises(AssertionError, match="planted"):
@@ -108,8 +115,10 @@ def test_a_check_that_accepts_both_forms_is_rejected():
 def _lecture_text() -> str:
     path = L.lecture_path()
     if path is None:
-        pytest.skip(f"lecture text not found: set {L.LECTURE_ENV}=path/to/{L.LECTURE} or place it at "
-                    f"{L.LECTURE_DEFAULT} (beside the checkout)")
+        pytest.skip(
+            f"lecture text not found: set {L.LECTURE_ENV}=path/to/{L.LECTURE} or place it at "
+            f"{L.LECTURE_DEFAULT} (beside the checkout)"
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -125,12 +134,19 @@ def test_a_planted_wrong_line_number_is_caught():
     softmax = next(r for r in rows if r.id == "softmax-example")
     moved = dataclasses.replace(softmax, line=softmax.line - 1)
     [problem] = L.anchor_problems([moved], text)
-    assert problem.startswith("softmax-example: line 305 lacks") and f"found on line(s) [{softmax.line}]" in problem
+    assert (
+        problem.startswith("softmax-example: line 305 lacks")
+        and f"found on line(s) [{softmax.line}]" in problem
+    )
     assert L.anchor_problems([dataclasses.replace(softmax, line=10**6)], text)
     assert L.anchor_problems([dataclasses.replace(softmax, tokens=())], text)
     # Moving any row one line up or down is caught as well.
-    uncaught = [(row.id, shift) for row in rows for shift in (-1, 1)
-                if not L.anchor_problems([dataclasses.replace(row, line=row.line + shift)], text)]
+    uncaught = [
+        (row.id, shift)
+        for row in rows
+        for shift in (-1, 1)
+        if not L.anchor_problems([dataclasses.replace(row, line=row.line + shift)], text)
+    ]
     assert uncaught == []
 
 
@@ -146,7 +162,9 @@ def test_lecture_path_from_the_environment(tmp_path, monkeypatch):
 
 def test_every_proof_module_is_referenced():
     referenced = {r.check.partition("::")[0] for r in L.ledger() if r.check != L.REFERENCE}
-    modules = {f"proofs/{p.name}" for p in PROOFS_DIR.glob("proof_*.py")} - {"proofs/proof_ledger.py"}
+    modules = {f"proofs/{p.name}" for p in PROOFS_DIR.glob("proof_*.py")} - {
+        "proofs/proof_ledger.py"
+    }
     assert modules <= referenced, sorted(modules - referenced)
 
 
@@ -166,6 +184,8 @@ def test_json_view_and_run_checks():
 
 
 def test_run_checks_reports_a_failing_check():
-    broken = L.Row("broken", 1, "test", "claim", L.ERRATUM, "fix", "proofs/proof_ledger.py::test_no_such_test")
+    broken = L.Row(
+        "broken", 1, "test", "claim", L.ERRATUM, "fix", "proofs/proof_ledger.py::test_no_such_test"
+    )
     [result] = L.run_checks([broken])
     assert result.passed is False and "LookupError" in result.detail

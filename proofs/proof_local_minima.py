@@ -1,4 +1,4 @@
-r""""Error function contains many local minima and there is no guarantee of convergence" — decided for XOR.
+r""" "Error function contains many local minima and there is no guarantee of convergence" — decided for XOR.
 
 Lecture section **Backpropagation algorithm → A simple demo** (the summary).
 The general claim is about every MLP and cannot be settled by one problem; this
@@ -61,7 +61,7 @@ def _xor():
 
 def _flat_objective():
     x, y = _xor()
-    shapes = jax.eval_shape(NET.init, jax.random.key(0))          # the params' layout, nothing computed
+    shapes = jax.eval_shape(NET.init, jax.random.key(0))  # the params' layout, nothing computed
     _, unravel = ravel_pytree(jax.tree.map(lambda a: np.zeros(a.shape, a.dtype), shapes))
     J = objective(NET, "mse")
     return lambda theta: J(unravel(theta), x, y), unravel
@@ -100,7 +100,9 @@ def xor_runs() -> dict:
         theta, (g_short, w_short), (g_long, w_long), outputs = jax.tree.map(np.asarray, run(starts))
     t = np.asarray(neurons.xor_data()[1])
     stuck = ~np.all((outputs >= 0.5) == (t == 1), axis=1)
-    return dict(theta=theta, g_short=g_short, w_short=w_short, g_long=g_long, w_long=w_long, stuck=stuck)
+    return dict(
+        theta=theta, g_short=g_short, w_short=w_short, g_long=g_long, w_long=w_long, stuck=stuck
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,8 +111,10 @@ def stuck_searches() -> tuple:
     runs = xor_runs()
     with float64_mode():
         J, _ = _flat_objective()
-        return tuple(cp.find_critical_point(J, jnp.asarray(runs["theta"][i]), max_iter=2000)
-                     for i in np.flatnonzero(runs["stuck"]))
+        return tuple(
+            cp.find_critical_point(J, jnp.asarray(runs["theta"][i]), max_iter=2000)
+            for i in np.flatnonzero(runs["stuck"])
+        )
 
 
 def stuck_runs_are(claimed: frozenset[str]) -> bool:
@@ -126,13 +130,20 @@ def stuck_runs_are(claimed: frozenset[str]) -> bool:
         if search.kind not in claimed:
             return False
         if search.kind == "none at finite weights" and not (
-                runs["w_long"][i] > runs["w_short"][i] and runs["g_long"][i] < runs["g_short"][i]):
+            runs["w_long"][i] > runs["w_short"][i] and runs["g_long"][i] < runs["g_short"][i]
+        ):
             return False
     return True
 
 
-ERRATA = (Erratum("many-local-minima", stuck_runs_are, as_written=frozenset({"minimum"}),
-                  corrected=frozenset({"none at finite weights", "saddle"})),)
+ERRATA = (
+    Erratum(
+        "many-local-minima",
+        stuck_runs_are,
+        as_written=frozenset({"minimum"}),
+        corrected=frozenset({"none at finite weights", "saddle"}),
+    ),
+)
 (MANY_LOCAL_MINIMA,) = ERRATA
 
 
@@ -148,9 +159,9 @@ def test_stuck_xor_runs_are_not_at_local_minima():
     kinds = set()
     for search in stuck_searches():
         kinds.add(search.kind)
-        if search.converged:              # a true critical point: a saddle, with a clearly negative curvature
+        if search.converged:  # a true critical point: a saddle, with a clearly negative curvature
             assert search.gradient_norm <= 1e-10 and float(search.eigenvalues[0]) < -1e-6
-        else:                             # ‖∇J‖ fell by orders of magnitude only as ‖w‖ grew by 10
+        else:  # ‖∇J‖ fell by orders of magnitude only as ‖w‖ grew by 10
             assert search.norm > search.start_norm + 10
             assert search.gradient_norm < 0.1 * search.start_gradient_norm
-    assert kinds == {"none at finite weights", "saddle"}   # with these 16 starts, both kinds occur
+    assert kinds == {"none at finite weights", "saddle"}  # with these 16 starts, both kinds occur

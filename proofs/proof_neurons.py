@@ -75,7 +75,10 @@ from functional_nn._x64 import float64_mode
 def test_mcculloch_pitts_unit_fires_at_threshold():
     for n in (2, 3):
         inputs = neurons.all_binary_inputs(n)
-        for gate, expected in ((neurons.and_gate(n), inputs.all(axis=1)), (neurons.or_gate(n), inputs.any(axis=1))):
+        for gate, expected in (
+            (neurons.and_gate(n), inputs.all(axis=1)),
+            (neurons.or_gate(n), inputs.any(axis=1)),
+        ):
             out = np.asarray(neurons.fire(gate, inputs))[:, 0]
             assert np.array_equal(out, expected.astype(int))
             # y = 1 iff Σ w x ≥ θ, binary output.
@@ -88,8 +91,8 @@ def test_inhibition_weighted_versus_absolute():
     """Convention: the slide's negative weights (weighted) vs McCulloch–Pitts' absolute inhibition."""
     unit = neurons.mcculloch_pitts([1, 1, -1], 1)
     x = [[1, 1, 1]]
-    assert int(neurons.fire(unit, x, inhibition="weighted")[0, 0]) == 1   # 1 + 1 − 1 = 1 ≥ 1
-    assert int(neurons.fire(unit, x, inhibition="absolute")[0, 0]) == 0   # vetoed
+    assert int(neurons.fire(unit, x, inhibition="weighted")[0, 0]) == 1  # 1 + 1 − 1 = 1 ≥ 1
+    assert int(neurons.fire(unit, x, inhibition="absolute")[0, 0]) == 0  # vetoed
     # They agree wherever no inhibitory input is active.
     inputs = neurons.all_binary_inputs(3)
     quiet = inputs[:, 2] == 0
@@ -108,8 +111,10 @@ def test_perceptron_rule_updates_w_t_plus_one():
     assert y == 0 and target[0] == 1  # a false negative: a mistake
     alpha = 0.5
     step = alpha * xa * (target[0] - y)
-    as_written_holds = np.array_equal(w_t, w_t + step)   # "w^(t) = w^(t) + α x (t − y)" as an equation
-    corrected = w_t + step                               # w^(t+1)
+    as_written_holds = np.array_equal(
+        w_t, w_t + step
+    )  # "w^(t) = w^(t) + α x (t − y)" as an equation
+    corrected = w_t + step  # w^(t+1)
     assert not as_written_holds
     result = neurons.train_perceptron(x, target, learning_rate=alpha, max_epochs=1, w_init=w_t)
     np.testing.assert_array_equal(np.asarray(result.w), corrected)
@@ -141,7 +146,9 @@ def test_adaline_rule_is_sgd_on_half_squared_error():
         manual = w
         for i in range(6):
             manual = sgd_step(manual, x[i], target[i])
-        result = neurons.train_adaline(x, target, learning_rate=0.05, num_epochs=1, batch_size=1, w_init=w)
+        result = neurons.train_adaline(
+            x, target, learning_rate=0.05, num_epochs=1, batch_size=1, w_init=w
+        )
         np.testing.assert_allclose(result.w, manual, rtol=1e-13)
 
 
@@ -151,28 +158,42 @@ def test_adaline_constant_step_does_not_converge_to_least_squares():
     with float64_mode():
         rng = np.random.default_rng(1)
         x = jnp.asarray(rng.uniform(-1, 1, (20, 2)))
-        target = jnp.asarray(0.5 + np.asarray(x) @ np.array([1.5, -2.0]) + 0.3 * rng.standard_normal(20))
+        target = jnp.asarray(
+            0.5 + np.asarray(x) @ np.array([1.5, -2.0]) + 0.3 * rng.standard_normal(20)
+        )
         w_star = neurons.least_squares(x, target)
         xa = np.concatenate([np.ones((20, 1)), np.asarray(x)], axis=1)
         # The fixed point of the averaged update: the normal equations XᵀX w* = Xᵀ t.
-        np.testing.assert_allclose(xa.T @ xa @ w_star, xa.T @ np.asarray(target), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            xa.T @ xa @ w_star, xa.T @ np.asarray(target), rtol=1e-12, atol=1e-12
+        )
         # As written (K = 1, constant α): two far-apart epochs agree with each other, not with w*.
         alpha, epochs = 0.1, 400
-        online = neurons.train_adaline(x, target, learning_rate=alpha, num_epochs=epochs, batch_size=1)
-        online_more = neurons.train_adaline(x, target, learning_rate=alpha, num_epochs=epochs, batch_size=1,
-                                            w_init=online.w)  # 400 epochs more
+        online = neurons.train_adaline(
+            x, target, learning_rate=alpha, num_epochs=epochs, batch_size=1
+        )
+        online_more = neurons.train_adaline(
+            x, target, learning_rate=alpha, num_epochs=epochs, batch_size=1, w_init=online.w
+        )  # 400 epochs more
         as_written_gap = float(np.linalg.norm(np.asarray(online.w) - w_star))
         assert as_written_gap > 1e-3
-        assert float(np.linalg.norm(np.asarray(online_more.w) - np.asarray(online.w))) < 1e-9  # settled elsewhere
+        assert (
+            float(np.linalg.norm(np.asarray(online_more.w) - np.asarray(online.w))) < 1e-9
+        )  # settled elsewhere
         # Halving α roughly halves the gap: it is O(α), not 0.
-        half = neurons.train_adaline(x, target, learning_rate=alpha / 2, num_epochs=epochs, batch_size=1)
+        half = neurons.train_adaline(
+            x, target, learning_rate=alpha / 2, num_epochs=epochs, batch_size=1
+        )
         half_gap = float(np.linalg.norm(np.asarray(half.w) - w_star))
         assert 0.3 * as_written_gap < half_gap < 0.7 * as_written_gap
         # Corrected: the full-batch rule (α < 2/λ_max) converges to w*.
-        corrected = neurons.train_adaline(x, target, learning_rate=1.0, num_epochs=3000, batch_size=None)
+        corrected = neurons.train_adaline(
+            x, target, learning_rate=1.0, num_epochs=3000, batch_size=None
+        )
         assert float(np.linalg.norm(np.asarray(corrected.w) - w_star)) < 1e-10
         # ... and so do per-example steps α_k = c1 / (k + c2) that satisfy Robbins–Monro (much closer).
         # (c1 λ_min(XᵀX/m) > 1/2 here, so the start is forgotten faster than the noise averages out.)
-        decaying = neurons.train_adaline(x, target, learning_rate=lambda k: 10.0 / (k + 100.0), num_epochs=epochs,
-                                         batch_size=1)
+        decaying = neurons.train_adaline(
+            x, target, learning_rate=lambda k: 10.0 / (k + 100.0), num_epochs=epochs, batch_size=1
+        )
         assert float(np.linalg.norm(np.asarray(decaying.w) - w_star)) < 0.1 * as_written_gap

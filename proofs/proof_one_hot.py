@@ -41,12 +41,18 @@ LECTURE_CODES = {1: (1, 0, 0), 2: (0, 1, 0), 3: (0, 0, 1)}
 
 def test_one_hot_example_three_classes():
     lecture_classes = np.array([1, 2, 3])
-    codes = np.asarray(data.one_hot(lecture_classes - 1, 3))  # convention: lecture class c is label c − 1
-    assert [tuple(int(v) for v in row) for row in codes] == [LECTURE_CODES[c] for c in lecture_classes]
+    codes = np.asarray(
+        data.one_hot(lecture_classes - 1, 3)
+    )  # convention: lecture class c is label c − 1
+    assert [tuple(int(v) for v in row) for row in codes] == [
+        LECTURE_CODES[c] for c in lecture_classes
+    ]
     assert np.array_equal(codes, np.eye(3)) and np.all(codes.sum(axis=1) == 1)
     assert len({tuple(row) for row in codes}) == 3  # injective
     # The loss path accepts integer labels and encodes them the same way.
-    prepared = losses.prepare_targets("categorical_cross_entropy", jnp.asarray([0, 1, 2]), (3, 3), jnp.float32)
+    prepared = losses.prepare_targets(
+        "categorical_cross_entropy", jnp.asarray([0, 1, 2]), (3, 3), jnp.float32
+    )
     assert np.array_equal(np.asarray(prepared), codes)
 
 

@@ -64,19 +64,28 @@ def _logits_and_targets():
 def _library_side(logits, y_prob, y_onehot, o_wrong, y_zero):
     sigmoid, softmax = act.get_activation("sigmoid"), act.get_activation("softmax")
     return {
-        "bce": (losses.output_delta("binary_cross_entropy", sigmoid, logits, y_prob),
-                losses.output_delta_chain("binary_cross_entropy", sigmoid, logits, y_prob),
-                jax.grad(lambda v: losses.binary_cross_entropy(v, y_prob))(logits)),
-        "cce": (losses.output_delta("categorical_cross_entropy", softmax, logits, y_onehot),
-                losses.output_delta_chain("categorical_cross_entropy", softmax, logits, y_onehot),
-                jax.grad(lambda v: losses.categorical_cross_entropy(v, y_onehot))(logits)),
-        "mse": (losses.output_delta("mse", sigmoid, logits, y_prob),
-                losses.output_delta_chain("mse", sigmoid, logits, y_prob),
-                jax.grad(lambda v: losses.mse(act.sigmoid(v), y_prob))(logits)),
-        "sigmoid": act.sigmoid(logits), "sigmoid_derivative": act.sigmoid_derivative(logits),
+        "bce": (
+            losses.output_delta("binary_cross_entropy", sigmoid, logits, y_prob),
+            losses.output_delta_chain("binary_cross_entropy", sigmoid, logits, y_prob),
+            jax.grad(lambda v: losses.binary_cross_entropy(v, y_prob))(logits),
+        ),
+        "cce": (
+            losses.output_delta("categorical_cross_entropy", softmax, logits, y_onehot),
+            losses.output_delta_chain("categorical_cross_entropy", softmax, logits, y_onehot),
+            jax.grad(lambda v: losses.categorical_cross_entropy(v, y_onehot))(logits),
+        ),
+        "mse": (
+            losses.output_delta("mse", sigmoid, logits, y_prob),
+            losses.output_delta_chain("mse", sigmoid, logits, y_prob),
+            jax.grad(lambda v: losses.mse(act.sigmoid(v), y_prob))(logits),
+        ),
+        "sigmoid": act.sigmoid(logits),
+        "sigmoid_derivative": act.sigmoid_derivative(logits),
         "softmax": act.softmax(logits),
-        "saturated": (losses.output_delta("mse", sigmoid, o_wrong, y_zero),
-                      losses.output_delta("binary_cross_entropy", sigmoid, o_wrong, y_zero)),
+        "saturated": (
+            losses.output_delta("mse", sigmoid, o_wrong, y_zero),
+            losses.output_delta("binary_cross_entropy", sigmoid, o_wrong, y_zero),
+        ),
     }
 
 
@@ -85,8 +94,11 @@ def _library():
     """The library's deltas as numpy (a pure function of fixed inputs, computed once)."""
     logits, y_prob, y_onehot = _logits_and_targets()
     with float64_mode():
-        out = _library_side(*(jax.device_put(a) for a in (logits, y_prob, y_onehot)),
-                            jax.device_put(np.full((1, 1), 10.0)), jax.device_put(np.zeros((1, 1))))
+        out = _library_side(
+            *(jax.device_put(a) for a in (logits, y_prob, y_onehot)),
+            jax.device_put(np.full((1, 1), 10.0)),
+            jax.device_put(np.zeros((1, 1))),
+        )
     return jax.tree.map(np.asarray, out)
 
 
@@ -133,7 +145,9 @@ def test_sigmoid_mse_delta_keeps_sigma_prime():
     out = _library()
     mse_delta, chain, autodiff = out["mse"]
     y_hat = out["sigmoid"]
-    np.testing.assert_allclose(mse_delta, (y_hat - targets) * out["sigmoid_derivative"] / K, rtol=1e-13)
+    np.testing.assert_allclose(
+        mse_delta, (y_hat - targets) * out["sigmoid_derivative"] / K, rtol=1e-13
+    )
     assert not np.allclose(mse_delta, (y_hat - targets) / K, rtol=1e-2)
     np.testing.assert_allclose(mse_delta, chain, rtol=1e-13)
     np.testing.assert_allclose(mse_delta, autodiff, rtol=1e-12)

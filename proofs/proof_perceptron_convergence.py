@@ -65,8 +65,8 @@ def _run_with_invariants(x, t, w_star, gamma, radius, alpha=1.0, epochs=200):
                 w = w + alpha * xa[k] * (t[k] - y)
                 mistakes += 1
                 wrong += 1
-                assert w_star @ w >= mistakes * alpha * gamma * (1 - 1e-9)        # step 1, induced
-                assert w @ w <= mistakes * alpha**2 * radius**2 * (1 + 1e-9)      # step 2, induced
+                assert w_star @ w >= mistakes * alpha * gamma * (1 - 1e-9)  # step 1, induced
+                assert w @ w <= mistakes * alpha**2 * radius**2 * (1 + 1e-9)  # step 2, induced
         if wrong == 0:
             return w, mistakes
     raise AssertionError("did not converge on separable data")
@@ -82,7 +82,7 @@ def _separable(seed: int, m: int = 60, n: int = 2, margin: float = 0.1):
     rng = np.random.default_rng(seed)
     v = rng.standard_normal(n)
     w0 = rng.uniform(-0.3, 0.3)
-    v = np.sqrt(1 - w0**2) * v / np.linalg.norm(v)   # ‖(w0, v)‖ = 1
+    v = np.sqrt(1 - w0**2) * v / np.linalg.norm(v)  # ‖(w0, v)‖ = 1
     x = rng.uniform(-1, 1, (m, n))
     d = w0 + x @ v
     s = np.where(d >= 0, 1.0, -1.0)
@@ -96,7 +96,9 @@ def test_perceptron_mistakes_within_novikoff_bound():
         x = x.astype(np.float32).astype(np.float64)  # the values the (float32) library run sees
         bound = neurons.novikoff_bound(w_true, x, t)
         gamma = neurons.margin(w_true, x, t)
-        radius = float(np.max(np.linalg.norm(np.concatenate([np.ones((len(t), 1)), x], axis=1), axis=1)))
+        radius = float(
+            np.max(np.linalg.norm(np.concatenate([np.ones((len(t), 1)), x], axis=1), axis=1))
+        )
         assert abs(gamma - margin) < 1e-6 and abs(bound - (radius / gamma) ** 2) < 1e-9 * bound
         result = neurons.train_perceptron(x, t, max_epochs=300)
         assert bool(result.converged)
@@ -113,7 +115,11 @@ def test_perceptron_mistakes_within_novikoff_bound():
 
 def test_perceptron_learning_rate_cancels_from_zero():
     x, t, _ = _separable(3)
-    runs = [neurons.train_perceptron(x, t, learning_rate=a, max_epochs=300) for a in (1.0, 0.25, 4.0)]
+    runs = [
+        neurons.train_perceptron(x, t, learning_rate=a, max_epochs=300) for a in (1.0, 0.25, 4.0)
+    ]
     for r, a in zip(runs[1:], (0.25, 4.0)):
         assert np.array_equal(np.asarray(r.mistakes), np.asarray(runs[0].mistakes))
-        np.testing.assert_array_equal(np.asarray(r.w), a * np.asarray(runs[0].w))  # powers of two: exact
+        np.testing.assert_array_equal(
+            np.asarray(r.w), a * np.asarray(runs[0].w)
+        )  # powers of two: exact

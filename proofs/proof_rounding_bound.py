@@ -45,16 +45,25 @@ from functional_nn.rounding import EVAL_ULPS, UNIT_ROUNDOFF, check_rounding, gam
 
 def test_dot_products_obey_the_gamma_n_bound_in_every_dtype():
     rng = np.random.default_rng(0)
-    for name, dtype in (("float32", jnp.float32), ("bfloat16", jnp.bfloat16), ("float16", jnp.float16)):
+    for name, dtype in (
+        ("float32", jnp.float32),
+        ("bfloat16", jnp.bfloat16),
+        ("float16", jnp.float16),
+    ):
         u = UNIT_ROUNDOFF[name]
         for n in (4, 32, 100):
             x = jnp.asarray(rng.standard_normal((20, n)), dtype)
             w = jnp.asarray(rng.standard_normal((n, 1)), dtype)
             computed = np.asarray((x @ w).astype(jnp.float32), np.float64).ravel()
-            xs, ws = np.asarray(x.astype(jnp.float32), np.float64), np.asarray(w.astype(jnp.float32), np.float64)
+            xs, ws = (
+                np.asarray(x.astype(jnp.float32), np.float64),
+                np.asarray(w.astype(jnp.float32), np.float64),
+            )
             for row, got in zip(xs, computed):
                 exact = sum(Fraction(a) * Fraction(b) for a, b in zip(row, ws.ravel()))
-                assert abs(Fraction(got) - exact) <= Fraction(gamma(n, u)) * Fraction(float(np.abs(row) @ np.abs(ws.ravel())))
+                assert abs(Fraction(got) - exact) <= Fraction(gamma(n, u)) * Fraction(
+                    float(np.abs(row) @ np.abs(ws.ravel()))
+                )
 
 
 def test_activation_kernels_are_within_c_ulps():
@@ -63,17 +72,24 @@ def test_activation_kernels_are_within_c_ulps():
         u = UNIT_ROUNDOFF[name]
         o = jnp.asarray(o64, dtype)
         exact_in = np.asarray(o.astype(jnp.float32), np.float64)
-        for fn, ref in ((activations.sigmoid, lambda t: 1 / (1 + np.exp(-t))), (activations.tanh, np.tanh)):
+        for fn, ref in (
+            (activations.sigmoid, lambda t: 1 / (1 + np.exp(-t))),
+            (activations.tanh, np.tanh),
+        ):
             got = np.asarray(fn(o).astype(jnp.float32), np.float64)
-            assert np.all(np.abs(got - ref(exact_in)) <= EVAL_ULPS * u * np.abs(ref(exact_in)) + 1e-300)
+            assert np.all(
+                np.abs(got - ref(exact_in)) <= EVAL_ULPS * u * np.abs(ref(exact_in)) + 1e-300
+            )
 
 
 def test_the_bound_holds_and_is_not_vacuous_for_float32():
     net = MLP((6, 16, 3), activation="tanh", output_activation="softmax")
     params = net.init(jax.random.key(0))
     x = jax.random.normal(jax.random.key(1), (8, 6))
-    report = check_rounding(net, "categorical_cross_entropy", params, x, jnp.arange(8) % 3, dtype="float32")
+    report = check_rounding(
+        net, "categorical_cross_entropy", params, x, jnp.arange(8) % 3, dtype="float32"
+    )
     assert report.ok
     # the bound is a few hundred u times the gradient's size, not a blanket tolerance
     assert all(leaf.bound < 1e-4 for leaf in report.leaves)
-    assert gamma(2 ** 24, 2.0 ** -24) == float("inf")
+    assert gamma(2**24, 2.0**-24) == float("inf")

@@ -56,18 +56,28 @@ def test_saddle_point_of_x1_squared_minus_x2_squared():
         assert float(point.gradient_norm) == 0.0
         np.testing.assert_array_equal(point.hessian, [[2.0, 0.0], [0.0, -2.0]])
         np.testing.assert_array_equal(point.eigenvalues, [-2.0, 2.0])
-        values = np.asarray(jax.vmap(cp.saddle)(jnp.asarray([[0.0, 0.0], [0.0, 1e-1], [0.0, 1e-8], [1e-8, 0.0]])))
+        values = np.asarray(
+            jax.vmap(cp.saddle)(jnp.asarray([[0.0, 0.0], [0.0, 1e-1], [0.0, 1e-8], [1e-8, 0.0]]))
+        )
         assert values[1] < values[0] and values[2] < values[0] < values[3]
 
 
 def test_gradient_descent_stalls_on_the_stable_axis_and_escapes_off_it():
     alpha, steps = 0.1, 200
     with float64_mode():
-        on_axis = np.asarray(cp.gradient_descent(cp.saddle, jnp.asarray([1.0, 0.0]), learning_rate=alpha,
-                                                 num_steps=steps))[-1]
-        off_axis = np.asarray(cp.gradient_descent(cp.saddle, jnp.asarray([1.0, 1e-12]), learning_rate=alpha,
-                                                  num_steps=steps))[-1]
-    assert np.linalg.norm(on_axis) < 1e-15  # (1 − 2α)^200 = 0.8^200 ≈ 4e-20: converges to the saddle
+        on_axis = np.asarray(
+            cp.gradient_descent(
+                cp.saddle, jnp.asarray([1.0, 0.0]), learning_rate=alpha, num_steps=steps
+            )
+        )[-1]
+        off_axis = np.asarray(
+            cp.gradient_descent(
+                cp.saddle, jnp.asarray([1.0, 1e-12]), learning_rate=alpha, num_steps=steps
+            )
+        )[-1]
+    assert (
+        np.linalg.norm(on_axis) < 1e-15
+    )  # (1 − 2α)^200 = 0.8^200 ≈ 4e-20: converges to the saddle
     assert abs(off_axis[1]) > 1.0  # 1e-12 · 1.2^200 ≈ 7e3: escapes
     np.testing.assert_allclose(off_axis, [0.8**steps, 1e-12 * 1.2**steps], rtol=1e-10)
     # The escape time is log(r/ε)/log(1 + 2α) steps.

@@ -94,8 +94,13 @@ def _library_side(w, x, t):
     params = (Dense(w[1:, None], w[:1]),)
     out = {}
     for method in ("manual", "autodiff"):
-        value, grads = value_and_grad(NET, "binary_cross_entropy", method=method)(params, x, t[:, None])
-        out[method] = (value, jnp.concatenate([grads[0].b, grads[0].w[:, 0]]))  # in (w_0, w_1..w_n) order
+        value, grads = value_and_grad(NET, "binary_cross_entropy", method=method)(
+            params, x, t[:, None]
+        )
+        out[method] = (
+            value,
+            jnp.concatenate([grads[0].b, grads[0].w[:, 0]]),
+        )  # in (w_0, w_1..w_n) order
 
     def slide_cost(v):  # the slide's J in jnp, for jax.grad
         h = act.sigmoid(x @ v[1:] + v[0])
@@ -103,8 +108,11 @@ def _library_side(w, x, t):
 
     out["autodiff_of_slide_cost"] = jax.grad(slide_cost)(w)
     out["bce"] = losses.binary_cross_entropy((x @ w[1:] + w[0])[:, None], t[:, None])
-    out["neuron"] = (sigmoid_neuron.classification_cost(w, x, t), sigmoid_neuron.classification_gradient(w, x, t),
-                     sigmoid_neuron.classification_gradient_as_written(w, x, t))
+    out["neuron"] = (
+        sigmoid_neuron.classification_cost(w, x, t),
+        sigmoid_neuron.classification_gradient(w, x, t),
+        sigmoid_neuron.classification_gradient_as_written(w, x, t),
+    )
     return out
 
 
@@ -148,9 +156,12 @@ def cls_update_holds(claimed) -> bool:
 
 ERRATA = (
     Erratum("cls-gradient", cls_gradient_holds, as_written=_as_written, corrected=_corrected),
-    Erratum("cls-update", cls_update_holds,
-            as_written=lambda w, x, t, alpha: w - alpha * _as_written(w, x, t),
-            corrected=lambda w, x, t, alpha: w - alpha * _corrected(w, x, t)),
+    Erratum(
+        "cls-update",
+        cls_update_holds,
+        as_written=lambda w, x, t, alpha: w - alpha * _as_written(w, x, t),
+        corrected=lambda w, x, t, alpha: w - alpha * _corrected(w, x, t),
+    ),
 )
 CLS_GRADIENT, CLS_UPDATE = ERRATA
 

@@ -89,17 +89,24 @@ def _library_side(w, w0, x, t):
     z = x @ w + w0
     f = act.sigmoid(z)
     out["f"], out["sigmoid_derivative"] = f, act.sigmoid_derivative(z)
-    out["dJ_df"] = jax.grad(lambda fv: jnp.sum((fv - t) ** 2) / (2 * M))(f)   # J as a function of the m outputs
+    out["dJ_df"] = jax.grad(lambda fv: jnp.sum((fv - t) ** 2) / (2 * M))(
+        f
+    )  # J as a function of the m outputs
     out["output_gradient"] = losses.output_gradient("mse", f[:, None], t[:, None])[:, 0]
-    out["dz_dw"] = jax.jacobian(lambda v: x @ v + w0)(w)                    # [i, j] = ∂z^i/∂w_j
-    w_aug = jnp.concatenate([jnp.reshape(w0, (1,)), w])                      # (w_0, w_1..w_n)
-    out["neuron"] = (sigmoid_neuron.regression_cost(w_aug, x, t), sigmoid_neuron.regression_gradient(w_aug, x, t))
+    out["dz_dw"] = jax.jacobian(lambda v: x @ v + w0)(w)  # [i, j] = ∂z^i/∂w_j
+    w_aug = jnp.concatenate([jnp.reshape(w0, (1,)), w])  # (w_0, w_1..w_n)
+    out["neuron"] = (
+        sigmoid_neuron.regression_cost(w_aug, x, t),
+        sigmoid_neuron.regression_gradient(w_aug, x, t),
+    )
     return out
 
 
 def _library(w, w0, x, t):
     with float64_mode():
-        out = _library_side(jnp.asarray(w), jnp.asarray(w0, jnp.float64), jnp.asarray(x), jnp.asarray(t))
+        out = _library_side(
+            jnp.asarray(w), jnp.asarray(w0, jnp.float64), jnp.asarray(x), jnp.asarray(t)
+        )
     return jax.tree.map(np.asarray, out)
 
 
@@ -112,7 +119,9 @@ def test_sigmoid_regression_cost_and_gradient_match_the_library():
         value, grad_w, _ = out[method]
         assert abs(float(value) - _cost(w, w0, x, t)) < 1e-15
         np.testing.assert_allclose(grad_w, corrected, rtol=1e-13)
-    neuron_cost, neuron_gradient = out["neuron"]  # the single-neuron module: (∂J/∂w_0, ∂J/∂w_1..w_n)
+    neuron_cost, neuron_gradient = out[
+        "neuron"
+    ]  # the single-neuron module: (∂J/∂w_0, ∂J/∂w_1..w_n)
     assert abs(float(neuron_cost) - _cost(w, w0, x, t)) < 1e-15
     np.testing.assert_allclose(neuron_gradient[1:], corrected, rtol=1e-13)
     np.testing.assert_allclose(neuron_gradient[0], out["manual"][2], rtol=1e-13)
@@ -123,13 +132,21 @@ def dJ_df_holds(claimed) -> bool:
     x, t, w, w0 = _data()
     out = _library(w, w0, x, t)
     value = np.asarray(claimed(out["f"], t), dtype=np.float64)
-    return value.shape == out["dJ_df"].shape and bool(np.allclose(value, out["dJ_df"], rtol=1e-12, atol=1e-15))
+    return value.shape == out["dJ_df"].shape and bool(
+        np.allclose(value, out["dJ_df"], rtol=1e-12, atol=1e-15)
+    )
 
 
-ERRATA = (Erratum("reg-dJ-df", dJ_df_holds,
-                  as_written=lambda f, t: np.full(f.shape, np.sum(f - t) / f.size),   # (1/m) Σ_i (f(z^i) − t^i)
-                  corrected=lambda f, t: (f - t) / f.size),                          # (1/m) (f(z^i) − t^i)
-          )
+ERRATA = (
+    Erratum(
+        "reg-dJ-df",
+        dJ_df_holds,
+        as_written=lambda f, t: np.full(
+            f.shape, np.sum(f - t) / f.size
+        ),  # (1/m) Σ_i (f(z^i) − t^i)
+        corrected=lambda f, t: (f - t) / f.size,
+    ),  # (1/m) (f(z^i) − t^i)
+)
 (REG_DJ_DF,) = ERRATA
 
 
@@ -154,7 +171,9 @@ def test_chain_rule_needs_sum_over_examples():
     """Notation: ∂J/∂w_j is Σ_i of the three-factor product, not one example's product."""
     x, t, w, w0 = _data()
     out = _library(w, w0, x, t)
-    per_example = ((out["f"] - t) / M * out["sigmoid_derivative"])[:, None] * x  # (m, n), one row per example
+    per_example = ((out["f"] - t) / M * out["sigmoid_derivative"])[
+        :, None
+    ] * x  # (m, n), one row per example
     grad_w = out["manual"][1]
     np.testing.assert_allclose(per_example.sum(axis=0), grad_w, rtol=1e-13)
     assert all(not np.allclose(per_example[i], grad_w, rtol=1e-3) for i in range(M))
@@ -167,8 +186,11 @@ def test_sigmoid_derivative_identity_in_the_neuron():
     assert sp.simplify(sp.exp(-z) / (1 + sp.exp(-z)) ** 2 - f * (1 - f)) == 0
     x, t, w, w0 = _data()
     zs = x @ w + w0
-    np.testing.assert_allclose(_library(w, w0, x, t)["sigmoid_derivative"], np.exp(-zs) / (1 + np.exp(-zs)) ** 2,
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        _library(w, w0, x, t)["sigmoid_derivative"],
+        np.exp(-zs) / (1 + np.exp(-zs)) ** 2,
+        rtol=1e-13,
+    )
 
 
 def test_dz_dw_is_coordinate_j_of_example_i():
@@ -177,7 +199,10 @@ def test_dz_dw_is_coordinate_j_of_example_i():
     jac = _library(w, w0, x, t)["dz_dw"]  # (m, n): jac[i, j] = ∂z^i/∂w_j
     np.testing.assert_array_equal(jac, x)
     j = 1
-    as_written, corrected = x[j, :], x[:, j]  # "x^j" is example j (length n); coordinate j has length m
+    as_written, corrected = (
+        x[j, :],
+        x[:, j],
+    )  # "x^j" is example j (length n); coordinate j has length m
     assert as_written.shape != jac[:, j].shape or not np.allclose(jac[:, j], as_written)
     assert np.array_equal(jac[:, j], corrected)
     square = jac[:N]  # on a square block the two readings have the same length and still differ

@@ -75,8 +75,11 @@ def wrong_entries(claimed: tuple[Decimal, ...]) -> list[int]:
     exact = _exact_softmax(EXAMPLE_INPUT)
     if len(claimed) != len(exact):
         return list(range(max(len(claimed), len(exact))))
-    return [i for i, (c, v) in enumerate(zip(claimed, exact))
-            if v.quantize(Decimal(1).scaleb(c.as_tuple().exponent), rounding=ROUND_HALF_EVEN) != c]
+    return [
+        i
+        for i, (c, v) in enumerate(zip(claimed, exact))
+        if v.quantize(Decimal(1).scaleb(c.as_tuple().exponent), rounding=ROUND_HALF_EVEN) != c
+    ]
 
 
 def softmax_example_holds(claimed: tuple[Decimal, ...]) -> bool:
@@ -84,7 +87,9 @@ def softmax_example_holds(claimed: tuple[Decimal, ...]) -> bool:
     return not wrong_entries(claimed)
 
 
-ERRATA = (Erratum("softmax-example", softmax_example_holds, as_written=STATED, corrected=CORRECTED),)
+ERRATA = (
+    Erratum("softmax-example", softmax_example_holds, as_written=STATED, corrected=CORRECTED),
+)
 (SOFTMAX_EXAMPLE,) = ERRATA
 
 
@@ -148,7 +153,9 @@ def test_softmax_jacobian_is_diag_minus_outer():
             expected = a[i] * ((1 if i == j else 0) - a[j])
             assert sp.cancel(sp.diff(a[i], z[j]) - expected) == 0
     with float64_mode():
-        jac, autodiff, jvp = _jacobians(jnp.asarray([0.7, -0.4, 1.9, 0.1]), jnp.asarray([0.3, -2.0, 0.5, 1.0]))
+        jac, autodiff, jvp = _jacobians(
+            jnp.asarray([0.7, -0.4, 1.9, 0.1]), jnp.asarray([0.3, -2.0, 0.5, 1.0])
+        )
     g = np.array([0.3, -2.0, 0.5, 1.0])
     np.testing.assert_allclose(jac, autodiff, rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(jvp, np.asarray(autodiff) @ g, rtol=1e-13, atol=1e-16)

@@ -69,7 +69,9 @@ def test_tanh_derivative_is_one_minus_tanh_squared():
         autodiff = np.array([float(jax.grad(act.tanh)(p)) for p in xs])
         np.testing.assert_allclose(lib, autodiff, rtol=1e-10)
         fd = np.array([central_difference(lambda v: act.tanh(jnp.asarray(v)), p) for p in POINTS])
-        np.testing.assert_allclose(lib, fd, rtol=1e-7, atol=1e-9)  # FD rounding: ~1e-16/eps absolute
+        np.testing.assert_allclose(
+            lib, fd, rtol=1e-7, atol=1e-9
+        )  # FD rounding: ~1e-16/eps absolute
 
 
 def test_sigmoid_derivative_matches_finite_differences():
@@ -77,5 +79,9 @@ def test_sigmoid_derivative_matches_finite_differences():
         xs = jnp.asarray(POINTS)
         lib = np.asarray(act.sigmoid_derivative(xs))
         np.testing.assert_allclose(lib, _exact(sp.diff(SIGMA(x), x)), rtol=1e-13)
-        fd = np.array([central_difference(lambda v: act.sigmoid(jnp.asarray(v)), p) for p in POINTS])
-        np.testing.assert_allclose(lib, fd, rtol=1e-7, atol=1e-9)  # FD rounding: ~1e-16/eps absolute
+        fd = np.array(
+            [central_difference(lambda v: act.sigmoid(jnp.asarray(v)), p) for p in POINTS]
+        )
+        np.testing.assert_allclose(
+            lib, fd, rtol=1e-7, atol=1e-9
+        )  # FD rounding: ~1e-16/eps absolute

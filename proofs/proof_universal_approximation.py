@@ -55,7 +55,7 @@ def staircase_params(width: int):
     """The 1-width-1 sigmoid network of the module docstring, as library params."""
     knots = np.linspace(0.0, 1.0, width + 1)
     mids = 0.5 * (knots[:-1] + knots[1:])
-    beta = 8.0 * width                                  # steepness grows with the width
+    beta = 8.0 * width  # steepness grows with the width
     jumps = np.diff(target(knots))
     hidden = Dense(jnp.asarray(beta * np.ones((1, width))), jnp.asarray(-beta * mids))
     output = Dense(jnp.asarray(jumps[:, None]), jnp.asarray([target(knots[0])]))
@@ -100,9 +100,14 @@ def sup_errors(activation: str = "sigmoid") -> dict[int, float]:
         errors[width] = float(np.max(np.abs(y - target(GRID))))
     with float64_mode():
         net = MLP((1, WIDTHS[-1], 1), activation=activation, output_activation="linear")
-        params = tuple(Dense(jnp.asarray(l.w), jnp.asarray(l.b)) for l in network_params(WIDTHS[-1], activation))
+        params = tuple(
+            Dense(jnp.asarray(l.w), jnp.asarray(l.b))
+            for l in network_params(WIDTHS[-1], activation)
+        )
         library = np.asarray(net.apply(params, jnp.asarray(GRID[:, None])))[:, 0]
-    np.testing.assert_allclose(library, _network(params, GRID[:, None], activation), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        library, _network(params, GRID[:, None], activation), rtol=1e-12, atol=1e-12
+    )
     return errors
 
 
@@ -121,6 +126,6 @@ def test_a_polynomial_activation_does_not_approximate():
     """The theorem's non-polynomial condition is needed: with a linear hidden layer no width helps."""
     linear = sup_errors("linear")
     values = [linear[n] for n in WIDTHS]
-    assert max(values) - min(values) < 1e-9           # the best affine fit, whatever the width
-    assert min(values) > 0.5                          # and it is far from the target
+    assert max(values) - min(values) < 1e-9  # the best affine fit, whatever the width
+    assert min(values) > 0.5  # and it is far from the target
     assert sup_errors("sigmoid")[WIDTHS[-1]] < 0.1 * min(values)

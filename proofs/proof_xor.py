@@ -71,7 +71,9 @@ def test_perceptron_decision_surface_is_a_half_space():
     x, _ = neurons.xor_data()
     for table in ((0, 0, 0, 1), (0, 1, 1, 1)):
         cert = neurons.separability_certificate(x, np.array(table))
-        assert isinstance(cert, neurons.SeparatingHyperplane) and neurons.verify_certificate(cert, x, np.array(table))
+        assert isinstance(cert, neurons.SeparatingHyperplane) and neurons.verify_certificate(
+            cert, x, np.array(table)
+        )
 
 
 def test_xor_is_not_linearly_separable():
@@ -101,8 +103,12 @@ def test_one_hidden_layer_computes_xor():
     net, params = neurons.xor_threshold_network()
     assert net.layer_sizes == (2, 2, 1)
     sigmoid_net = MLP((2, 2, 1), activation="sigmoid", output_activation="sigmoid")
-    steep = tuple(Dense(jax.device_put(20.0 * np.asarray(layer.w)), jax.device_put(20.0 * np.asarray(layer.b)))
-                  for layer in params)
+    steep = tuple(
+        Dense(
+            jax.device_put(20.0 * np.asarray(layer.w)), jax.device_put(20.0 * np.asarray(layer.b))
+        )
+        for layer in params
+    )
     trace, probs = _forward(net, sigmoid_net, params, steep, jax.device_put(x.astype(np.float32)))
     out = np.asarray(trace.activations[-1])[:, 0]
     assert np.array_equal(out.astype(int), t)

@@ -33,7 +33,11 @@ def test_hand_derivative_equals_autodiff(name, dtype):
 def test_kink_conventions():
     zero = jnp.zeros(())
     assert A.relu_derivative(zero) == 0 == jax.grad(jax.nn.relu)(zero)
-    assert A.leaky_relu_derivative(zero, 0.1) == 1 == jax.grad(lambda x: jax.nn.leaky_relu(x, 0.1))(zero)
+    assert (
+        A.leaky_relu_derivative(zero, 0.1)
+        == 1
+        == jax.grad(lambda x: jax.nn.leaky_relu(x, 0.1))(zero)
+    )
     assert A.threshold(zero) == 1 and A.threshold(-1e-30 * jnp.ones(())) == 0
     assert A.threshold_derivative(zero) == 0
 

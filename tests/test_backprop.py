@@ -15,8 +15,16 @@ from functional_nn._x64 import float64_mode
 
 WIDTHS = [1, 2, 5]
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
-LOSS_OUTPUT = [("mse", "linear"), ("mse", "sigmoid"), ("mse", "tanh"), ("mse", "relu"), ("mse", "leaky_relu"),
-               ("mse", "softmax"), ("binary_cross_entropy", "sigmoid"), ("categorical_cross_entropy", "softmax")]
+LOSS_OUTPUT = [
+    ("mse", "linear"),
+    ("mse", "sigmoid"),
+    ("mse", "tanh"),
+    ("mse", "relu"),
+    ("mse", "leaky_relu"),
+    ("mse", "softmax"),
+    ("binary_cross_entropy", "sigmoid"),
+    ("categorical_cross_entropy", "softmax"),
+]
 
 
 @st.composite
@@ -27,8 +35,13 @@ def problems(draw):
     hidden = tuple(draw(st.sampled_from(HIDDEN)) for _ in range(depth - 1))
     loss, out = draw(st.sampled_from(LOSS_OUTPUT))
     batch = draw(st.sampled_from([1, 3]))
-    seed = draw(st.integers(0, 2 ** 16))
-    return fnn.MLP(sizes, activation=hidden, output_activation=out, initializer="glorot_normal"), loss, batch, seed
+    seed = draw(st.integers(0, 2**16))
+    return (
+        fnn.MLP(sizes, activation=hidden, output_activation=out, initializer="glorot_normal"),
+        loss,
+        batch,
+        seed,
+    )
 
 
 def _data(net, loss, batch, seed, dtype):
@@ -48,14 +61,21 @@ def _data(net, loss, batch, seed, dtype):
 def _max_rel(a_tree, b_tree, floor):
     """Max of |a − b| / max(|a| + |b|, floor · largest |b|): coordinates far below the
     largest gradient are judged by their absolute error (as in compare_gradients)."""
-    pairs = [(np.asarray(a, np.float64), np.asarray(b, np.float64))
-             for a, b in zip(jax.tree.leaves(a_tree), jax.tree.leaves(b_tree))]
+    pairs = [
+        (np.asarray(a, np.float64), np.asarray(b, np.float64))
+        for a, b in zip(jax.tree.leaves(a_tree), jax.tree.leaves(b_tree))
+    ]
     scale = max(np.max(np.abs(b)) for _, b in pairs)
-    return max(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor * scale + 1e-300)) for a, b in pairs)
+    return max(
+        np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor * scale + 1e-300))
+        for a, b in pairs
+    )
 
 
 def _both_engines(net, loss, params, x, y):
-    return fnn.value_and_grad(net, loss, "manual")(params, x, y), fnn.value_and_grad(net, loss, "autodiff")(params, x, y)
+    return fnn.value_and_grad(net, loss, "manual")(params, x, y), fnn.value_and_grad(
+        net, loss, "autodiff"
+    )(params, x, y)
 
 
 @settings(max_examples=12)
@@ -94,8 +114,13 @@ def test_manual_equals_finite_differences_float64(problem):
 def test_lecture_slide_five_factors(key):
     """∂J/∂w_pj^{L−1} as the slide writes it: Σ_c Σ_s ∂ℓ/∂ŷ · σ'(o_c^L) · w_jc^L · σ'(o_j^{L−1}) · a_p^{L−2}."""
     with float64_mode():
-        net = fnn.MLP((3, 4, 5, 2), activation="sigmoid", output_activation="sigmoid", initializer="normal",
-                      init_scale=1.0)
+        net = fnn.MLP(
+            (3, 4, 5, 2),
+            activation="sigmoid",
+            output_activation="sigmoid",
+            initializer="normal",
+            init_scale=1.0,
+        )
         k1, k2, k3 = jax.random.split(key, 3)
         params = net.init(k1, dtype=jnp.float64)
         x = jax.random.normal(k2, (6, 3), jnp.float64)
@@ -109,11 +134,15 @@ def test_lecture_slide_five_factors(key):
         total = 0.0
         for c in range(C):
             for s in range(K):
-                dl_dyhat = (y_hat[s, c] - y[s, c]) / K                              # ∂ℓ(ŷ_cs, y_cs)/∂ŷ_cs (with 1/K)
-                dyhat_do = A.sigmoid(o_L[s, c]) * (1 - A.sigmoid(o_L[s, c]))       # σ(o_c^L)(1 − σ(o_c^L))
-                do_da = w_L[j, c]                                                  # ∂o_c^L/∂a_j^{L−1} = w_jc^L
-                da_do = A.sigmoid(o_Lm1[s, j]) * (1 - A.sigmoid(o_Lm1[s, j]))      # σ(o_j^{L−1})(1 − σ(o_j^{L−1}))
-                do_dw = a_Lm2[s, p]                                                # ∂o_j^{L−1}/∂w_pj^{L−1} = a_p^{L−2}
+                dl_dyhat = (y_hat[s, c] - y[s, c]) / K  # ∂ℓ(ŷ_cs, y_cs)/∂ŷ_cs (with 1/K)
+                dyhat_do = A.sigmoid(o_L[s, c]) * (
+                    1 - A.sigmoid(o_L[s, c])
+                )  # σ(o_c^L)(1 − σ(o_c^L))
+                do_da = w_L[j, c]  # ∂o_c^L/∂a_j^{L−1} = w_jc^L
+                da_do = A.sigmoid(o_Lm1[s, j]) * (
+                    1 - A.sigmoid(o_Lm1[s, j])
+                )  # σ(o_j^{L−1})(1 − σ(o_j^{L−1}))
+                do_dw = a_Lm2[s, p]  # ∂o_j^{L−1}/∂w_pj^{L−1} = a_p^{L−2}
                 total += dl_dyhat * dyhat_do * do_da * da_do * do_dw
         _, manual = fnn.value_and_grad(net, "mse", "manual")(params, x, y)
         _, auto = fnn.value_and_grad(net, "mse", "autodiff")(params, x, y)
@@ -141,8 +170,9 @@ def _backward_without_hidden_sigma_prime(net, loss, params, x, y):
 def test_wrong_backward_pass_is_caught_on_the_right_leaf(key):
     net = fnn.MLP((3, 4, 4, 2), activation="sigmoid", output_activation="sigmoid")
     params, x, y = _data(net, "binary_cross_entropy", 5, 7, jnp.float32)
-    report = fnn.compare_gradients(net, "binary_cross_entropy", params, x, y,
-                                   backward_fn=_backward_without_hidden_sigma_prime)
+    report = fnn.compare_gradients(
+        net, "binary_cross_entropy", params, x, y, backward_fn=_backward_without_hidden_sigma_prime
+    )
     assert not report.ok
     assert {leaf.name for leaf in report.failures()} == {"params[0].w", "params[0].b", "delta[0]"}
     assert all(leaf.verdict == "wrong" for leaf in report.failures())
@@ -172,15 +202,19 @@ def test_deltas_are_dJ_do(key):
         params, x, y = _data(net, "mse", 4, 1, jnp.float64)
         deltas = backprop.deltas(net, "mse", params, x, y)
         J_of_o2 = lambda o: fnn.losses.mse(o, y)
-        np.testing.assert_allclose(deltas[-1], jax.grad(J_of_o2)(net.forward(params, x).pre_activations[-1]),
-                                   rtol=1e-13)
+        np.testing.assert_allclose(
+            deltas[-1], jax.grad(J_of_o2)(net.forward(params, x).pre_activations[-1]), rtol=1e-13
+        )
 
 
 def test_boundary_errors(key):
     net = fnn.MLP((3, 2))
     params = net.init(key)
     f = fnn.value_and_grad(net, "mse")
-    with pytest.raises(ValueError, match=r"targets y of shape \(4,\) do not match network outputs of shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"targets y of shape \(4,\) do not match network outputs of shape \(4, 2\)",
+    ):
         f(params, jnp.ones((4, 3)), jnp.ones(4))
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 3\), got \(4, 2\)"):
         f(params, jnp.ones((4, 2)), jnp.ones((4, 2)))

@@ -42,8 +42,21 @@ def _bench_module(name: str):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "quick.json"
-    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--reps", "1", "--no-end-to-end",
-                           "--json", str(out)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--quick",
+            "--reps",
+            "1",
+            "--no-end-to-end",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(out.read_text()), done.stdout
 
@@ -55,7 +68,11 @@ def test_quick_run_has_every_workload_with_positive_timings(quick_run):
         required = {"fit", "scan_vmap"} if name == "W4xor" else {"fit", "numpy", "loop", "scan"}
         assert required <= set(entry["impls"]), (name, sorted(entry["impls"]))
         for impl, m in entry["impls"].items():
-            assert _positive(m["median_s"]) and all(_positive(t) for t in m["times_s"]), (name, impl, m)
+            assert _positive(m["median_s"]) and all(_positive(t) for t in m["times_s"]), (
+                name,
+                impl,
+                m,
+            )
             if impl != "matmul_peak":  # the W3 yardstick trains nothing
                 assert math.isfinite(m["quality"]["train_loss"]), (name, impl)
             if m.get("first_call_s") is not None:
@@ -74,7 +91,9 @@ def test_quick_run_prints_the_table_and_measures_every_target(quick_run):
     needs_peer = ("torch",)
     for target in results["targets"]:
         if target["value"] is None:
-            assert any(p in target["target"] for p in needs_peer) and "torch" not in results["peers"], target
+            assert (
+                any(p in target["target"] for p in needs_peer) and "torch" not in results["peers"]
+            ), target
         else:
             assert _positive(target["value"]) and target["met"] in (True, False), target
     assert results["tables"] in stdout
@@ -88,7 +107,10 @@ def test_implementations_train_the_same_model(quick_run):
         reference = impls["scan"]["quality"]["train_loss"]
         for impl in ("fit", "loop", "numpy", "torch"):
             if impl in impls:
-                assert impls[impl]["quality"]["train_loss"] == pytest.approx(reference, rel=2e-3), (name, impl)
+                assert impls[impl]["quality"]["train_loss"] == pytest.approx(reference, rel=2e-3), (
+                    name,
+                    impl,
+                )
 
 
 def test_shared_order_is_the_order_fit_uses():
@@ -106,8 +128,12 @@ def test_shared_order_is_the_order_fit_uses():
 
 
 def test_end_to_end_child_reports_time_memory_and_accuracy():
-    done = subprocess.run([sys.executable, str(BENCH / "e2e.py"), "--kind", "numpy", "--quick"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "e2e.py"), "--kind", "numpy", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     for key in ("import_s", "end_to_end_s", "peak_rss_bytes", "tracemalloc_peak_bytes"):

@@ -51,8 +51,14 @@ def trained(key):
 
 def test_round_trip_is_bit_exact_with_original_classes(tmp_path, trained):
     net, params, optimizer, state, history = trained
-    path = fnn.save_checkpoint(tmp_path / "run.npz", params, network=net, opt_state=state, history=history,
-                               metadata={"seed": 0, "dataset": "xor", "best_epoch": np.int64(2)})
+    path = fnn.save_checkpoint(
+        tmp_path / "run.npz",
+        params,
+        network=net,
+        opt_state=state,
+        history=history,
+        metadata={"seed": 0, "dataset": "xor", "best_epoch": np.int64(2)},
+    )
     loaded = fnn.load_checkpoint(path)
     assert isinstance(loaded, fnn.Checkpoint)
     _assert_trees_bit_equal(loaded.params, params)
@@ -88,11 +94,16 @@ def test_a_different_architecture_names_the_leaf_and_both_shapes(tmp_path, train
     net, params, *_ = trained
     path = fnn.save_checkpoint(tmp_path / "c.npz", params, network=net)
     wrong = fnn.MLP(other).init(jax.random.key(1))
-    with pytest.raises(fnn.CheckpointError, match=r"params/[01]/w has shape \(.*\) in the checkpoint, like= expects"):
+    with pytest.raises(
+        fnn.CheckpointError,
+        match=r"params/[01]/w has shape \(.*\) in the checkpoint, like= expects",
+    ):
         fnn.load_checkpoint(path, like=wrong)
     with pytest.raises(ValueError, match=str(path.name)):  # CheckpointError is a ValueError
         fnn.load_checkpoint(path, like=wrong)
-    with pytest.raises(fnn.CheckpointError, match=r"params/0/w has dtype float32 in the checkpoint, like= expects"):
+    with pytest.raises(
+        fnn.CheckpointError, match=r"params/0/w has dtype float32 in the checkpoint, like= expects"
+    ):
         fnn.load_checkpoint(path, like=jax.tree.map(lambda p: np.asarray(p, np.float16), params))
     with pytest.raises(fnn.CheckpointError, match="no opt_state"):
         fnn.load_checkpoint(path, opt_state_like=params)
@@ -118,7 +129,11 @@ def test_dtypes_are_kept(tmp_path):
     for name in ("f32", "f64", "i32", "bf16", "f16", "u8", "bool", "scalar"):
         assert np.asarray(loaded[name]).dtype == np.asarray(tree[name]).dtype, name
         assert _bits(loaded[name]) == _bits(tree[name]), name
-    assert loaded["py"] == [1, 2.5, True, None] and [type(v) for v in loaded["py"][:3]] == [int, float, bool]
+    assert loaded["py"] == [1, 2.5, True, None] and [type(v) for v in loaded["py"][:3]] == [
+        int,
+        float,
+        bool,
+    ]
     assert loaded["nested"][0].shape == (0, 3)
     with float64_mode():
         restored = fnn.load_checkpoint(path, like=tree).params
@@ -127,12 +142,18 @@ def test_dtypes_are_kept(tmp_path):
 
 
 @settings(max_examples=20, deadline=None)
-@given(hnp.arrays(st.sampled_from([np.float32, np.float64, np.int32, np.int8, np.float16]),
-                  hnp.array_shapes(min_dims=0, max_dims=3, max_side=4)))
+@given(
+    hnp.arrays(
+        st.sampled_from([np.float32, np.float64, np.int32, np.int8, np.float16]),
+        hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+    )
+)
 def test_any_array_round_trips_bit_exactly(array):
     with tempfile.TemporaryDirectory() as directory:
-        path = fnn.save_checkpoint(Path(directory) / "a.npz", {"a": array, "big_endian": array.astype(
-            array.dtype.newbyteorder(">"))})
+        path = fnn.save_checkpoint(
+            Path(directory) / "a.npz",
+            {"a": array, "big_endian": array.astype(array.dtype.newbyteorder(">"))},
+        )
         loaded = fnn.load_checkpoint(path).params
     assert _bits(loaded["a"]) == _bits(array)
     np.testing.assert_array_equal(loaded["big_endian"], array)
@@ -140,12 +161,16 @@ def test_any_array_round_trips_bit_exactly(array):
 
 def test_tree_paths_key_the_arrays_and_the_manifest_describes_them(tmp_path, trained):
     net, params, _, state, history = trained
-    path = fnn.save_checkpoint(tmp_path / "c.npz", params, network=net, history={"a/b": jnp.ones(2), 3: 1.0})
+    path = fnn.save_checkpoint(
+        tmp_path / "c.npz", params, network=net, history={"a/b": jnp.ones(2), 3: 1.0}
+    )
     with np.load(path) as archive:
         assert {"params/0/w", "params/1/b", "history/a%2Fb", "history/3"} <= set(archive.files)
         np.testing.assert_array_equal(archive["params/1/w"], params[1].w)
         manifest = json.loads(archive["__manifest__"].tobytes())
-    assert manifest["format"] == "functional_nn.checkpoint" and len(manifest["payload_sha256"]) == 64
+    assert (
+        manifest["format"] == "functional_nn.checkpoint" and len(manifest["payload_sha256"]) == 64
+    )
     assert manifest["network"]["fields"]["layer_sizes"] == [2, 3, 1]
     assert manifest["leaves"]["params/0/w"] == {"dtype": "float32", "shape": [2, 3]}
     assert fnn.load_checkpoint(path).history == {"a/b": pytest.approx(np.ones(2)), 3: 1.0}
@@ -164,7 +189,9 @@ def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch, t
     with pytest.raises(RuntimeError, match="power cut"):
         fnn.save_checkpoint(path, jax.tree.map(lambda p: p + 1, params), metadata={"version": 2})
     monkeypatch.undo()
-    assert path.read_bytes() == before and os.listdir(tmp_path) == ["c.npz"]  # no temporary file left behind
+    assert path.read_bytes() == before and os.listdir(tmp_path) == [
+        "c.npz"
+    ]  # no temporary file left behind
     loaded = fnn.load_checkpoint(path)
     assert loaded.metadata == {"version": 1}
     _assert_trees_bit_equal(loaded.params, params)
@@ -176,7 +203,9 @@ def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch, t
     with pytest.raises(OSError, match="disk full"):
         fnn.save_checkpoint(path, params, metadata={"version": 3})
     monkeypatch.undo()
-    assert fnn.load_checkpoint(path).metadata == {"version": 1} and os.listdir(tmp_path) == ["c.npz"]
+    assert fnn.load_checkpoint(path).metadata == {"version": 1} and os.listdir(tmp_path) == [
+        "c.npz"
+    ]
     fnn.save_checkpoint(path, params, metadata={"version": 4})
     assert fnn.load_checkpoint(path).metadata == {"version": 4}
 
@@ -211,8 +240,12 @@ def test_swapped_arrays_fail_the_checksum(tmp_path, trained):
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(tampered, "w") as dst:
         for item in src.infolist():
             content = src.read(item)
-            if item.filename == "params/0/b.npy":  # a valid .npy with other values: the zip CRCs are fine
-                content = src.read("params/0/b.npy").replace(b"\x00\x00\x00\x00", b"\x00\x00\x80\x3f", 1)
+            if (
+                item.filename == "params/0/b.npy"
+            ):  # a valid .npy with other values: the zip CRCs are fine
+                content = src.read("params/0/b.npy").replace(
+                    b"\x00\x00\x00\x00", b"\x00\x00\x80\x3f", 1
+                )
             dst.writestr(item, content)
     with pytest.raises(fnn.CheckpointError, match="tampered.npz: checksum mismatch"):
         fnn.load_checkpoint(tampered)
@@ -227,7 +260,9 @@ def test_network_descriptions(tmp_path, trained):
 
     path = fnn.save_checkpoint(tmp_path / "a.npz", params, network=Elsewhere())
     assert fnn.load_checkpoint(path).network == {"width": 3}
-    path = fnn.save_checkpoint(tmp_path / "b.npz", params, network={"kind": "custom", "sizes": [2, 3]})
+    path = fnn.save_checkpoint(
+        tmp_path / "b.npz", params, network={"kind": "custom", "sizes": [2, 3]}
+    )
     assert fnn.load_checkpoint(path).network == {"kind": "custom", "sizes": [2, 3]}
     assert fnn.load_checkpoint(fnn.save_checkpoint(tmp_path / "c.npz", params)).network is None
 
@@ -265,7 +300,10 @@ def test_custom_nodes_need_a_template(tmp_path, trained):
     _, params, *_ = trained
     state = _Pair(_CustomState(jnp.int32(3), jnp.arange(2.0)), None)
     path = fnn.save_checkpoint(tmp_path / "c.npz", params, opt_state=state)
-    with pytest.raises(fnn.CheckpointError, match=r"_CustomState node .* pass a tree of the same structure as like="):
+    with pytest.raises(
+        fnn.CheckpointError,
+        match=r"_CustomState node .* pass a tree of the same structure as like=",
+    ):
         fnn.load_checkpoint(path)
     template = _Pair(_CustomState(jnp.int32(0), jnp.zeros(2)), None)
     restored = fnn.load_checkpoint(path, opt_state_like=template).opt_state

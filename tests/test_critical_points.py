@@ -22,21 +22,29 @@ def test_lecture_saddle_is_a_saddle():
     assert float(cp.saddle(jnp.array([0.0, 1e-3]))) < float(cp.saddle(jnp.zeros(2)))
 
 
-@pytest.mark.parametrize("f, kind", [
-    (lambda x: jnp.sum(x**2), "minimum"),
-    (lambda x: -jnp.sum(x**2) + 3.0, "maximum"),
-    (lambda x: x[0] ** 2 - x[1] ** 2 + x[2] ** 2, "saddle"),
-    (lambda x: x[0] ** 4 + x[1] ** 2 + x[2] ** 2, "degenerate"),      # a minimum the test cannot see
-    (lambda x: x[0] ** 3 - 3 * x[0] * x[1] ** 2 + x[2] ** 2, "degenerate"),  # monkey saddle
-    (lambda x: x[0] ** 2 - x[1] ** 2 + x[2] ** 4, "saddle"),           # mixed signs decide despite a 0
-])
+@pytest.mark.parametrize(
+    "f, kind",
+    [
+        (lambda x: jnp.sum(x**2), "minimum"),
+        (lambda x: -jnp.sum(x**2) + 3.0, "maximum"),
+        (lambda x: x[0] ** 2 - x[1] ** 2 + x[2] ** 2, "saddle"),
+        (
+            lambda x: x[0] ** 4 + x[1] ** 2 + x[2] ** 2,
+            "degenerate",
+        ),  # a minimum the test cannot see
+        (lambda x: x[0] ** 3 - 3 * x[0] * x[1] ** 2 + x[2] ** 2, "degenerate"),  # monkey saddle
+        (lambda x: x[0] ** 2 - x[1] ** 2 + x[2] ** 4, "saddle"),  # mixed signs decide despite a 0
+    ],
+)
 def test_classification_at_the_origin(f, kind):
     assert cp.classify_critical_point(f, jnp.zeros(3)).kind == kind
 
 
 @settings(max_examples=10, deadline=None)
-@given(st.lists(st.floats(0.1, 10.0), min_size=3, max_size=3),
-       st.lists(st.booleans(), min_size=3, max_size=3))
+@given(
+    st.lists(st.floats(0.1, 10.0), min_size=3, max_size=3),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+)
 def test_diagonal_quadratics_in_a_rotated_frame(magnitudes, negative):
     # f(x) = ½ (Qx)ᵀ diag(λ) (Qx) with a fixed rotation Q: Hessian eigenvalues are exactly λ
     lam = np.array([-m if neg else m for m, neg in zip(magnitudes, negative)])
@@ -94,7 +102,7 @@ def test_a_tiny_perturbation_escapes_when_predicted(eps):
     path = cp.gradient_descent(cp.saddle, jnp.array([1.0, eps]), learning_rate=alpha, num_steps=150)
     # x2 grows by (1 + 2α) per step
     np.testing.assert_allclose(path[:4, 1], eps * 1.2 ** np.arange(4), rtol=1e-5)
-    assert float(cp.saddle(path[-1])) < -1e3              # escaped downhill along x2
+    assert float(cp.saddle(path[-1])) < -1e3  # escaped downhill along x2
     exit_step = cp.first_exit(path, jnp.zeros(2), 1.0)
     predicted = cp.saddle_escape_steps(eps, alpha, radius=1.0)
     assert exit_step is not None and abs(exit_step - predicted) <= 1.5
@@ -124,14 +132,19 @@ def _saddle_with_minima(x):
     return x[0] ** 2 - x[1] ** 2 + x[1] ** 4 / 4
 
 
-LOGISTIC = _separable_logistic()   # one function object: its compiled search is shared by the tests below
+LOGISTIC = (
+    _separable_logistic()
+)  # one function object: its compiled search is shared by the tests below
 
 
-@pytest.mark.parametrize("f, x0, kind", [
-    (_strict_minimum, [0.3, -0.2], "minimum"),
-    (_saddle_with_minima, [0.3, 0.2], "saddle"),
-    (LOGISTIC, [0.0, 0.0], "none at finite weights"),
-])
+@pytest.mark.parametrize(
+    "f, x0, kind",
+    [
+        (_strict_minimum, [0.3, -0.2], "minimum"),
+        (_saddle_with_minima, [0.3, 0.2], "saddle"),
+        (LOGISTIC, [0.0, 0.0], "none at finite weights"),
+    ],
+)
 def test_search_labels_constructed_cases(f, x0, kind):
     with float64_mode():
         result = cp.find_critical_point(f, jnp.asarray(x0, jnp.float64))
@@ -140,7 +153,7 @@ def test_search_labels_constructed_cases(f, x0, kind):
         # ‖∇J‖ kept falling while ‖w‖ grew past ‖x0‖ + 10; no Hessian verdict is given
         assert not result.converged and result.critical_point is None
         assert result.norm > 10.0 and result.gradient_norm < 1e-3 * result.start_gradient_norm
-        assert result.last_step > 0.1          # the Newton step does not shrink: nothing to converge to
+        assert result.last_step > 0.1  # the Newton step does not shrink: nothing to converge to
     else:
         assert result.converged and result.gradient_norm <= 1e-10
         assert result.critical_point.kind == kind
@@ -151,7 +164,11 @@ def test_search_at_infinity_is_not_fooled_by_a_tiny_gradient():
     # (≈ 1/margin) does not, so the point is still not called critical.
     with float64_mode():
         result = cp.find_critical_point(LOGISTIC, jnp.zeros(2, jnp.float64), max_norm=100.0)
-    assert result.kind == "none at finite weights" and result.gradient_norm < 1e-10 and result.last_step > 0.1
+    assert (
+        result.kind == "none at finite weights"
+        and result.gradient_norm < 1e-10
+        and result.last_step > 0.1
+    )
 
 
 def test_search_exact_values():
@@ -160,7 +177,7 @@ def test_search_exact_values():
         saddle = cp.find_critical_point(_saddle_with_minima, jnp.array([0.3, 0.2]))
     # ∂f/∂x1 = 2(x1 − 1) + 2 x1³ = 0 has the single real root 0.6823278...; x2 = −0.5
     np.testing.assert_allclose(minimum.x, [0.6823278038280193, -0.5], rtol=1e-12)
-    np.testing.assert_allclose(saddle.x, [0.0, 0.0], atol=1e-10)     # ‖∇f‖ <= 1e-10 there
+    np.testing.assert_allclose(saddle.x, [0.0, 0.0], atol=1e-10)  # ‖∇f‖ <= 1e-10 there
     np.testing.assert_allclose(saddle.eigenvalues, [-2.0, 2.0], rtol=1e-9)
 
 

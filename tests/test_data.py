@@ -13,19 +13,28 @@ import functional_nn as fnn
 from functional_nn import data
 
 TOY_CLASSIFIERS = {
-    "circle": data.circle, "xor_quadrants": data.xor_quadrants, "blobs": data.blobs,
-    "spirals": data.spirals, "moons": data.moons,
+    "circle": data.circle,
+    "xor_quadrants": data.xor_quadrants,
+    "blobs": data.blobs,
+    "spirals": data.spirals,
+    "moons": data.moons,
 }
 
 
 # --- toy sets ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gate, op", [
-    ("and", np.logical_and), ("or", np.logical_or), ("xor", np.logical_xor),
-    ("nand", lambda a, b: ~np.logical_and(a, b)), ("nor", lambda a, b: ~np.logical_or(a, b)),
-    ("xnor", lambda a, b: ~np.logical_xor(a, b)),
-])
+@pytest.mark.parametrize(
+    "gate, op",
+    [
+        ("and", np.logical_and),
+        ("or", np.logical_or),
+        ("xor", np.logical_xor),
+        ("nand", lambda a, b: ~np.logical_and(a, b)),
+        ("nor", lambda a, b: ~np.logical_or(a, b)),
+        ("xnor", lambda a, b: ~np.logical_xor(a, b)),
+    ],
+)
 def test_logic_gates_match_boolean_operators(gate, op):
     x, y = data.logic_gate(gate)
     assert x.dtype == jnp.float32 and y.dtype == jnp.int32 and x.shape == (4, 2) and y.shape == (4,)
@@ -54,7 +63,9 @@ def test_toy_classifiers_shapes_balance_and_determinism(name, getkey):
     x, y = make(n=61, key=k)
     x2, y2 = make(n=61, key=k)
     x3, _ = make(n=61, key=getkey())
-    assert x.shape == (61, 2) and x.dtype == jnp.float32 and y.shape == (61,) and y.dtype == jnp.int32
+    assert (
+        x.shape == (61, 2) and x.dtype == jnp.float32 and y.shape == (61,) and y.dtype == jnp.int32
+    )
     counts = np.bincount(np.asarray(y))
     assert counts.max() - counts.min() <= 1
     np.testing.assert_array_equal(x, x2)
@@ -75,7 +86,9 @@ def test_noisy_line_is_the_lectures_hypothesis(key):
 def test_circle_and_quadrant_geometry(key):
     x, y = data.circle(200, key=key, noise=0.0)
     r, y = np.linalg.norm(np.asarray(x), axis=1), np.asarray(y)
-    assert np.all(r[y == 1] <= 0.5 + 1e-6) and np.all((r[y == 0] >= 0.7 - 1e-6) & (r[y == 0] <= 1 + 1e-6))
+    assert np.all(r[y == 1] <= 0.5 + 1e-6) and np.all(
+        (r[y == 0] >= 0.7 - 1e-6) & (r[y == 0] <= 1 + 1e-6)
+    )
     x, y = data.xor_quadrants(200, key=key, margin=0.1)
     x = np.asarray(x)
     np.testing.assert_array_equal(np.asarray(y), (x[:, 0] * x[:, 1] < 0).astype(np.int32))
@@ -103,7 +116,9 @@ def test_blobs_centers_and_classes(key):
     x, y = data.blobs(400, key=key, centers=centers, noise=0.1)
     assert x.shape == (400, 3)
     for c in range(4):
-        np.testing.assert_allclose(np.asarray(x)[np.asarray(y) == c].mean(axis=0), centers[c], atol=0.05)
+        np.testing.assert_allclose(
+            np.asarray(x)[np.asarray(y) == c].mean(axis=0), centers[c], atol=0.05
+        )
     x, y = data.blobs(10, key=key, num_classes=5)
     assert sorted(np.unique(np.asarray(y))) == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="num_classes=2 disagrees"):
@@ -131,13 +146,18 @@ def test_toy_arguments_are_checked(key):
 
 
 def test_one_hot_is_the_lectures_encoding():
-    np.testing.assert_array_equal(data.one_hot(jnp.array([0, 1, 2]), 3), np.eye(3, dtype=np.float32))
+    np.testing.assert_array_equal(
+        data.one_hot(jnp.array([0, 1, 2]), 3), np.eye(3, dtype=np.float32)
+    )
     assert data.one_hot(np.array([2, 0]), 3).dtype == jnp.float32
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.integers(1, 6).flatmap(lambda c: st.tuples(st.just(c), st.lists(st.integers(0, c - 1), min_size=1,
-                                                                           max_size=20))))
+@given(
+    st.integers(1, 6).flatmap(
+        lambda c: st.tuples(st.just(c), st.lists(st.integers(0, c - 1), min_size=1, max_size=20))
+    )
+)
 def test_one_hot_rows_pick_their_label(case):
     num_classes, labels = case
     encoded = np.asarray(data.one_hot(np.array(labels), num_classes))
@@ -169,7 +189,9 @@ def test_binary_targets():
 
 
 def test_standardizer_fits_training_part_only(key):
-    x_train = jax.random.normal(key, (50, 3)) * jnp.array([1.0, 10.0, 0.1]) + jnp.array([5.0, -2.0, 0.0])
+    x_train = jax.random.normal(key, (50, 3)) * jnp.array([1.0, 10.0, 0.1]) + jnp.array(
+        [5.0, -2.0, 0.0]
+    )
     x_val = x_train[:10] + 100.0
     s = data.standardize(x_train)
     z = np.asarray(s.apply(x_train))
@@ -214,7 +236,9 @@ def test_split_is_a_reproducible_partition(getkey):
     train, val, test = _ids(split)
     assert (len(train), len(val), len(test)) == (30, 10, 10)
     assert sorted(train + val + test) == list(range(50))
-    np.testing.assert_array_equal(np.asarray(split.y_train), np.asarray(split.x_train)[:, 0].astype(int) % 2)
+    np.testing.assert_array_equal(
+        np.asarray(split.y_train), np.asarray(split.x_train)[:, 0].astype(int) % 2
+    )
     assert _ids(data.train_val_test_split(x, y, key=k)) == [train, val, test]
     assert _ids(data.train_val_test_split(x, y, key=getkey())) != [train, val, test]
 
@@ -224,11 +248,16 @@ def test_split_is_a_reproducible_partition(getkey):
 def test_split_property_every_row_once(m, val, test, stratify):
     x = np.arange(m, dtype=np.float32)[:, None]
     y = np.arange(m) % 3
-    split = data.train_val_test_split(x, y, key=jax.random.key(m), val_fraction=val, test_fraction=test,
-                                      stratify=stratify)
+    split = data.train_val_test_split(
+        x, y, key=jax.random.key(m), val_fraction=val, test_fraction=test, stratify=stratify
+    )
     train, val_ids, test_ids = _ids(split)
     assert sorted(train + val_ids + test_ids) == list(range(m)) and len(train) >= 1
-    for xs, ys in ((split.x_train, split.y_train), (split.x_val, split.y_val), (split.x_test, split.y_test)):
+    for xs, ys in (
+        (split.x_train, split.y_train),
+        (split.x_val, split.y_val),
+        (split.x_test, split.y_test),
+    ):
         np.testing.assert_array_equal(np.asarray(ys), np.asarray(xs)[:, 0].astype(int) % 3)
 
 
@@ -254,15 +283,34 @@ def test_split_arguments_are_checked(key):
     with pytest.raises(TypeError, match="integer labels"):
         data.train_val_test_split(x, np.zeros(10), key=key, stratify=True)
     empty = data.train_val_test_split(x, y, key=key, val_fraction=0.0, test_fraction=0.0)
-    assert empty.x_train.shape == (10, 2) and empty.x_val.shape == (0, 2) and empty.y_test.shape == (0,)
+    assert (
+        empty.x_train.shape == (10, 2)
+        and empty.x_val.shape == (0, 2)
+        and empty.y_test.shape == (0,)
+    )
 
 
 # --- registry ---------------------------------------------------------------------------------
 
 
 def test_registry_names_and_toy_loads(key):
-    expected = {"xor", "and", "or", "nand", "nor", "line", "circle", "xor_quadrants", "blobs", "spirals", "moons",
-                "iris", "digits", "breast_cancer", "diabetes"}
+    expected = {
+        "xor",
+        "and",
+        "or",
+        "nand",
+        "nor",
+        "line",
+        "circle",
+        "xor_quadrants",
+        "blobs",
+        "spirals",
+        "moons",
+        "iris",
+        "digits",
+        "breast_cancer",
+        "diabetes",
+    }
     assert expected <= set(data.names())
     for name in data.names():
         if data.info(name).source != "toy":
@@ -280,15 +328,23 @@ def test_registry_names_and_toy_loads(key):
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown data set 'spiral' \(did you mean 'spirals'\?\).*iris"):
+    with pytest.raises(
+        ValueError, match=r"unknown data set 'spiral' \(did you mean 'spirals'\?\).*iris"
+    ):
         data.load("spiral")
     with pytest.raises(ValueError, match="known names"):
         data.info("mnist-like")
 
 
-@pytest.mark.parametrize("name, shape, num_classes", [
-    ("iris", (150, 4), 3), ("digits", (1797, 64), 10), ("breast_cancer", (569, 30), 2), ("diabetes", (442, 10), None),
-])
+@pytest.mark.parametrize(
+    "name, shape, num_classes",
+    [
+        ("iris", (150, 4), 3),
+        ("digits", (1797, 64), 10),
+        ("breast_cancer", (569, 30), 2),
+        ("diabetes", (442, 10), None),
+    ],
+)
 def test_bundled_real_sets(name, shape, num_classes):
     raw = data.read(name)
     assert raw.x.shape == shape and raw.x.dtype == np.float32 and raw.num_classes == num_classes
@@ -316,11 +372,15 @@ def test_load_dataset_splits_stratifies_and_standardizes(key):
     assert np.bincount(np.asarray(ds.y_train)).tolist() == [30, 30, 30]
     np.testing.assert_allclose(np.asarray(ds.x_train).mean(axis=0), 0.0, atol=1e-5)
     raw = data.load_dataset("iris", key=key, standardize=False)
-    np.testing.assert_allclose(ds.standardizer.mean, np.asarray(raw.x_train).mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        ds.standardizer.mean, np.asarray(raw.x_train).mean(axis=0), rtol=1e-5
+    )
     np.testing.assert_allclose(ds.x_val, ds.standardizer.apply(raw.x_val))
     assert isinstance(ds.split, data.Split) and all(a is b for a, b in zip(ds.split, ds[:6]))
     assert ds.num_features == 4 and ds.class_names[0] == "setosa"
-    reg = data.load_dataset("diabetes", key=key, standardize_targets=True, fractions=(0.8, 0.1, 0.1))
+    reg = data.load_dataset(
+        "diabetes", key=key, standardize_targets=True, fractions=(0.8, 0.1, 0.1)
+    )
     assert reg.num_classes is None and reg.y_train.shape[1] == 1
     np.testing.assert_allclose(float(reg.y_train.std()), 1.0, rtol=1e-4)
     with pytest.raises(ValueError, match="applies to regression"):

@@ -43,9 +43,15 @@ def test_csv_target_by_name_or_index_and_no_header(tmp_path):
 
 def test_csv_text_and_bipolar_targets_are_renumbered(tmp_path):
     path = tmp_path / "iris_like.csv"
-    path.write_text("1,2,setosa\n3,4,virginica\n5,6,setosa\n")  # no header: the feature cells are numbers
+    path.write_text(
+        "1,2,setosa\n3,4,virginica\n5,6,setosa\n"
+    )  # no header: the feature cells are numbers
     raw = data.read_csv(path)
-    assert raw.y.tolist() == [0, 1, 0] and raw.class_names == ("setosa", "virginica") and raw.num_classes == 2
+    assert (
+        raw.y.tolist() == [0, 1, 0]
+        and raw.class_names == ("setosa", "virginica")
+        and raw.num_classes == 2
+    )
     bipolar = tmp_path / "bipolar.csv"
     bipolar.write_text("x,t\n0.1,-1\n0.2,1\n0.3,1\n")
     raw = data.read_csv(bipolar)
@@ -57,7 +63,9 @@ def test_csv_task_inference(tmp_path):
     path.write_text("x,t\n" + "".join(f"{i},{i * 0.5}\n" for i in range(6)))
     assert data.read_csv(path).task == "regression"
     many = tmp_path / "many.csv"
-    many.write_text("x,t\n" + "".join(f"{i},{i}\n" for i in range(40)))  # 40 distinct integers: not labels
+    many.write_text(
+        "x,t\n" + "".join(f"{i},{i}\n" for i in range(40))
+    )  # 40 distinct integers: not labels
     assert data.read_csv(many).task == "regression"
     with pytest.raises(ValueError, match="class labels must be integers"):
         data.read_csv(path, task="classification")
@@ -136,20 +144,28 @@ def test_npz_errors_name_the_file(tmp_path):
 
 def _idx_bytes(type_code: int, shape: tuple, payload: bytes) -> bytes:
     """An IDX file written by hand from the format's definition (the oracle for the reader)."""
-    return bytes([0, 0, type_code, len(shape)]) + b"".join(struct.pack(">I", d) for d in shape) + payload
+    return (
+        bytes([0, 0, type_code, len(shape)])
+        + b"".join(struct.pack(">I", d) for d in shape)
+        + payload
+    )
 
 
 def test_read_idx_of_handwritten_mnist_files(tmp_path):
     pixels = bytes(range(12))
     (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_bytes(0x08, (3, 2, 2), pixels))
-    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx_bytes(0x08, (3,), bytes([7, 0, 9]))))
+    (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(_idx_bytes(0x08, (3,), bytes([7, 0, 9])))
+    )
     images = data.read_idx(tmp_path / "train-images-idx3-ubyte")
     assert images.dtype == np.uint8 and images.shape == (3, 2, 2)
     np.testing.assert_array_equal(images.ravel(), np.arange(12))
     x, y = data.load_mnist(tmp_path)
     assert x.shape == (3, 4) and x.dtype == jnp.float32 and y.tolist() == [7, 0, 9]
     np.testing.assert_allclose(x, np.arange(12).reshape(3, 4) / 255.0, rtol=1e-6)
-    x, _ = data.load_idx(tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte.gz", scale=False)
+    x, _ = data.load_idx(
+        tmp_path / "train-images-idx3-ubyte", tmp_path / "train-labels-idx1-ubyte.gz", scale=False
+    )
     np.testing.assert_array_equal(x, np.arange(12).reshape(3, 4))
     with pytest.raises(FileNotFoundError, match="no test images"):
         data.load_mnist(tmp_path, split="test")
@@ -179,7 +195,9 @@ def test_write_idx_round_trip(tmp_path, dtype, suffix):
 def test_bad_idx_files_are_refused_by_name(tmp_path):
     path = tmp_path / "broken-idx3-ubyte"
     path.write_bytes(_idx_bytes(0x08, (3, 2, 2), bytes(10)))
-    with pytest.raises(ValueError, match=r"broken-idx3-ubyte: IDX body has 10 bytes, shape \(3, 2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"broken-idx3-ubyte: IDX body has 10 bytes, shape \(3, 2, 2\)"
+    ):
         data.read_idx(path)
     path.write_bytes(b"\x00\x00\x08\x03\x00")
     with pytest.raises(ValueError, match="truncated IDX header"):

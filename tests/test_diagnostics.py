@@ -19,7 +19,9 @@ def data(key, m=6):
 def test_per_example_gradients_average_to_the_batch_gradient(method, getkey):
     x, labels = data(getkey())
     params = NET.init(getkey())
-    values, grads = fnn.per_example_gradients(NET, "categorical_cross_entropy", params, x, labels, method=method)
+    values, grads = fnn.per_example_gradients(
+        NET, "categorical_cross_entropy", params, x, labels, method=method
+    )
     assert values.shape == (6,) and grads[0].w.shape == (6, 3, 4) and grads[1].b.shape == (6, 2)
     J, batch = fnn.value_and_grad(NET, "categorical_cross_entropy", method)(params, x, labels)
     np.testing.assert_allclose(jnp.mean(values), J, rtol=1e-6)
@@ -33,7 +35,7 @@ def test_each_per_example_gradient_is_that_examples_batch_of_one(getkey):
     _, grads = fnn.per_example_gradients(NET, "categorical_cross_entropy", params, x, labels)
     f = fnn.value_and_grad(NET, "categorical_cross_entropy")
     for k in (0, 3, 5):
-        _, one = f(params, x[k:k + 1], labels[k:k + 1])
+        _, one = f(params, x[k : k + 1], labels[k : k + 1])
         for per, want in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(one)):
             np.testing.assert_allclose(per[k], want, rtol=1e-5, atol=1e-7)
 
@@ -54,11 +56,22 @@ def test_gradient_norms_per_layer_and_with_leading_axes(getkey):
 def test_fit_records_gradient_norms_per_epoch(getkey):
     x, labels = data(getkey(), m=8)
     params = NET.init(getkey())
-    result = fnn.fit(NET, params, x, labels, loss="categorical_cross_entropy", learning_rate=0.5,
-                     num_epochs=3, key=getkey(), record_grad_norms=True)
+    result = fnn.fit(
+        NET,
+        params,
+        x,
+        labels,
+        loss="categorical_cross_entropy",
+        learning_rate=0.5,
+        num_epochs=3,
+        key=getkey(),
+        record_grad_norms=True,
+    )
     assert result.history["grad_norms"].shape == (3, 2)
     _, grads = fnn.value_and_grad(NET, "categorical_cross_entropy")(params, x, labels)
-    np.testing.assert_allclose(result.history["grad_norms"][0], fnn.gradient_norms(grads), rtol=1e-5)
+    np.testing.assert_allclose(
+        result.history["grad_norms"][0], fnn.gradient_norms(grads), rtol=1e-5
+    )
 
 
 def test_sigmoid_gradients_shrink_towards_the_input(key):

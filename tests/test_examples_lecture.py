@@ -24,7 +24,9 @@ def _figures_written(paths) -> bool:
 
 
 def test_linear_regression_gd(tmp_path, capsys):
-    result = _load("linear_regression_gd").main(num_examples=20, num_steps=200, out_dir=str(tmp_path))
+    result = _load("linear_regression_gd").main(
+        num_examples=20, num_steps=200, out_dir=str(tmp_path)
+    )
     assert result["prediction_confirmed"]
     runs = result["runs"]
     assert runs["just below α*"]["converged"] and runs["just above α*"]["diverged"]
@@ -39,15 +41,25 @@ def test_computation_graph(tmp_path):
     result = _load("computation_graph").main(out_dir=str(tmp_path))
     assert result["lecture_matches_hand_derivation"]
     assert result["lecture_values"]["L"] == 30.25
-    assert result["lecture_grads"] == {"x": 33.0, "y": -11.0, "w0": 11.0, "w1": 22.0, "u": 11.0, "y_hat": 11.0,
-                                       "z": 11.0, "L": 1.0}
+    assert result["lecture_grads"] == {
+        "x": 33.0,
+        "y": -11.0,
+        "w0": 11.0,
+        "w1": 22.0,
+        "u": 11.0,
+        "y_hat": 11.0,
+        "z": 11.0,
+        "L": 1.0,
+    }
     assert result["network_max_error_vs_backprop"] < 1e-6
     assert _figures_written(result["figures"])
     assert (tmp_path / "lecture_graph.dot").read_text().count("->") == 7
 
 
 def test_saddle_point(tmp_path):
-    result = _load("saddle_point").main(num_steps=120, perturbations=(1e-2, 1e-4), out_dir=str(tmp_path))
+    result = _load("saddle_point").main(
+        num_steps=120, perturbations=(1e-2, 1e-4), out_dir=str(tmp_path)
+    )
     assert result["kinds"]["x1² − x2²  (lecture)"] == "saddle"
     assert result["kinds"]["x1⁴ + x2²"] == "degenerate"
     assert abs(result["stable_axis_end"][1]) == 0.0 and result["stable_axis_gradient_norm"] < 1e-9
@@ -57,24 +69,37 @@ def test_saddle_point(tmp_path):
 
 
 def test_sigmoid_neuron(tmp_path):
-    result = _load("sigmoid_neuron").main(num_examples=30, num_steps=60, saturation_steps=60, out_dir=str(tmp_path))
+    result = _load("sigmoid_neuron").main(
+        num_examples=30, num_steps=60, saturation_steps=60, out_dir=str(tmp_path)
+    )
     assert result["regression_manual_vs_autodiff"] < 1e-5
     assert result["classification_manual_vs_autodiff"] < 1e-4
     assert result["classification_as_written_vs_autodiff"] > 0.1
     sat = result["saturation_outputs"]
     assert sat["cross_entropy"][50] < 0.2 < 0.9 < sat["mse"][50]
-    assert result["saturation_delta_mse"][-1] < 1e-3 < 0.99 < result["saturation_delta_cross_entropy"][-1]
+    assert (
+        result["saturation_delta_mse"][-1]
+        < 1e-3
+        < 0.99
+        < result["saturation_delta_cross_entropy"][-1]
+    )
     assert _figures_written(result["figure"])
 
 
 def test_vanishing_gradients(tmp_path):
-    result = _load("vanishing_gradients").main(depth=8, width=16, batch=16, num_inputs=16, out_dir=str(tmp_path))
+    result = _load("vanishing_gradients").main(
+        depth=8, width=16, batch=16, num_inputs=16, out_dir=str(tmp_path)
+    )
     r = result["results"]
     assert len(r["sigmoid/glorot"]["grad_norms"]) == 8
     assert r["sigmoid/glorot"]["ratio"] < r["tanh/glorot"]["ratio"]
     assert r["sigmoid/glorot"]["verdict"] == "vanishing" and r["tanh/glorot"]["verdict"] == "stable"
     assert r["relu/normal(0.01)"]["verdict"] == "vanishing"
-    assert abs(r["tanh/glorot"]["mean_activation"][-1]) < 0.2 < abs(r["sigmoid/glorot"]["mean_activation"][-1])
+    assert (
+        abs(r["tanh/glorot"]["mean_activation"][-1])
+        < 0.2
+        < abs(r["sigmoid/glorot"]["mean_activation"][-1])
+    )
     assert _figures_written(result["figure"])
 
 
@@ -89,9 +114,16 @@ def test_learning_rate(tmp_path):
 
 
 def test_decision_surfaces(tmp_path):
-    result = _load("decision_surfaces").main(widths_1d=(1, 8), epochs_1d=1500, widths_2d=(1, 8), deep=(),
-                                             epochs_2d=500, datasets=("circle",), num_points=60,
-                                             out_dir=str(tmp_path))
+    result = _load("decision_surfaces").main(
+        widths_1d=(1, 8),
+        epochs_1d=1500,
+        widths_2d=(1, 8),
+        deep=(),
+        epochs_2d=500,
+        datasets=("circle",),
+        num_points=60,
+        out_dir=str(tmp_path),
+    )
     assert result["perceptron_converged"] and result["perceptron_accuracy"] == 1.0
     errors = result["approximation_errors"]
     assert errors[8]["test"] < 0.5 * errors[1]["test"]
@@ -105,7 +137,10 @@ def test_activation_gallery(tmp_path, capsys):
     acts = result["activations"]
     assert all(r["max_error"] < 1e-6 for r in acts.values())
     assert acts["tanh"]["zero_centred"] and not acts["sigmoid"]["zero_centred"]
-    assert abs(acts["sigmoid"]["max_derivative"] - 0.25) < 1e-6 and acts["relu"]["derivative_at_0"] == 0.0
+    assert (
+        abs(acts["sigmoid"]["max_derivative"] - 0.25) < 1e-6
+        and acts["relu"]["derivative_at_0"] == 0.0
+    )
     # the slide's softmax numbers are off; the example says so
     np.testing.assert_allclose(result["softmax_slide_example"], [0.5297, 0.1854, 0.2849], atol=1e-4)
     assert not result["softmax_slide_matches"]
@@ -114,7 +149,9 @@ def test_activation_gallery(tmp_path, capsys):
 
 
 def test_manual_vs_autodiff(tmp_path):
-    result = _load("manual_vs_autodiff").main(batch=3, max_fd_coords=4, num_architectures=1, out_dir=str(tmp_path))
+    result = _load("manual_vs_autodiff").main(
+        batch=3, max_fd_coords=4, num_architectures=1, out_dir=str(tmp_path)
+    )
     (only,) = result["architectures"].values()
     assert result["all_ok"] and only["rel_autodiff"] < 1e-10 and only["rel_fd"] < 1e-6
     assert _figures_written(result["figure"])

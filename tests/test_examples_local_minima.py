@@ -21,9 +21,18 @@ def _load():
 
 def test_local_minima_study_tiny(tmp_path, capsys):
     example = _load()
-    result = example.main(num_seeds=8, num_epochs=300, long_steps=600, num_checkpoints=6, architectures=("2-2-1",),
-                          loss_names=("mse",), dtypes=("float64",), num_solved_searched=1, search_iter=40,
-                          out_dir=str(tmp_path))
+    result = example.main(
+        num_seeds=8,
+        num_epochs=300,
+        long_steps=600,
+        num_checkpoints=6,
+        architectures=("2-2-1",),
+        loss_names=("mse",),
+        dtypes=("float64",),
+        num_solved_searched=1,
+        search_iter=40,
+        out_dir=str(tmp_path),
+    )
     (group,) = result["groups"].values()
     assert group["num_seeds"] == 8 and group["num_solved"] + group["num_stuck"] == 8
     assert group["num_solved_at_num_epochs"] <= group["num_solved"]

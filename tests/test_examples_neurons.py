@@ -21,7 +21,9 @@ def _load(name: str):
 def test_neurons_logic_gates(tmp_path, capsys):
     example = _load("neurons_logic_gates")
     result = example.main(seed=1, num_random_units=10, out_dir=str(tmp_path))
-    expected_failures = {("NAND (one unit)", "absolute")}   # the one-unit NAND is NOR under absolute inhibition
+    expected_failures = {
+        ("NAND (one unit)", "absolute")
+    }  # the one-unit NAND is NOR under absolute inhibition
     assert {k for k, ok in result["gate_ok"].items() if not ok} == expected_failures
     assert result["single_unit_count"] == {"weighted": 14, "absolute": 11}
     assert result["xor_single_unit"] == {"weighted": False, "absolute": False}
@@ -33,13 +35,19 @@ def test_neurons_logic_gates(tmp_path, capsys):
 
 def test_perceptron_vs_adaline(tmp_path, capsys):
     example = _load("perceptron_vs_adaline")
-    result = example.main(seed=2, num_examples=40, margin=0.05, max_epochs=200, adaline_epochs=60,
-                          out_dir=str(tmp_path))
+    result = example.main(
+        seed=2,
+        num_examples=40,
+        margin=0.05,
+        max_epochs=200,
+        adaline_epochs=60,
+        out_dir=str(tmp_path),
+    )
     assert result["converged"] and result["perceptron_accuracy"] == 1.0
     assert 0 < result["total_mistakes"] <= result["novikoff_bound"]
     assert result["adaline_distance_to_lstsq"]["full batch"] < 1e-6
     for loss in result["adaline_final_loss"].values():
-        assert loss >= result["lstsq_loss"] - 1e-12    # nothing beats least squares on J
+        assert loss >= result["lstsq_loss"] - 1e-12  # nothing beats least squares on J
     assert Path(result["figure"]).is_file()
     assert "Novikoff bound" in capsys.readouterr().out
 
@@ -61,14 +69,37 @@ def test_xor(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("name", "argv", "expected"),
     [
-        ("neurons_logic_gates", ["--seed", "3", "--max-weight", "1", "--out-dir", "d"],
-         {"seed": 3, "max_weight": 1, "num_random_units": 200, "out_dir": "d"}),
-        ("perceptron_vs_adaline", ["--num-examples", "20", "--margin", "0.2", "--learning-rate", "0.1"],
-         {"seed": 0, "num_examples": 20, "margin": 0.2, "max_epochs": 100, "adaline_epochs": 100,
-          "learning_rate": 0.1, "out_dir": "out/perceptron_vs_adaline"}),
-        ("xor", ["--mlp-steps", "10", "--loss", "mse", "--method", "autodiff"],
-         {"seed": 0, "max_epochs": 20, "mlp_steps": 10, "mlp_learning_rate": 1.0, "loss": "mse",
-          "method": "autodiff", "out_dir": "out/xor"}),
+        (
+            "neurons_logic_gates",
+            ["--seed", "3", "--max-weight", "1", "--out-dir", "d"],
+            {"seed": 3, "max_weight": 1, "num_random_units": 200, "out_dir": "d"},
+        ),
+        (
+            "perceptron_vs_adaline",
+            ["--num-examples", "20", "--margin", "0.2", "--learning-rate", "0.1"],
+            {
+                "seed": 0,
+                "num_examples": 20,
+                "margin": 0.2,
+                "max_epochs": 100,
+                "adaline_epochs": 100,
+                "learning_rate": 0.1,
+                "out_dir": "out/perceptron_vs_adaline",
+            },
+        ),
+        (
+            "xor",
+            ["--mlp-steps", "10", "--loss", "mse", "--method", "autodiff"],
+            {
+                "seed": 0,
+                "max_epochs": 20,
+                "mlp_steps": 10,
+                "mlp_learning_rate": 1.0,
+                "loss": "mse",
+                "method": "autodiff",
+                "out_dir": "out/xor",
+            },
+        ),
     ],
 )
 def test_flags_map_onto_main(name, argv, expected):

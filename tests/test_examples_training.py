@@ -40,18 +40,25 @@ def test_batch_size_counts_the_lectures_updates(tmp_path, capsys):
 
 
 def test_early_stopping_returns_the_best_epoch(tmp_path):
-    result = _load("early_stopping").main(num_epochs=300, patience=30, hidden=16, out_dir=str(tmp_path))
+    result = _load("early_stopping").main(
+        num_epochs=300, patience=30, hidden=16, out_dir=str(tmp_path)
+    )
     assert result["stopped_early"] and result["stopped_epoch"] == result["best_epoch"] + 30
     stopped, full = result["runs"].values()
     assert stopped["params_from_epoch"] == result["best_epoch"] and full["epochs_run"] == 300
-    assert stopped["val_loss"] <= full["val_loss"]  # the best epoch's validation loss is the minimum
+    assert (
+        stopped["val_loss"] <= full["val_loss"]
+    )  # the best epoch's validation loss is the minimum
     assert _figure_written(result["figure"])
 
 
 def test_topology_search_picks_a_width_by_validation(tmp_path):
-    with pytest.warns(fnn.ConvergenceWarning, match="fit_many"):  # 8 epochs is too few to stop early: it says so
-        result = _load("topology_search").main(widths=(1, 16), seeds_per_width=1, num_epochs=8, patience=3,
-                                               out_dir=str(tmp_path))
+    with pytest.warns(
+        fnn.ConvergenceWarning, match="fit_many"
+    ):  # 8 epochs is too few to stop early: it says so
+        result = _load("topology_search").main(
+            widths=(1, 16), seeds_per_width=1, num_epochs=8, patience=3, out_dir=str(tmp_path)
+        )
     assert set(result["widths"]) == {1, 16}
     assert result["widths"][16]["val_loss"] < result["widths"][1]["val_loss"]
     assert result["chosen_width"] == 16 and result["test_accuracy"] > 0.8
@@ -60,9 +67,26 @@ def test_topology_search_picks_a_width_by_validation(tmp_path):
 
 def test_data_parallel_script_fakes_four_devices(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    done = subprocess.run([sys.executable, str(EXAMPLES / "data_parallel.py"), "--devices", "4", "--num-epochs", "1",
-                           "--hidden", "8", "--batch-size", "32", "--out-dir", str(tmp_path)],
-                          env=dict(env, JAX_PLATFORMS="cpu"), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "data_parallel.py"),
+            "--devices",
+            "4",
+            "--num-epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--batch-size",
+            "32",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        env=dict(env, JAX_PLATFORMS="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "4 devices (mesh 'data')" in done.stdout and "(8 rows per device)" in done.stdout
     diff = float(done.stdout.split("largest param difference ")[1].split(",")[0])

@@ -13,20 +13,32 @@ def test_good_report_prints_a_table(key):
     net = fnn.MLP((3, 4, 2), activation="tanh", output_activation="softmax")
     params = net.init(key)
     x = jax.random.normal(key, (5, 3))
-    report = fnn.compare_gradients(net, "categorical_cross_entropy", params, x, jnp.array([0, 1, 1, 0, 1]))
+    report = fnn.compare_gradients(
+        net, "categorical_cross_entropy", params, x, jnp.array([0, 1, 1, 0, 1])
+    )
     assert report.ok and report.max_rel_autodiff < 1e-12 and report.max_rel_fd < 1e-7
     text = str(report)
     assert "params[0].w" in text and "δ^2" in text and text.endswith("finite differences")
-    assert [leaf.name for leaf in report.leaves] == ["params[0].w", "params[0].b", "params[1].w", "params[1].b",
-                                                   "delta[0]", "delta[1]"]
-    assert fnn.assert_gradients_match(net, "categorical_cross_entropy", params, x,
-                                      jnp.array([0, 1, 1, 0, 1])).ok
+    assert [leaf.name for leaf in report.leaves] == [
+        "params[0].w",
+        "params[0].b",
+        "params[1].w",
+        "params[1].b",
+        "delta[0]",
+        "delta[1]",
+    ]
+    assert fnn.assert_gradients_match(
+        net, "categorical_cross_entropy", params, x, jnp.array([0, 1, 1, 0, 1])
+    ).ok
 
 
 def test_kink_crossing_is_flagged_not_failed(key):
     # One hidden ReLU unit sits 1e-9 from its kink for the first example.
     net = fnn.MLP((1, 1, 1), activation="relu", output_activation="linear")
-    params = (fnn.Dense(jnp.array([[1.0]]), jnp.array([1e-9])), fnn.Dense(jnp.array([[2.0]]), jnp.array([0.0])))
+    params = (
+        fnn.Dense(jnp.array([[1.0]]), jnp.array([1e-9])),
+        fnn.Dense(jnp.array([[2.0]]), jnp.array([0.0])),
+    )
     x = jnp.array([[0.0], [1.0]])
     y = jnp.array([[1.0], [0.0]])
     report = fnn.compare_gradients(net, "mse", params, x, y)
@@ -68,7 +80,9 @@ def test_a_scaled_gradient_is_named(key):
         grads[1] = grads[1]._replace(b=grads[1].b * 2)
         return result._replace(grads=tuple(grads))
 
-    report = fnn.compare_gradients(net, "mse", params, x, jnp.zeros((3, 2)), backward_fn=off_by_factor)
+    report = fnn.compare_gradients(
+        net, "mse", params, x, jnp.zeros((3, 2)), backward_fn=off_by_factor
+    )
     assert [leaf.name for leaf in report.failures()] == ["params[1].b"]
     assert "MISMATCH: params[1].b" in str(report)
 
@@ -76,6 +90,8 @@ def test_a_scaled_gradient_is_named(key):
 def test_bad_arguments(key):
     net = fnn.MLP((2, 1))
     with pytest.raises(ValueError, match="max_fd_coords must be a positive int"):
-        fnn.compare_gradients(net, "mse", net.init(key), jnp.ones((1, 2)), jnp.ones((1, 1)), max_fd_coords=0)
+        fnn.compare_gradients(
+            net, "mse", net.init(key), jnp.ones((1, 2)), jnp.ones((1, 1)), max_fd_coords=0
+        )
     with pytest.raises(ValueError, match=r"targets y of shape \(1,\)"):
         fnn.compare_gradients(net, "mse", net.init(key), jnp.ones((1, 2)), jnp.ones(1))

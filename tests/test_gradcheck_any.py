@@ -35,8 +35,9 @@ def softplus_sum_wrong(w, x):
     return jnp.sum(jnp.logaddexp(0.0, x @ w))
 
 
-softplus_sum_wrong.defvjp(_fwd, lambda res, g: (g * res[1].T @ jax.nn.sigmoid(-(res[1] @ res[0])),
-                                                jnp.zeros_like(res[1])))
+softplus_sum_wrong.defvjp(
+    _fwd, lambda res, g: (g * res[1].T @ jax.nn.sigmoid(-(res[1] @ res[0])), jnp.zeros_like(res[1]))
+)
 
 
 def test_custom_vjp_right_and_wrong(key):
@@ -53,7 +54,10 @@ def test_custom_vjp_right_and_wrong(key):
 
 
 def test_dict_pytree_with_extra_arguments(key):
-    params = {"enc": {"w": jax.random.normal(key, (3, 4)), "b": jnp.ones(4)}, "scale": jnp.array(0.7)}
+    params = {
+        "enc": {"w": jax.random.normal(key, (3, 4)), "b": jnp.ones(4)},
+        "scale": jnp.array(0.7),
+    }
     x, target, power = jax.random.normal(jax.random.fold_in(key, 2), (6, 3)), jnp.ones((6, 4)), 2
 
     def f(p, x, target, power):
@@ -61,12 +65,16 @@ def test_dict_pytree_with_extra_arguments(key):
 
     def grad(p, x, target, power):  # by hand; the planted mistake below drops the tanh' factor of b
         t = jnp.tanh(x @ p["enc"]["w"] + p["enc"]["b"] - target)
-        upstream = p["scale"] * power * t ** (power - 1) * (1 - t ** 2) / t.size
-        return {"enc": {"w": x.T @ upstream, "b": upstream.sum(0)}, "scale": jnp.mean(t ** power)}
+        upstream = p["scale"] * power * t ** (power - 1) * (1 - t**2) / t.size
+        return {"enc": {"w": x.T @ upstream, "b": upstream.sum(0)}, "scale": jnp.mean(t**power)}
 
     report = fnn.check_gradients(f, params, x, target, power, grad=grad)
     assert report.ok, str(report)
-    assert [l.name for l in report.leaves] == ["params['enc']['b']", "params['enc']['w']", "params['scale']"]
+    assert [l.name for l in report.leaves] == [
+        "params['enc']['b']",
+        "params['enc']['w']",
+        "params['scale']",
+    ]
 
     def wrong(p, *args):
         g = grad(p, *args)
@@ -74,8 +82,9 @@ def test_dict_pytree_with_extra_arguments(key):
         g["enc"]["b"] = (p["scale"] * power * t / t.size).sum(0)
         return g
 
-    assert [l.name for l in fnn.check_gradients(f, params, x, target, power, grad=wrong).failures()] == [
-        "params['enc']['b']"]
+    assert [
+        l.name for l in fnn.check_gradients(f, params, x, target, power, grad=wrong).failures()
+    ] == ["params['enc']['b']"]
 
 
 def test_bad_arguments_name_what_was_expected(key):
@@ -104,7 +113,9 @@ _SLOPE = 0.1
 
 
 def _kinked(p, c):
-    return jnp.sum(c * activations.relu(p["relu"])) + jnp.sum(c * activations.leaky_relu(p["leaky"], _SLOPE))
+    return jnp.sum(c * activations.relu(p["relu"])) + jnp.sum(
+        c * activations.leaky_relu(p["leaky"], _SLOPE)
+    )
 
 
 def _kinks(p, c):
@@ -115,16 +126,20 @@ def test_kink_verdicts_right_and_wrong():
     # both units sit exactly on their kink; the outgoing weight 3 (and −2) makes the bracket [0, 3] / [−2, −0.2]
     params = {"relu": jnp.zeros(2), "leaky": jnp.zeros(2)}
     c = jnp.array([3.0, -2.0])
-    right = fnn.check_gradients(_kinked, params, c, kinks=_kinks)   # jax.grad: relu'(0) = 0, leaky'(0) = 1
+    right = fnn.check_gradients(
+        _kinked, params, c, kinks=_kinks
+    )  # jax.grad: relu'(0) = 0, leaky'(0) = 1
     assert right.ok, str(right)
     assert [l.kinks for l in right.leaves] == [2, 2]
     assert all(k.inside for l in right.leaves for k in l.kink_checks)
     relu_checks = {k.index: k for k in right.leaf("params['relu']").kink_checks}
-    assert relu_checks[(0,)].left == pytest.approx(0.0, abs=1e-8) and relu_checks[(0,)].right == pytest.approx(3.0)
+    assert relu_checks[(0,)].left == pytest.approx(0.0, abs=1e-8) and relu_checks[
+        (0,)
+    ].right == pytest.approx(3.0)
     # any value in the subdifferential is fine (relu'(0) = 1 convention), one outside is wrong
     half = lambda p, c: {"relu": c * 1.0, "leaky": c * 0.5}
     assert fnn.check_gradients(_kinked, params, c, grad=half, kinks=_kinks).ok
-    outside = lambda p, c: {"relu": c * 1.5, "leaky": c * -0.5}   # 4.5 ∉ [0, 3]; −0.5·3 ∉ [0.3, 3]
+    outside = lambda p, c: {"relu": c * 1.5, "leaky": c * -0.5}  # 4.5 ∉ [0, 3]; −0.5·3 ∉ [0.3, 3]
     bad = fnn.check_gradients(_kinked, params, c, grad=outside, kinks=_kinks)
     assert [l.verdict for l in bad.leaves] == ["wrong", "wrong"]
     assert bad.leaf("params['leaky']").kinks_outside == 2 and "OUTSIDE, wrong" in str(bad)
@@ -132,12 +147,17 @@ def test_kink_verdicts_right_and_wrong():
 
 def test_mlp_unit_on_a_kink_is_judged_by_its_bracket():
     net = fnn.MLP((1, 1, 1), activation="relu", output_activation="linear")
-    params = (Dense(jnp.array([[1.0]]), jnp.array([0.0])), Dense(jnp.array([[2.0]]), jnp.array([0.0])))
+    params = (
+        Dense(jnp.array([[1.0]]), jnp.array([0.0])),
+        Dense(jnp.array([[2.0]]), jnp.array([0.0])),
+    )
     x, y = jnp.array([[0.0], [1.0]]), jnp.array([[1.0], [0.0]])
     report = fnn.compare_gradients(net, "mse", params, x, y)
     assert report.ok and report.leaf("params[0].b").kinks == 1, str(report)
 
-    def relu_derivative_two_at_zero(net, loss, params, x, y):   # 'relu'(0) = 2': outside [0, 1]·upstream
+    def relu_derivative_two_at_zero(
+        net, loss, params, x, y
+    ):  # 'relu'(0) = 2': outside [0, 1]·upstream
         res = backprop.backward(net, loss, params, x, y)
         trace = net.forward(params, x)
         o = trace.pre_activations[0]
@@ -159,6 +179,7 @@ ALL = ["params[0].w", "params[0].b", "params[1].w", "params[1].b", "params[2].w"
 
 def _buggy(mistake):
     """The δ recursion of ``backprop.backward`` with one planted mistake."""
+
     def backward(net, loss, params, x, y, *_):
         acts = net.layer_activations
         trace = net.forward(params, x)
@@ -166,7 +187,7 @@ def _buggy(mistake):
         k = 1 if mistake == "missing 1/K" else x.shape[0]
         g = (y_hat - y) / k
         if mistake == "wrong softmax Jacobian":
-            delta = g * y_hat * (1 - y_hat)            # the diagonal only
+            delta = g * y_hat * (1 - y_hat)  # the diagonal only
         else:
             delta = activations.softmax_jvp(y_hat, g)
         grads, deltas = [], []
@@ -184,12 +205,13 @@ def _buggy(mistake):
             dropped = mistake == "dropped σ'" and l == 1
             delta = da if dropped else da * acts[l - 1].derivative(o)
         return Backward(losses.mse(y_hat, y), tuple(reversed(grads)), tuple(reversed(deltas)))
+
     return backward
 
 
 MISTAKES = {
-    "dropped σ'": ALL[:2],            # σ' of layer 1 missing: only w^1, b^1 change
-    "transposed w": ALL[:2],          # w^2 instead of w^2ᵀ in δ^1
+    "dropped σ'": ALL[:2],  # σ' of layer 1 missing: only w^1, b^1 change
+    "transposed w": ALL[:2],  # w^2 instead of w^2ᵀ in δ^1
     "sign error": ["params[1].w"],
     "missing 1/K": ALL,
     "wrong softmax Jacobian": ALL,

@@ -20,8 +20,9 @@ def lecture_loss(x, y, w0, w1):
 
 
 def lecture_graph(x=2.0, y=1.0, w0=0.5, w1=3.0):
-    return G.build_graph(lecture_loss, x, y, w0, w1, parameters=("w0", "w1"),
-                         compute_names=("u", "y_hat", "z", "L"))
+    return G.build_graph(
+        lecture_loss, x, y, w0, w1, parameters=("w0", "w1"), compute_names=("u", "y_hat", "z", "L")
+    )
 
 
 def test_lecture_example_node_kinds_and_structure():
@@ -33,8 +34,15 @@ def test_lecture_example_node_kinds_and_structure():
     assert g.of_kind("constant") == ()
     name = {n.index: n.name for n in g.nodes}
     edges = {(name[p], name[c]) for p, c in g.edges}
-    assert edges == {("w1", "u"), ("x", "u"), ("w0", "y_hat"), ("u", "y_hat"),
-                     ("y_hat", "z"), ("y", "z"), ("z", "L")}
+    assert edges == {
+        ("w1", "u"),
+        ("x", "u"),
+        ("w0", "y_hat"),
+        ("u", "y_hat"),
+        ("y_hat", "z"),
+        ("y", "z"),
+        ("z", "L"),
+    }
     assert [name[i] for i in g.outputs] == ["L"]
 
 
@@ -43,8 +51,26 @@ def test_lecture_example_values_and_gradients_by_hand():
     # backward: ∂L/∂L = 1, ∂L/∂z = 2z = 11, ∂L/∂ŷ = ∂L/∂z · 1 = 11, ∂L/∂u = 11,
     #           ∂L/∂w0 = 11, ∂L/∂w1 = ∂L/∂u · x = 22, ∂L/∂x = ∂L/∂u · w1 = 33, ∂L/∂y = −11
     g = lecture_graph()
-    forward = {"x": 2.0, "y": 1.0, "w0": 0.5, "w1": 3.0, "u": 6.0, "y_hat": 6.5, "z": 5.5, "L": 30.25}
-    backward = {"x": 33.0, "y": -11.0, "w0": 11.0, "w1": 22.0, "u": 11.0, "y_hat": 11.0, "z": 11.0, "L": 1.0}
+    forward = {
+        "x": 2.0,
+        "y": 1.0,
+        "w0": 0.5,
+        "w1": 3.0,
+        "u": 6.0,
+        "y_hat": 6.5,
+        "z": 5.5,
+        "L": 30.25,
+    }
+    backward = {
+        "x": 33.0,
+        "y": -11.0,
+        "w0": 11.0,
+        "w1": 22.0,
+        "u": 11.0,
+        "y_hat": 11.0,
+        "z": 11.0,
+        "L": 1.0,
+    }
     for name in forward:
         assert float(g.node(name).value) == forward[name], name
         assert float(g.node(name).grad) == backward[name], name
@@ -71,7 +97,7 @@ def test_reused_node_accumulates_both_paths():
 
 def mlp_loss(params, x, y):
     net = MLP((3, 4, 2), activation="relu", output_activation="linear")
-    h = jnp.clip(net.apply(params, x), -5.0, 5.0)          # clip is a jitted helper: inlined
+    h = jnp.clip(net.apply(params, x), -5.0, 5.0)  # clip is a jitted helper: inlined
     return jnp.sum((h - y) ** 2)
 
 
@@ -84,7 +110,9 @@ def test_parameter_and_input_grads_equal_jax_grad_for_a_network(getkey, inline):
         y = jax.random.normal(getkey(), (5, 2), jnp.float64)
         g = G.build_graph(mlp_loss, params, x, y, parameters=("params",), inline=inline)
         gp, gx = jax.jit(jax.grad(mlp_loss, argnums=(0, 1)))(params, x, y)
-        assert float(g.nodes[g.outputs[0]].value) == pytest.approx(float(mlp_loss(params, x, y)), rel=1e-12)
+        assert float(g.nodes[g.outputs[0]].value) == pytest.approx(
+            float(mlp_loss(params, x, y)), rel=1e-12
+        )
     names = [n.name for n in g.of_kind("parameter")]
     assert names == ["params[0].w", "params[0].b", "params[1].w", "params[1].b"]
     for l in range(2):
@@ -92,7 +120,7 @@ def test_parameter_and_input_grads_equal_jax_grad_for_a_network(getkey, inline):
         np.testing.assert_allclose(g.node(f"params[{l}].b").grad, gp[l].b, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(g.node("x").grad, gx, rtol=1e-10, atol=1e-14)
     ops = {n.op for n in g.of_kind("compute")}
-    assert ("jit" in ops) != inline      # inlined: no call nodes remain
+    assert ("jit" in ops) != inline  # inlined: no call nodes remain
 
 
 def test_every_compute_node_grad_is_the_cotangent_of_the_output():
@@ -143,10 +171,10 @@ def test_dot_text_lists_every_node_and_edge():
     dot = G.to_dot(g)
     assert dot.startswith('digraph "computation_graph" {') and dot.rstrip().endswith("}")
     for n in g.nodes:
-        assert f"n{n.index} [label=\"{n.name}\\n" in dot
+        assert f'n{n.index} [label="{n.name}\\n' in dot
     assert dot.count("->") == len(g.edges) == 7
-    assert "value 30.25\\ngrad 1" in dot          # L's label
-    assert "peripheries=2" in dot                 # the output is marked
+    assert "value 30.25\\ngrad 1" in dot  # L's label
+    assert "peripheries=2" in dot  # the output is marked
 
 
 def test_layers_and_figure(tmp_path):

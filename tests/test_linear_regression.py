@@ -21,7 +21,7 @@ def data(key):
 def test_cost_matches_the_lecture_formula():
     x = jnp.array([0.0, 1.0, 2.0])
     t = jnp.array([1.0, 2.0, 5.0])
-    w = jnp.array([1.0, 1.0])                 # h = 1, 2, 3 -> residuals 0, 0, -2
+    w = jnp.array([1.0, 1.0])  # h = 1, 2, 3 -> residuals 0, 0, -2
     assert float(lr.cost(w, x, t)) == pytest.approx(4.0 / 6.0)
 
 
@@ -64,7 +64,9 @@ def test_gradient_descent_trajectory_reaches_the_closed_form(data):
 def test_trajectory_is_the_update_rule_step_by_step(data):
     x, t = data
     with float64_mode():
-        traj = lr.gradient_descent(x, t, learning_rate=0.1, num_steps=5, w_init=jnp.array([1.0, -1.0]))
+        traj = lr.gradient_descent(
+            x, t, learning_rate=0.1, num_steps=5, w_init=jnp.array([1.0, -1.0])
+        )
         w = jnp.array([1.0, -1.0])
         for k in range(5):
             w = w - 0.1 * lr.gradient(w, x, t)
@@ -94,7 +96,11 @@ def test_divergence_threshold_predicted_and_confirmed(data):
         d0 = float(jnp.linalg.norm(start - w_star))
         below = lr.gradient_descent(x, t, learning_rate=0.98 * a_star, num_steps=1500, w_init=start)
         above = lr.gradient_descent(x, t, learning_rate=1.02 * a_star, num_steps=1500, w_init=start)
-        assert float(lr.contraction_factor(x, 0.98 * a_star)) < 1 < float(lr.contraction_factor(x, 1.02 * a_star))
+        assert (
+            float(lr.contraction_factor(x, 0.98 * a_star))
+            < 1
+            < float(lr.contraction_factor(x, 1.02 * a_star))
+        )
         d_below = float(jnp.linalg.norm(below.weights[-1] - w_star))
         d_above = float(jnp.linalg.norm(above.weights[-1] - w_star))
     assert d_below < 1e-6 * d0
@@ -118,15 +124,18 @@ def test_threshold_scales_inversely_with_input_scale_squared(w0, w1, scale):
     assert float(lr.cost(jnp.array([w0, w1]), x, w0 + w1 * x)) == pytest.approx(0.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (dict(x=jnp.ones(5)), "distinct"),
-    (dict(x=jnp.ones((5, 1))), "shape"),
-    (dict(t=jnp.zeros(4)), "t must have the shape"),
-    (dict(learning_rate=-0.1), "learning_rate"),
-    (dict(learning_rate=float("nan")), "learning_rate"),
-    (dict(num_steps=0), "num_steps"),
-    (dict(w_init=jnp.zeros(3)), "w_init"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(x=jnp.ones(5)), "distinct"),
+        (dict(x=jnp.ones((5, 1))), "shape"),
+        (dict(t=jnp.zeros(4)), "t must have the shape"),
+        (dict(learning_rate=-0.1), "learning_rate"),
+        (dict(learning_rate=float("nan")), "learning_rate"),
+        (dict(num_steps=0), "num_steps"),
+        (dict(w_init=jnp.zeros(3)), "w_init"),
+    ],
+)
 def test_bad_inputs_are_refused(bad, match):
     args = dict(x=jnp.linspace(0, 1, 5), t=jnp.zeros(5), learning_rate=0.1, num_steps=3)
     args.update(bad)

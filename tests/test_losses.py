@@ -14,7 +14,9 @@ def test_mse_single_output_is_lectures_cost():
     h = jnp.array([[1.0], [2.0], [4.0]])
     t = jnp.array([[0.0], [2.0], [1.0]])
     m = 3
-    assert L.mse(h, t) == pytest.approx(sum((hi - ti) ** 2 for hi, ti in zip([1, 2, 4], [0, 2, 1])) / (2 * m))
+    assert L.mse(h, t) == pytest.approx(
+        sum((hi - ti) ** 2 for hi, ti in zip([1, 2, 4], [0, 2, 1])) / (2 * m)
+    )
 
 
 def test_reduction_sums_outputs_and_averages_examples():
@@ -28,7 +30,9 @@ def test_weights_generalise_the_batch_mean(key):
     o = jax.random.normal(key, (5, 3))
     y = jax.nn.one_hot(jnp.arange(5) % 3, 3)
     w = jnp.array([1.0, 1.0, 1.0, 0.0, 0.0])
-    assert L.categorical_cross_entropy(o, y, w) == pytest.approx(float(L.categorical_cross_entropy(o[:3], y[:3])))
+    assert L.categorical_cross_entropy(o, y, w) == pytest.approx(
+        float(L.categorical_cross_entropy(o[:3], y[:3]))
+    )
 
 
 @pytest.mark.parametrize("big", [1e4, -1e4])
@@ -39,13 +43,18 @@ def test_cross_entropies_stay_finite_for_huge_logits(big):
         value, grad = jax.value_and_grad(loss)(o, y)
         assert np.isfinite(value) and np.all(np.isfinite(grad))
     # BCE: a confidently wrong logit costs |o|, exactly.
-    assert L.binary_cross_entropy(jnp.array([[big]]), jnp.array([[0.0 if big > 0 else 1.0]])) == pytest.approx(abs(big))
+    assert L.binary_cross_entropy(
+        jnp.array([[big]]), jnp.array([[0.0 if big > 0 else 1.0]])
+    ) == pytest.approx(abs(big))
 
 
 def test_shapes_must_match_exactly():
     with pytest.raises(ValueError, match=r"\(4, 1\).*\(4,\)"):
         L.mse(jnp.zeros((4, 1)), jnp.zeros((4,)))
-    with pytest.raises(ValueError, match=r"targets y of shape \(4,\) do not match network outputs of shape \(4, 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"targets y of shape \(4,\) do not match network outputs of shape \(4, 1\)",
+    ):
         L.prepare_targets("mse", jnp.zeros((4,)), (4, 1), jnp.float32)
     with pytest.raises(ValueError, match="unknown loss 'l1'; known losses: mse"):
         L.get_loss("l1")
@@ -61,8 +70,14 @@ def test_incompatible_output_activation_is_refused():
         L.check_loss_output("binary_cross_entropy", "linear")
 
 
-CASES = [("mse", "sigmoid"), ("mse", "linear"), ("mse", "tanh"), ("mse", "softmax"),
-         ("binary_cross_entropy", "sigmoid"), ("categorical_cross_entropy", "softmax")]
+CASES = [
+    ("mse", "sigmoid"),
+    ("mse", "linear"),
+    ("mse", "tanh"),
+    ("mse", "softmax"),
+    ("binary_cross_entropy", "sigmoid"),
+    ("categorical_cross_entropy", "softmax"),
+]
 
 
 @pytest.mark.parametrize("loss,out", CASES)
@@ -73,7 +88,9 @@ def test_output_delta_chain_and_fused_equal_autodiff(loss, out, key):
         y = jax.nn.one_hot(jnp.arange(6) % 3, 3, dtype=jnp.float64)
         auto = jax.grad(lambda o: L.loss_from_logits(loss, act, o, y))(o)
         np.testing.assert_allclose(L.output_delta(loss, act, o, y), auto, rtol=1e-12, atol=1e-16)
-        np.testing.assert_allclose(L.output_delta_chain(loss, act, o, y), auto, rtol=1e-12, atol=1e-16)
+        np.testing.assert_allclose(
+            L.output_delta_chain(loss, act, o, y), auto, rtol=1e-12, atol=1e-16
+        )
 
 
 @pytest.mark.parametrize("loss,out", CASES)
@@ -83,10 +100,16 @@ def test_output_gradient_is_dJ_dyhat(loss, out, key):
         o = jax.random.normal(key, (4, 3), jnp.float64)
         y_hat = act.fn(o)
         y = jax.nn.one_hot(jnp.arange(4) % 3, 3, dtype=jnp.float64)
-        value = {"mse": lambda p: L.mse(p, y),
-                 "binary_cross_entropy": lambda p: jnp.mean(jnp.sum(-y * jnp.log(p) - (1 - y) * jnp.log(1 - p), 1)),
-                 "categorical_cross_entropy": lambda p: jnp.mean(jnp.sum(-y * jnp.log(p), 1))}[loss]
-        np.testing.assert_allclose(L.output_gradient(loss, y_hat, y), jax.grad(value)(y_hat), rtol=1e-12)
+        value = {
+            "mse": lambda p: L.mse(p, y),
+            "binary_cross_entropy": lambda p: jnp.mean(
+                jnp.sum(-y * jnp.log(p) - (1 - y) * jnp.log(1 - p), 1)
+            ),
+            "categorical_cross_entropy": lambda p: jnp.mean(jnp.sum(-y * jnp.log(p), 1)),
+        }[loss]
+        np.testing.assert_allclose(
+            L.output_gradient(loss, y_hat, y), jax.grad(value)(y_hat), rtol=1e-12
+        )
 
 
 def test_fused_deltas_cancel_and_mse_keeps_sigma_prime():

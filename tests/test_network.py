@@ -14,12 +14,18 @@ from functional_nn.network import INIT_NAMES
 def test_shapes_and_trace(key):
     net = fnn.MLP((3, 5, 4, 2), activation="tanh", output_activation="softmax")
     params = net.init(key)
-    assert [(l.w.shape, l.b.shape) for l in params] == [((3, 5), (5,)), ((5, 4), (4,)), ((4, 2), (2,))]
+    assert [(l.w.shape, l.b.shape) for l in params] == [
+        ((3, 5), (5,)),
+        ((5, 4), (4,)),
+        ((4, 2), (2,)),
+    ]
     x = jax.random.normal(key, (7, 3))
     trace = net.forward(params, x)
     assert [o.shape for o in trace.pre_activations] == [(7, 5), (7, 4), (7, 2)]
     assert trace.activations[0] is x
-    np.testing.assert_allclose(trace.activations[1], jnp.tanh(x @ params[0].w + params[0].b), rtol=1e-6)
+    np.testing.assert_allclose(
+        trace.activations[1], jnp.tanh(x @ params[0].w + params[0].b), rtol=1e-6
+    )
     np.testing.assert_array_equal(net.apply(params, x), trace.activations[-1])
     np.testing.assert_allclose(jnp.sum(net.apply(params, x), axis=1), 1.0, rtol=1e-6)
 
@@ -46,8 +52,13 @@ def test_per_layer_activations():
 def test_initializer_variance(name, key):
     n_in, n_out = 400, 300
     w = fnn.MLP((n_in, n_out), initializer=name).init(key)[0].w
-    expected = {"glorot": 2 / (n_in + n_out), "xavier": 2 / (n_in + n_out), "he": 2 / n_in, "lecun": 1 / n_in,
-                "normal": 0.01 ** 2}[name.split("_")[0]]
+    expected = {
+        "glorot": 2 / (n_in + n_out),
+        "xavier": 2 / (n_in + n_out),
+        "he": 2 / n_in,
+        "lecun": 1 / n_in,
+        "normal": 0.01**2,
+    }[name.split("_")[0]]
     assert float(jnp.var(w)) == pytest.approx(expected, rel=0.03)
     assert abs(float(jnp.mean(w))) < 0.01 * np.sqrt(expected) * 10
 
@@ -68,8 +79,15 @@ def test_masks_zero_hidden_units(key):
     np.testing.assert_array_equal(trace.activations[1][:, 2:], 0.0)
 
 
-@pytest.mark.parametrize("sizes,match", [((3,), "at least two"), ((3, 0, 1), "at least two positive"),
-                                         ("3,1", "sequence of ints"), ((2, 1.5), "positive ints")])
+@pytest.mark.parametrize(
+    "sizes,match",
+    [
+        ((3,), "at least two"),
+        ((3, 0, 1), "at least two positive"),
+        ("3,1", "sequence of ints"),
+        ((2, 1.5), "positive ints"),
+    ],
+)
 def test_bad_layer_sizes(sizes, match):
     with pytest.raises((ValueError, TypeError), match=match):
         fnn.MLP(sizes)
@@ -100,10 +118,14 @@ def test_threshold_network_runs_but_refuses_training(key):
     net = fnn.MLP((2, 2, 1), activation="threshold", output_activation="threshold")
     params = net.init(key)
     assert set(np.unique(net.apply(params, jnp.ones((3, 2))))) <= {0.0, 1.0}
-    with pytest.raises(ValueError, match="cannot train through layer 1: its 'threshold' activation"):
+    with pytest.raises(
+        ValueError, match="cannot train through layer 1: its 'threshold' activation"
+    ):
         fnn.value_and_grad(net, "mse")
 
 
 def test_describe_round_trip():
-    net = fnn.MLP((2, 3, 3, 1), activation=("relu", "tanh"), output_activation="sigmoid", negative_slope=0.2)
+    net = fnn.MLP(
+        (2, 3, 3, 1), activation=("relu", "tanh"), output_activation="sigmoid", negative_slope=0.2
+    )
     assert fnn.MLP(**net.describe()) == net

@@ -99,12 +99,14 @@ def test_xor_network_exhaustive(inhibition):
     inputs, out = truth_table(xor_network(), inhibition=inhibition)
     np.testing.assert_array_equal(out[:, 0], inputs[:, 0] ^ inputs[:, 1])
     hidden = fire(xor_network()[0], inputs, inhibition=inhibition)
-    np.testing.assert_array_equal(hidden, np.stack([inputs[:, 0] & (1 - inputs[:, 1]),
-                                                    (1 - inputs[:, 0]) & inputs[:, 1]], axis=1))
+    np.testing.assert_array_equal(
+        hidden,
+        np.stack([inputs[:, 0] & (1 - inputs[:, 1]), (1 - inputs[:, 0]) & inputs[:, 1]], axis=1),
+    )
 
 
 def test_readings_differ_when_inhibition_is_outvoted():
-    unit = mcculloch_pitts([2, 2, -1], 3)   # two excitatory inputs outvote one inhibitory one
+    unit = mcculloch_pitts([2, 2, -1], 3)  # two excitatory inputs outvote one inhibitory one
     x = [[1, 1, 1]]
     assert int(fire(unit, x, inhibition="weighted")[0, 0]) == 1
     assert int(fire(unit, x, inhibition="absolute")[0, 0]) == 0
@@ -115,7 +117,11 @@ def _all_two_input_tables():
 
 
 def test_one_weighted_unit_computes_all_two_input_functions_but_xor_and_xnor():
-    missing = [tuple(tab) for tab in _all_two_input_tables() if find_unit(tab, inhibition="weighted") is None]
+    missing = [
+        tuple(tab)
+        for tab in _all_two_input_tables()
+        if find_unit(tab, inhibition="weighted") is None
+    ]
     assert sorted(missing) == [(0, 1, 1, 0), (1, 0, 0, 1)]
 
 
@@ -124,13 +130,28 @@ def test_units_found_by_search_compute_their_tables():
         for table in _all_two_input_tables():
             unit = find_unit(table, inhibition=inhibition)
             if unit is not None:
-                np.testing.assert_array_equal(truth_table(unit, inhibition=inhibition)[1][:, 0], table)
+                np.testing.assert_array_equal(
+                    truth_table(unit, inhibition=inhibition)[1][:, 0], table
+                )
 
 
 def test_absolute_reading_has_no_single_unit_nand_xor_or_xnor():
     for table in (NAND_TABLE, XOR_TABLE, 1 - XOR_TABLE):
-        assert find_unit(table, inhibition="absolute", weight_values=range(-3, 4), threshold_values=range(-7, 8)) is None
-    for table in (AND_TABLE, OR_TABLE, np.array([1, 0, 0, 0]), np.array([0, 0, 1, 0])):   # ..., NOR, x1 ∧ ¬x2
+        assert (
+            find_unit(
+                table,
+                inhibition="absolute",
+                weight_values=range(-3, 4),
+                threshold_values=range(-7, 8),
+            )
+            is None
+        )
+    for table in (
+        AND_TABLE,
+        OR_TABLE,
+        np.array([1, 0, 0, 0]),
+        np.array([0, 0, 1, 0]),
+    ):  # ..., NOR, x1 ∧ ¬x2
         assert find_unit(table, inhibition="absolute") is not None
 
 
@@ -139,9 +160,11 @@ small_ints = st.integers(-4, 6)
 
 
 @settings(max_examples=30, deadline=None)
-@given(w=st.lists(st.integers(-3, 3), min_size=6, max_size=6), theta=st.tuples(small_ints, small_ints))
+@given(
+    w=st.lists(st.integers(-3, 3), min_size=6, max_size=6), theta=st.tuples(small_ints, small_ints)
+)
 def test_absolute_unit_is_a_weighted_unit_with_large_negative_weights(w, theta):
-    layer = mcculloch_pitts(np.reshape(w, (3, 2)), theta)   # fixed shapes: one compilation
+    layer = mcculloch_pitts(np.reshape(w, (3, 2)), theta)  # fixed shapes: one compilation
     _, absolute = truth_table(layer, inhibition="absolute")
     _, weighted = truth_table(absolute_to_weighted(layer), inhibition="weighted")
     np.testing.assert_array_equal(absolute, weighted)
@@ -204,7 +227,7 @@ def _perceptron_oracle(x, t, alpha, epochs, orders=None):
     mistakes = []
     for e in range(epochs):
         wrong = 0
-        for k in (range(len(x)) if orders is None else orders[e]):
+        for k in range(len(x)) if orders is None else orders[e]:
             y = float(xa[k] @ w >= 0)
             w = w + alpha * xa[k] * (t[k] - y)
             wrong += int(y != t[k])
@@ -220,7 +243,7 @@ def test_perceptron_learns_separable_gates(table):
     r = train_perceptron(x, table, max_epochs=50)
     assert bool(r.converged)
     n = int(r.num_epochs)
-    assert int(r.mistakes[n - 1]) == 0 and np.all(np.asarray(r.mistakes[:n - 1]) > 0)
+    assert int(r.mistakes[n - 1]) == 0 and np.all(np.asarray(r.mistakes[: n - 1]) > 0)
     assert np.all(np.asarray(r.mistakes[n:]) == 0)
     np.testing.assert_array_equal(perceptron_output(r.w, x), table)
     w_ref, mistakes_ref = _perceptron_oracle(x, table, 1.0, 50)
@@ -237,7 +260,11 @@ def test_perceptron_never_separates_xor():
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), gamma=st.sampled_from([0.02, 0.05, 0.1, 0.2]), shuffle=st.booleans())
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    gamma=st.sampled_from([0.02, 0.05, 0.1, 0.2]),
+    shuffle=st.booleans(),
+)
 def test_perceptron_converges_within_novikoff_bound(seed, gamma, shuffle):
     data = separable_data(jax.random.key(seed), 40, 2, margin=gamma)
     assert float(data.margin) >= gamma * (1 - 1e-5)
@@ -254,9 +281,13 @@ def test_perceptron_converges_within_novikoff_bound(seed, gamma, shuffle):
 def test_perceptron_matches_plain_loop_with_shuffling():
     data = separable_data(jax.random.key(3), 40, 2, margin=0.02)
     key = jax.random.key(7)
-    orders = [np.asarray(jax.random.permutation(jax.random.fold_in(key, e), 40)) for e in range(500)]
+    orders = [
+        np.asarray(jax.random.permutation(jax.random.fold_in(key, e), 40)) for e in range(500)
+    ]
     r = train_perceptron(data.x, data.t, learning_rate=0.5, max_epochs=500, key=key)
-    w_ref, mistakes_ref = _perceptron_oracle(np.asarray(data.x), np.asarray(data.t), 0.5, 500, orders)
+    w_ref, mistakes_ref = _perceptron_oracle(
+        np.asarray(data.x), np.asarray(data.t), 0.5, 500, orders
+    )
     assert int(r.num_epochs) == len(mistakes_ref)
     np.testing.assert_array_equal(np.asarray(r.mistakes[: len(mistakes_ref)]), mistakes_ref)
     np.testing.assert_allclose(r.w, w_ref, rtol=1e-5, atol=1e-5)
@@ -265,7 +296,9 @@ def test_perceptron_matches_plain_loop_with_shuffling():
 def test_perceptron_vmaps_over_data_sets_and_keys():
     keys = jax.random.split(jax.random.key(5), 3)
     data = jax.vmap(lambda k: separable_data(k, 40, 2, margin=0.02))(keys)
-    runs = jax.vmap(lambda x, t, k: train_perceptron(x, t, max_epochs=500, key=k))(data.x, data.t, keys)
+    runs = jax.vmap(lambda x, t, k: train_perceptron(x, t, max_epochs=500, key=k))(
+        data.x, data.t, keys
+    )
     assert runs.total_mistakes.shape == (3,)
     for i in range(3):
         single = train_perceptron(data.x[i], data.t[i], max_epochs=500, key=keys[i])
@@ -276,7 +309,7 @@ def test_perceptron_vmaps_over_data_sets_and_keys():
 def test_learning_rate_does_not_matter_from_zero_weights():
     data = separable_data(jax.random.key(11), 40, 2, margin=0.02)
     base = train_perceptron(data.x, data.t, learning_rate=1.0, max_epochs=500)
-    for alpha in (0.25, 8.0):   # powers of two: scaling is exact in floating point
+    for alpha in (0.25, 8.0):  # powers of two: scaling is exact in floating point
         r = train_perceptron(data.x, data.t, learning_rate=alpha, max_epochs=500)
         np.testing.assert_array_equal(r.mistakes, base.mistakes)
         np.testing.assert_array_equal(r.w, alpha * base.w)
@@ -325,7 +358,7 @@ def _adaline_oracle(x, t, alpha, epochs, batch_size):
     w = np.zeros(xa.shape[1])
     for _ in range(epochs):
         for start in range(0, len(x), batch_size):
-            xb, tb = xa[start:start + batch_size], t[start:start + batch_size]
+            xb, tb = xa[start : start + batch_size], t[start : start + batch_size]
             w = w + alpha * xb.T @ (tb - xb @ w) / len(xb)
     return w
 
@@ -348,7 +381,7 @@ def test_adaline_full_batch_converges_to_lstsq():
         alpha = 1.0 / np.linalg.eigvalsh(xa.T @ xa / len(x)).max()
         r = train_adaline(x, t, learning_rate=alpha, num_epochs=400, batch_size=None)
         np.testing.assert_allclose(r.w, w_ls, atol=1e-9)
-        assert np.all(np.diff(np.asarray(r.loss)) <= 1e-15)            # descent, never up
+        assert np.all(np.diff(np.asarray(r.loss)) <= 1e-15)  # descent, never up
         np.testing.assert_allclose(r.loss[0], 0.5 * np.mean(t**2))
     np.testing.assert_allclose(least_squares(x, t), w_ls)
 
@@ -362,11 +395,15 @@ def test_adaline_online_and_minibatch_reach_lstsq_with_decaying_rate():
     x, t = _regression_data(noise=0.3)
     w_ls = least_squares(x, t)
     with float64_mode():
-        online = train_adaline(x, t, learning_rate=_decaying_rate, num_epochs=300, batch_size=1,
-                               key=jax.random.key(1))
-        minibatch = train_adaline(x, t, learning_rate=_decaying_rate, num_epochs=300, batch_size=4,
-                                  key=jax.random.key(4))
-        constant = train_adaline(x, t, learning_rate=0.05, num_epochs=300, batch_size=1, key=jax.random.key(1))
+        online = train_adaline(
+            x, t, learning_rate=_decaying_rate, num_epochs=300, batch_size=1, key=jax.random.key(1)
+        )
+        minibatch = train_adaline(
+            x, t, learning_rate=_decaying_rate, num_epochs=300, batch_size=4, key=jax.random.key(4)
+        )
+        constant = train_adaline(
+            x, t, learning_rate=0.05, num_epochs=300, batch_size=1, key=jax.random.key(1)
+        )
     online_error = np.abs(np.asarray(online.w) - w_ls).max()
     assert online_error < 5e-4
     assert np.abs(np.asarray(minibatch.w) - w_ls).max() < 5e-3
@@ -377,7 +414,9 @@ def test_adaline_online_and_minibatch_reach_lstsq_with_decaying_rate():
 def test_adaline_online_constant_rate_is_exact_on_noise_free_data():
     x, t = _regression_data(noise=0.0)
     with float64_mode():
-        r = train_adaline(x, t, learning_rate=0.05, num_epochs=300, batch_size=1, key=jax.random.key(0))
+        r = train_adaline(
+            x, t, learning_rate=0.05, num_epochs=300, batch_size=1, key=jax.random.key(0)
+        )
         np.testing.assert_allclose(r.w, [0.3, 1.0, -2.0, 0.5], atol=1e-8)
 
 
@@ -389,7 +428,9 @@ def test_adaline_thresholded_for_classification():
     np.testing.assert_array_equal(adaline_classify(w, x), AND_TABLE)
     r = train_adaline(x, AND_TABLE, learning_rate=0.1, num_epochs=200, batch_size=1)
     np.testing.assert_array_equal(adaline_classify(r.w, x), AND_TABLE)
-    np.testing.assert_array_equal(adaline_classify(2 * w - np.array([1, 0, 0]), x, threshold=0.0), AND_TABLE)
+    np.testing.assert_array_equal(
+        adaline_classify(2 * w - np.array([1, 0, 0]), x, threshold=0.0), AND_TABLE
+    )
 
 
 def test_adaline_rejects_bad_input():

@@ -47,8 +47,10 @@ def test_certificate_fails_on_wrong_multipliers_or_labels():
     x, t = xor_data()
     assert not verify_certificate(InseparabilityCertificate((1, 1, 1, 2)), x, t)
     assert not verify_certificate(InseparabilityCertificate((0, 0, 0, 0)), x, t)
-    assert not verify_certificate(InseparabilityCertificate((-1, -1, -1, -1)), x, t)   # λ ≥ 0 is required
-    assert not verify_certificate(xor_certificate(), x, np.array([0, 0, 0, 1]))        # AND is separable
+    assert not verify_certificate(
+        InseparabilityCertificate((-1, -1, -1, -1)), x, t
+    )  # λ ≥ 0 is required
+    assert not verify_certificate(xor_certificate(), x, np.array([0, 0, 0, 1]))  # AND is separable
 
 
 def test_exactly_xor_and_xnor_are_inseparable_among_two_input_functions():
@@ -93,7 +95,7 @@ def test_separable_data_is_separable_with_its_margin(seed, n_in):
 
 def test_a_negative_between_two_positives_gives_a_verified_inseparability_certificate():
     data = separable_data(jax.random.key(0), 60, 2, margin=0.05)
-    x = np.asarray(data.x, np.float64)      # float32 values: their float64 midpoint is exact
+    x = np.asarray(data.x, np.float64)  # float32 values: their float64 midpoint is exact
     t = np.asarray(data.t)
     a, b = np.flatnonzero(t == 1)[:2]
     # Any linear unit that outputs 1 at x_a and x_b also outputs 1 at their midpoint.
@@ -104,9 +106,13 @@ def test_a_negative_between_two_positives_gives_a_verified_inseparability_certif
     assert verify_certificate(cert, x, t)
     # By hand: x̃_a + x̃_b − 2 x̃_mid = 0, so λ = 1, 1, 2 on a, b, mid (a multiplier 1 on mid fails).
     by_hand = {a: 1, b: 1, 60: 2}
-    assert verify_certificate(InseparabilityCertificate(tuple(by_hand.get(k, 0) for k in range(61))), x, t)
+    assert verify_certificate(
+        InseparabilityCertificate(tuple(by_hand.get(k, 0) for k in range(61))), x, t
+    )
     by_hand[60] = 1
-    assert not verify_certificate(InseparabilityCertificate(tuple(by_hand.get(k, 0) for k in range(61))), x, t)
+    assert not verify_certificate(
+        InseparabilityCertificate(tuple(by_hand.get(k, 0) for k in range(61))), x, t
+    )
     assert not bool(train_perceptron(x, t, max_epochs=50).converged)
 
 
@@ -130,6 +136,8 @@ def test_hand_set_threshold_network_computes_xor():
     xf = jnp.asarray(x, jnp.float32)
     np.testing.assert_array_equal(net.apply(params, xf)[:, 0], t)
     hidden = net.forward(params, xf).activations[1]
-    np.testing.assert_array_equal(hidden, np.stack([x[:, 0] | x[:, 1], x[:, 0] & x[:, 1]], axis=1))   # OR, AND
+    np.testing.assert_array_equal(
+        hidden, np.stack([x[:, 0] | x[:, 1], x[:, 0] & x[:, 1]], axis=1)
+    )  # OR, AND
     with pytest.raises(ValueError, match="cannot train through layer 1"):
         net.check_trainable()

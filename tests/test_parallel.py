@@ -58,12 +58,15 @@ FOUR_DEVICES = textwrap.dedent("""
 
 
 def test_four_devices_match_one_device_within_1e_5():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    done = subprocess.run([sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
-    out = json.loads(line[len("RESULT "):])
+    out = json.loads(line[len("RESULT ") :])
     assert out["batch_devices"] == 4
     assert "multiple of 4" in out["uneven_error"]
     for name in ("full_batch", "full_batch_loss", "step", "step_loss"):
@@ -76,9 +79,20 @@ def test_a_one_device_mesh_runs_the_same_program(getkey):
     y = jnp.sum(x, axis=1, keepdims=True)
     params, key = net.init(getkey()), getkey()
     plain = fnn.fit(net, params, x, y, learning_rate=0.1, batch_size=4, num_epochs=3, key=key)
-    meshed = fnn.fit(net, params, x, y, learning_rate=0.1, batch_size=4, num_epochs=3, key=key,
-                     mesh=fnn.data_mesh(jax.devices()[:1]))
-    for a, b in zip(jax.tree_util.tree_leaves(plain.params), jax.tree_util.tree_leaves(meshed.params)):
+    meshed = fnn.fit(
+        net,
+        params,
+        x,
+        y,
+        learning_rate=0.1,
+        batch_size=4,
+        num_epochs=3,
+        key=key,
+        mesh=fnn.data_mesh(jax.devices()[:1]),
+    )
+    for a, b in zip(
+        jax.tree_util.tree_leaves(plain.params), jax.tree_util.tree_leaves(meshed.params)
+    ):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
 
 
@@ -87,7 +101,9 @@ def test_mesh_errors_name_the_problem(key):
     x, y = jnp.ones((8, 3)), jnp.ones((8, 1))
     devices = np.array(jax.devices()[:1])
     with pytest.raises(ValueError, match="'data'"):
-        fnn.fit(net, net.init(key), x, y, learning_rate=0.1, key=key, mesh=Mesh(devices, ("model",)))
+        fnn.fit(
+            net, net.init(key), x, y, learning_rate=0.1, key=key, mesh=Mesh(devices, ("model",))
+        )
     with pytest.raises(TypeError, match="Mesh"):
         fnn.fit(net, net.init(key), x, y, learning_rate=0.1, key=key, mesh="data")
     with pytest.raises(ValueError, match="learning_rate or optimizer"):

@@ -25,8 +25,15 @@ from functional_nn.playground.session import SessionStore
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
 
 # XOR on the plane with a 2-4-1 tanh network; the other tests reuse its compiled program
-XOR = {"data": "xor", "hidden": [4], "activation": "tanh", "noise": 0, "num_points": 200, "batch_size": 10,
-       "learning_rate": 1.0}
+XOR = {
+    "data": "xor",
+    "hidden": [4],
+    "activation": "tanh",
+    "noise": 0,
+    "num_points": 200,
+    "batch_size": 10,
+    "learning_rate": 1.0,
+}
 IDLE_S = 300.0
 
 
@@ -56,8 +63,12 @@ def server():
 def call(server, method: str, path: str, body=None, *, raw: bytes | None = None):
     """``(status, JSON answer)``; error statuses are returned, not raised."""
     data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(server.url.rstrip("/") + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server.url.rstrip("/") + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             payload = response.read()
@@ -75,7 +86,7 @@ def new_session(server, settings=XOR) -> dict:
 def test_the_page_and_its_files_are_served(server):
     with urllib.request.urlopen(server.url, timeout=30) as response:
         page = response.read().decode()
-    assert "<canvas id=\"surface\"" in page and "/static/playground.js" in page
+    assert '<canvas id="surface"' in page and "/static/playground.js" in page
     for name in ("playground.js", "playground.css"):
         with urllib.request.urlopen(f"{server.url}static/{name}", timeout=30) as response:
             assert response.status == 200 and len(response.read()) > 500
@@ -87,16 +98,18 @@ def test_a_session_trains_xor_to_zero_classification_error(server):
     frame = new_session(server)
     sid = frame["session"]
     assert frame["layer_sizes"] == [2, 4, 1] and frame["epoch"] == 0 and frame["updates"] == 0
-    assert frame["train_error"] > 0.2          # the random start does not already solve it
+    assert frame["train_error"] > 0.2  # the random start does not already solve it
     start = frame["test_loss"]
-    for _ in range(40):                        # at most 1000 epochs
+    for _ in range(40):  # at most 1000 epochs
         status, frame = call(server, "POST", f"/api/sessions/{sid}/advance", {"epochs": 25})
         assert status == 200, frame
         if frame["train_error"] == 0 and frame["test_error"] == 0:
             break
     assert frame["train_error"] == 0 and frame["test_error"] == 0, frame["epoch"]
     assert frame["test_loss"] < start / 4
-    assert frame["updates"] == frame["epoch"] * 10 == 10 * frame["history"]["epoch"][-1]   # m = 100, K = 10
+    assert (
+        frame["updates"] == frame["epoch"] * 10 == 10 * frame["history"]["epoch"][-1]
+    )  # m = 100, K = 10
     # the per-epoch history: one row per epoch, fetched from an index on
     status, tail = call(server, "GET", f"/api/sessions/{sid}?history_from={frame['epoch'] - 2}")
     assert tail["history"]["epoch"] == [frame["epoch"] - 2, frame["epoch"] - 1, frame["epoch"]]
@@ -110,8 +123,12 @@ def test_a_changed_learning_rate_or_schedule_does_not_retrace(server):
     sid = new_session(server)["session"]
     assert call(server, "POST", f"/api/sessions/{sid}/advance", {"updates": 3})[0] == 200
     traces = engine.TRACE_COUNTS["advance"]
-    for change in ({"learning_rate": 0.05}, {"schedule": "inverse_time", "c1": 2.0, "c2": 4.0},
-                   {"c1": 3.0}, {"method": "manual"}):
+    for change in (
+        {"learning_rate": 0.05},
+        {"schedule": "inverse_time", "c1": 2.0, "c2": 4.0},
+        {"c1": 3.0},
+        {"method": "manual"},
+    ):
         status, frame = call(server, "POST", f"/api/sessions/{sid}/settings", change)
         assert status == 200 and frame["restarted"] is False, frame
         status, frame = call(server, "POST", f"/api/sessions/{sid}/advance", {"updates": 5})
@@ -124,27 +141,54 @@ def test_a_changed_learning_rate_or_schedule_does_not_retrace(server):
     assert traces >= 1 and engine._advance_fn(session.program)._cache_size() == 1
 
 
-@pytest.mark.parametrize("method, path, body, status, words", [
-    ("POST", "/api/sessions", {"hidden": [4, 0]}, 400, ["hidden", "1 to 16 units", "0"]),
-    ("POST", "/api/sessions", {"learning_rate": -1}, 400, ["learning_rate", "-1"]),
-    ("POST", "/api/sessions", {"hidden": [2] * 20}, 400, ["at most 6 hidden layers", "20"]),
-    ("POST", "/api/sessions", b'{"hidden": [4', 400, ["must be JSON"]),
-    ("POST", "/api/sessions", b"[1, 2]", 400, ["JSON object", "list"]),
-    ("POST", "/api/sessions", {"width": 3}, 400, ["unknown setting 'width'"]),
-    ("POST", "/api/sessions", {"activation": "softmax"}, 400, ["activation must be one of", "softmax"]),
-    ("POST", "/api/sessions", {"learning_rate": "fast"}, 400, ["learning_rate must be a number", "fast"]),
-    ("POST", "/api/sessions", {"batch_size": 1000}, 400, ["batch_size", "at most the 150 training points"]),
-    ("POST", "/api/sessions", {"noise": float("inf")}, 400, ["must be JSON"]),  # Infinity is not JSON
-    ("POST", "/api/sessions", b"x" * 70_000, 413, ["at most 65536 bytes"]),
-    ("GET", "/api/sessions", None, 405, ["use POST"]),
-    ("GET", "/api/sessions/0123456789abcdef", None, 404, ["no session 0123456789abcdef"]),
-    ("GET", "/api/nothing", None, 404, ["no such page"]),
-    ("GET", "/static/../server.py", None, 404, ["no such file"]),
-])
+@pytest.mark.parametrize(
+    "method, path, body, status, words",
+    [
+        ("POST", "/api/sessions", {"hidden": [4, 0]}, 400, ["hidden", "1 to 16 units", "0"]),
+        ("POST", "/api/sessions", {"learning_rate": -1}, 400, ["learning_rate", "-1"]),
+        ("POST", "/api/sessions", {"hidden": [2] * 20}, 400, ["at most 6 hidden layers", "20"]),
+        ("POST", "/api/sessions", b'{"hidden": [4', 400, ["must be JSON"]),
+        ("POST", "/api/sessions", b"[1, 2]", 400, ["JSON object", "list"]),
+        ("POST", "/api/sessions", {"width": 3}, 400, ["unknown setting 'width'"]),
+        (
+            "POST",
+            "/api/sessions",
+            {"activation": "softmax"},
+            400,
+            ["activation must be one of", "softmax"],
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            {"learning_rate": "fast"},
+            400,
+            ["learning_rate must be a number", "fast"],
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            {"batch_size": 1000},
+            400,
+            ["batch_size", "at most the 150 training points"],
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            {"noise": float("inf")},
+            400,
+            ["must be JSON"],
+        ),  # Infinity is not JSON
+        ("POST", "/api/sessions", b"x" * 70_000, 413, ["at most 65536 bytes"]),
+        ("GET", "/api/sessions", None, 405, ["use POST"]),
+        ("GET", "/api/sessions/0123456789abcdef", None, 404, ["no session 0123456789abcdef"]),
+        ("GET", "/api/nothing", None, 404, ["no such page"]),
+        ("GET", "/static/../server.py", None, 404, ["no such file"]),
+    ],
+)
 def test_bad_requests_get_a_4xx_and_a_message(server, capfd, method, path, body, status, words):
     raw = body if isinstance(body, bytes) else None
     if body is not None and raw is None:
-        raw = json.dumps(body).encode()          # json.dumps writes inf as Infinity, which JSON refuses
+        raw = json.dumps(body).encode()  # json.dumps writes inf as Infinity, which JSON refuses
     got, answer = call(server, method, path, raw=raw)
     assert got == status, answer
     for word in words:
@@ -154,9 +198,13 @@ def test_bad_requests_get_a_4xx_and_a_message(server, capfd, method, path, body,
 
 def test_bad_requests_to_a_session_leave_it_usable(server, capfd):
     sid = new_session(server)["session"]
-    for body, words in (({}, ["exactly one of"]), ({"updates": 0}, ["updates", "[1, 100000]"]),
-                        ({"seconds": "1"}, ["seconds"]), ({"epochs": 1, "updates": 1}, ["exactly one of"]),
-                        ({"steps": 1}, ["unknown field 'steps'"])):
+    for body, words in (
+        ({}, ["exactly one of"]),
+        ({"updates": 0}, ["updates", "[1, 100000]"]),
+        ({"seconds": "1"}, ["seconds"]),
+        ({"epochs": 1, "updates": 1}, ["exactly one of"]),
+        ({"steps": 1}, ["unknown field 'steps'"]),
+    ):
         status, answer = call(server, "POST", f"/api/sessions/{sid}/advance", body)
         assert status == 400 and all(w in answer["error"] for w in words), answer
     status, answer = call(server, "POST", f"/api/sessions/{sid}/settings", {"hidden": [64]})
@@ -172,20 +220,30 @@ def test_bad_requests_to_a_session_leave_it_usable(server, capfd):
 
 def test_two_sessions_do_not_interfere(server):
     a, b = new_session(server), new_session(server)
-    assert a["session"] != b["session"] and a["weights"] == b["weights"]   # same seed, same start
+    assert a["session"] != b["session"] and a["weights"] == b["weights"]  # same seed, same start
     call(server, "POST", f"/api/sessions/{a['session']}/settings", {"learning_rate": 0.2})
     _, a5 = call(server, "POST", f"/api/sessions/{a['session']}/advance", {"epochs": 5})
     _, b0 = call(server, "GET", f"/api/sessions/{b['session']}")
-    assert b0["updates"] == 0 and b0["weights"] == b["weights"] and b0["settings"]["learning_rate"] == 1.0
+    assert (
+        b0["updates"] == 0
+        and b0["weights"] == b["weights"]
+        and b0["settings"]["learning_rate"] == 1.0
+    )
     _, b5 = call(server, "POST", f"/api/sessions/{b['session']}/advance", {"epochs": 5})
-    assert a5["updates"] == b5["updates"] == 50 and a5["weights"] != b5["weights"]  # different rates
+    assert (
+        a5["updates"] == b5["updates"] == 50 and a5["weights"] != b5["weights"]
+    )  # different rates
     call(server, "POST", f"/api/sessions/{b['session']}/settings", {"learning_rate": 0.2})
     _, b10 = call(server, "POST", f"/api/sessions/{b['session']}/reset", {"seed": 0})
     _, b15 = call(server, "POST", f"/api/sessions/{b['session']}/advance", {"epochs": 5})
-    assert b10["updates"] == 0 and b15["weights"] == a5["weights"]      # the same run, bit for bit
+    assert b10["updates"] == 0 and b15["weights"] == a5["weights"]  # the same run, bit for bit
     # a reset without a seed takes the next one: new data and new weights
     _, fresh = call(server, "POST", f"/api/sessions/{a['session']}/reset", {})
-    assert fresh["settings"]["seed"] == 1 and fresh["updates"] == 0 and fresh["weights"] != a["weights"]
+    assert (
+        fresh["settings"]["seed"] == 1
+        and fresh["updates"] == 0
+        and fresh["weights"] != a["weights"]
+    )
     assert call(server, "DELETE", f"/api/sessions/{a['session']}")[0] == 204
     assert call(server, "GET", f"/api/sessions/{a['session']}")[0] == 404
     assert call(server, "GET", f"/api/sessions/{b['session']}")[0] == 200
@@ -195,13 +253,13 @@ def test_an_idle_session_is_freed(server):
     store = server.store
     busy, idle = new_session(server)["session"], new_session(server)["session"]
     store.clock.offset += IDLE_S / 2
-    assert call(server, "GET", f"/api/sessions/{busy}")[0] == 200         # used: its idle time restarts
+    assert call(server, "GET", f"/api/sessions/{busy}")[0] == 200  # used: its idle time restarts
     store.clock.offset += IDLE_S / 2 + 1
     assert set(store.reap()) >= {idle} and idle not in store.ids() and busy in store.ids()
     status, answer = call(server, "POST", f"/api/sessions/{idle}/advance", {"updates": 1})
     assert status == 404 and "freed after being idle" in answer["error"]
     store.clock.offset += IDLE_S + 1
-    assert call(server, "GET", f"/api/sessions/{busy}")[0] == 404           # freed on the next request
+    assert call(server, "GET", f"/api/sessions/{busy}")[0] == 404  # freed on the next request
     assert busy not in store.ids()
 
 
@@ -231,8 +289,10 @@ def test_a_non_finite_step_stops_the_run_and_keeps_the_last_params():
     kept = jax.device_get(s.state.params)
     assert s.advance(updates=20)["updates"] == 0
     assert bool(s.state.diverged) and s.updates == 3
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(jax.tree.leaves(kept),
-                                                                    jax.tree.leaves(s.state.params)))
+    assert all(
+        np.array_equal(a, b, equal_nan=True)
+        for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(s.state.params))
+    )
     assert s.frame()["diverged"] is True and s.advance(updates=5)["updates"] == 0
 
 
@@ -248,37 +308,77 @@ def test_settings_are_checked_at_the_boundary():
 
 # --- the command ------------------------------------------------------------------------------
 
+
 def test_playground_help_and_bad_flags(capsys):
     assert main(["playground", "--help"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: functional-nn playground") and "--export" in out and "--open" in out
+    assert (
+        out.startswith("usage: functional-nn playground") and "--export" in out and "--open" in out
+    )
     assert main(["playground", "--export", "x.html", "--hidden", "4,0"]) == 2
     assert "hidden" in capsys.readouterr().err
 
 
 def test_export_through_the_command(tmp_path, capsys):
     path = tmp_path / "demo.html"
-    code = main(["playground", "--export", str(path), "--data", "xor", "--hidden", "4", "--activation", "tanh",
-                 "--noise", "0", "--points", "200", "--batch-size", "10", "--learning-rate", "1", "--epochs", "4",
-                 "--frames", "3", "--sweep", "learning_rate=0.5,1"])
+    code = main(
+        [
+            "playground",
+            "--export",
+            str(path),
+            "--data",
+            "xor",
+            "--hidden",
+            "4",
+            "--activation",
+            "tanh",
+            "--noise",
+            "0",
+            "--points",
+            "200",
+            "--batch-size",
+            "10",
+            "--learning-rate",
+            "1",
+            "--epochs",
+            "4",
+            "--frames",
+            "3",
+            "--sweep",
+            "learning_rate=0.5,1",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert str(path) in capsys.readouterr().out
     page = path.read_text()
-    data = json.loads(page.split('<script type="application/json" id="frames">')[1].split("</script>")[0])
+    data = json.loads(
+        page.split('<script type="application/json" id="frames">')[1].split("</script>")[0]
+    )
     assert [m["label"] for m in data["members"]] == ["learning_rate = 0.5", "learning_rate = 1"]
     assert [f["epoch"] for f in data["members"][0]["frames"]] == [0, 2, 4]
 
 
 def test_the_command_serves_on_a_free_port_and_stops_on_ctrl_c():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    with subprocess.Popen([sys.executable, "-m", "functional_nn.cli", "playground"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env) as process:
+    with subprocess.Popen(
+        [sys.executable, "-m", "functional_nn.cli", "playground"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as process:
         try:
             line = process.stdout.readline()
             assert "serving on http://127.0.0.1:" in line, line
             url = line.split("serving on ")[1].split()[0]
             with urllib.request.urlopen(url + "api/options", timeout=30) as response:
-                assert json.loads(response.read())["data"] == ["xor", "circles", "spirals", "gaussians", "moons"]
+                assert json.loads(response.read())["data"] == [
+                    "xor",
+                    "circles",
+                    "spirals",
+                    "gaussians",
+                    "moons",
+                ]
             process.send_signal(signal.SIGINT)
             _, err = process.communicate(timeout=30)
             assert process.returncode == 130 and "Traceback" not in err, err

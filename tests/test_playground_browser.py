@@ -25,7 +25,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "out" / "playground"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-WAIT_S = 120.0  # bound on every wait in the page (a cold gradient check on a loaded machine takes ~30 s)
+WAIT_S = (
+    120.0  # bound on every wait in the page (a cold gradient check on a loaded machine takes ~30 s)
+)
 
 
 def find_chromium() -> str | None:
@@ -43,29 +45,57 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="fnn-chromium-")
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
-        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-extensions", "--disable-dev-shm-usage", "--mute-audio", "--hide-scrollbars",
-                f"--user-data-dir={self.profile}", "--remote-debugging-pipe", "about:blank"]
+        args = [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--disable-dev-shm-usage",
+            "--mute-audio",
+            "--hide-scrollbars",
+            f"--user-data-dir={self.profile}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         # posix_spawn, not fork: JAX's threads make a fork unsafe. The child gets the pipes as fds 3
         # (commands) and 4 (answers); its own ends close here.
-        self.pid = os.posix_spawn(executable, args, os.environ, file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_DUP2, to_chrome_r, 3),
-            (os.POSIX_SPAWN_DUP2, from_chrome_w, 4),
-        ])
+        self.pid = os.posix_spawn(
+            executable,
+            args,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, to_chrome_r, 3),
+                (os.POSIX_SPAWN_DUP2, from_chrome_w, 4),
+            ],
+        )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
         self._next_id = 0
         self._lock = threading.Lock()
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         self.send("Page.enable", session=True)
 
-    def send(self, method: str, params: dict | None = None, *, session: bool = False, timeout: float = WAIT_S):
+    def send(
+        self,
+        method: str,
+        params: dict | None = None,
+        *,
+        session: bool = False,
+        timeout: float = WAIT_S,
+    ):
         with self._lock:
             self._next_id += 1
             message = {"id": self._next_id, "method": method, "params": params or {}}
@@ -100,8 +130,11 @@ class Browser:
         self.send("Page.navigate", {"url": url}, session=True)
 
     def evaluate(self, expression: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True}, session=True)
+        result = self.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=True,
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -121,8 +154,11 @@ class Browser:
             time.sleep(every)
 
     def screenshot(self, path: Path, width: int, height: int) -> Path:
-        self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                                                         "deviceScaleFactor": 1, "mobile": False}, session=True)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
         data = self.send("Page.captureScreenshot", {"format": "png"}, session=True)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
@@ -154,8 +190,11 @@ class Browser:
 def browser():
     executable = find_chromium()
     if executable is None:
-        message = ("no Chromium found (looked for " + ", ".join(CHROMIUM_NAMES) +
-                   "); install it, e.g. apt-get install chromium")
+        message = (
+            "no Chromium found (looked for "
+            + ", ".join(CHROMIUM_NAMES)
+            + "); install it, e.g. apt-get install chromium"
+        )
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{message}: CI must run the browser tests")
         pytest.skip(message)
@@ -216,8 +255,17 @@ def test_page_trains_two_circles_in_chromium(browser, server):
       const rows = [...document.querySelectorAll('#gradcheck-rows tr')];
       return rows.length ? rows.map(r => [r.cells[0].textContent, r.cells[9].textContent]) : null;
     })()""")
-    assert rows == [[name, "good"] for name in ("params[0].w", "params[0].b", "params[1].w", "params[1].b",
-                                                "delta[0]", "delta[1]")]
+    assert rows == [
+        [name, "good"]
+        for name in (
+            "params[0].w",
+            "params[0].b",
+            "params[1].w",
+            "params[1].b",
+            "delta[0]",
+            "delta[1]",
+        )
+    ]
     assert "OK" in browser.evaluate("document.getElementById('gradcheck-title').textContent")
     # a bad value typed into the page: a clear message on the page, the run kept
     message = browser.evaluate("""(async () => {
@@ -234,8 +282,15 @@ def test_export_opens_and_shows_first_and_last_frame(browser, tmp_path):
     from functional_nn.playground.export import export_html
     from functional_nn.playground.settings import parse_settings
 
-    settings = parse_settings({"data": "circles", "num_points": 200, "hidden": [4], "activation": "tanh",
-                               "batch_size": 10})
+    settings = parse_settings(
+        {
+            "data": "circles",
+            "num_points": 200,
+            "hidden": [4],
+            "activation": "tanh",
+            "batch_size": 10,
+        }
+    )
     path = export_html(tmp_path / "demo.html", settings, epochs=30, frames=4)
     html = path.read_text()
     assert "<script src" not in html and "http://" not in html.replace("http://www.w3.org", "")
@@ -246,8 +301,14 @@ def test_export_opens_and_shows_first_and_last_frame(browser, tmp_path):
     for canvas in ("first", "last", "surface"):
         assert browser.evaluate(SURFACE_PIXELS.replace("'surface'", f"'{canvas}'")) > 5, canvas
     # the slider shows each frame: the first one, then the last
-    assert browser.evaluate("FNNViewer.show(0, 0), document.getElementById('epoch').textContent") == "0"
-    assert browser.evaluate("FNNViewer.show(0, 3), document.getElementById('epoch').textContent") == "30"
+    assert (
+        browser.evaluate("FNNViewer.show(0, 0), document.getElementById('epoch').textContent")
+        == "0"
+    )
+    assert (
+        browser.evaluate("FNNViewer.show(0, 3), document.getElementById('epoch').textContent")
+        == "30"
+    )
     browser.screenshot(OUT / "export.png", 1100, 760)
 
 
@@ -264,22 +325,32 @@ def measure(seconds: float = 10.0) -> None:
     b = Browser(find_chromium())
     first_ms = "Number(document.getElementById('first-frame-ms').textContent.split(' ')[0]) || null"
     try:
-        print("batch   play→surface (cold, first compile)   play→surface (warm)   updates/s   epochs/s")
+        print(
+            "batch   play→surface (cold, first compile)   play→surface (warm)   updates/s   epochs/s"
+        )
         for batch in ("1", "10", "all"):
-            b.goto(f"{srv.url}?data=circles&hidden=8,8&activation=tanh&batch_size={batch}&learning_rate=0.03&play=1")
+            b.goto(
+                f"{srv.url}?data=circles&hidden=8,8&activation=tanh&batch_size={batch}&learning_rate=0.03&play=1"
+            )
             cold = b.wait_for(first_ms)
             time.sleep(seconds)
             ups = b.evaluate("Number(document.getElementById('ups').dataset.value)")
             epochs0 = b.evaluate("Number(document.getElementById('epoch').textContent)")
             time.sleep(2.0)
-            eps = (b.evaluate("Number(document.getElementById('epoch').textContent)") - epochs0) / 2.0
-            b.evaluate("document.getElementById('play').click()")          # pause
+            eps = (
+                b.evaluate("Number(document.getElementById('epoch').textContent)") - epochs0
+            ) / 2.0
+            b.evaluate("document.getElementById('play').click()")  # pause
             b.wait_for("document.getElementById('play').textContent === 'play'")
             time.sleep(0.5)
-            b.evaluate("document.getElementById('first-frame-ms').textContent = '–'; "
-                       "document.getElementById('play').click()")
+            b.evaluate(
+                "document.getElementById('first-frame-ms').textContent = '–'; "
+                "document.getElementById('play').click()"
+            )
             warm = b.wait_for(first_ms)
-            print(f"{batch:<7} {cold:>10.0f} ms {'':<26} {warm:>6.0f} ms {'':<10} {ups:>9.0f}   {eps:>8.1f}")
+            print(
+                f"{batch:<7} {cold:>10.0f} ms {'':<26} {warm:>6.0f} ms {'':<10} {ups:>9.0f}   {eps:>8.1f}"
+            )
     finally:
         b.close()
         srv.shutdown()

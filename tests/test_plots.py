@@ -90,11 +90,14 @@ def test_decision_boundary_with_one_sigmoid_output_and_a_real_network(key):
     assert len(fig.axes) == 2  # the plot and the P(class 1) colour bar
 
 
-@pytest.mark.parametrize("x, y, match", [
-    (np.zeros((4, 3)), np.zeros(4, int), r"shape \(n, 2\)"),
-    (np.zeros((4, 2)), np.zeros(3, int), "n=4"),
-    (np.zeros((4, 2)), np.array([0.5, 1.0, 0.0, 1.0]), "class labels"),
-])
+@pytest.mark.parametrize(
+    "x, y, match",
+    [
+        (np.zeros((4, 3)), np.zeros(4, int), r"shape \(n, 2\)"),
+        (np.zeros((4, 2)), np.zeros(3, int), "n=4"),
+        (np.zeros((4, 2)), np.array([0.5, 1.0, 0.0, 1.0]), "class labels"),
+    ],
+)
 def test_decision_boundary_rejects_bad_data(x, y, match):
     with pytest.raises(ValueError, match=match):
         plots.decision_boundary(lambda g: np.zeros((g.shape[0], 2)), x, y, resolution=5)
@@ -102,12 +105,15 @@ def test_decision_boundary_rejects_bad_data(x, y, match):
 
 def test_decision_boundary_rejects_a_predict_of_the_wrong_shape():
     with pytest.raises(ValueError, match="predict must map"):
-        plots.decision_boundary(lambda g: np.zeros((3, 2)), np.zeros((4, 2)), np.zeros(4, int), resolution=5)
+        plots.decision_boundary(
+            lambda g: np.zeros((3, 2)), np.zeros((4, 2)), np.zeros(4, int), resolution=5
+        )
 
 
 def test_activation_functions_draw_the_hand_derivatives(tmp_path):
-    fig = plots.activation_functions(("sigmoid", "relu"), x_range=(-2.0, 2.0), num_points=5,
-                                     path=tmp_path / "act.svg")
+    fig = plots.activation_functions(
+        ("sigmoid", "relu"), x_range=(-2.0, 2.0), num_points=5, path=tmp_path / "act.svg"
+    )
     sig, relu = fig.axes[:2]
     assert sig.get_title() == "sigmoid"
     xs = np.linspace(-2.0, 2.0, 5)
@@ -144,7 +150,11 @@ def test_gradient_norms_bars_for_a_snapshot_and_lines_over_time():
 
 
 def test_learning_rate_comparison_marks_divergence():
-    runs = {0.01: [1.0, 0.9, 0.8], 0.1: {"train_loss": [1.0, 0.5, 0.2]}, 10.0: [1.0, np.inf, np.nan]}
+    runs = {
+        0.01: [1.0, 0.9, 0.8],
+        0.1: {"train_loss": [1.0, 0.5, 0.2]},
+        10.0: [1.0, np.inf, np.nan],
+    }
     fig = plots.learning_rate_comparison(runs)
     curves, finals = fig.axes
     assert "α = 10 (diverged)" in _lines(curves)
@@ -155,7 +165,9 @@ def test_learning_rate_comparison_marks_divergence():
 
 
 def test_learning_rate_comparison_with_labels_and_bad_input():
-    fig = plots.learning_rate_comparison({"constant": [1.0, 0.5], "c1/(k+c2)": [1.0, 0.4]}, log_scale=False)
+    fig = plots.learning_rate_comparison(
+        {"constant": [1.0, 0.5], "c1/(k+c2)": [1.0, 0.4]}, log_scale=False
+    )
     assert len(fig.axes) == 1
     with pytest.raises(ValueError, match="no 'val_loss'"):
         plots.learning_rate_comparison({0.1: {"train_loss": [1.0]}}, metric="val_loss")

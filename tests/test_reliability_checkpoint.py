@@ -42,7 +42,9 @@ def test_checkpoint_path_names_steps(tmp_path):
             fnn.checkpoint_path(tmp_path, bad)
 
 
-def test_latest_skips_every_kind_of_bad_file_and_the_previous_checkpoint_loads(tmp_path, params, monkeypatch):
+def test_latest_skips_every_kind_of_bad_file_and_the_previous_checkpoint_loads(
+    tmp_path, params, monkeypatch
+):
     good = fnn.save_checkpoint_step(tmp_path, 2, params, metadata={"note": "good"})
     assert fnn.load_checkpoint(good).metadata == {"note": "good", "step": 2}
     content = good.read_bytes()
@@ -52,7 +54,9 @@ def test_latest_skips_every_kind_of_bad_file_and_the_previous_checkpoint_loads(t
         fnn.save_checkpoint_step(tmp_path, 3, params)
     monkeypatch.undo()
     assert not fnn.checkpoint_path(tmp_path, 3).exists()
-    (tmp_path / ".ckpt_000007.npz.abc123.tmp").write_bytes(content[:100])  # what a SIGKILL leaves behind
+    (tmp_path / ".ckpt_000007.npz.abc123.tmp").write_bytes(
+        content[:100]
+    )  # what a SIGKILL leaves behind
     fnn.checkpoint_path(tmp_path, 4).write_bytes(content[: len(content) // 2])  # truncated
     np.savez(fnn.checkpoint_path(tmp_path, 5), w=np.ones(2))  # an .npz, not a checkpoint
     fnn.checkpoint_path(tmp_path, 6).write_bytes(b"")  # empty
@@ -66,8 +70,13 @@ def test_latest_skips_every_kind_of_bad_file_and_the_previous_checkpoint_loads(t
     assert isinstance(latest, fnn.LatestCheckpoint)
     assert latest.path == good and latest.step == 2
     skipped = {p.name: why for p, why in latest.skipped}
-    assert set(skipped) == {".ckpt_000007.npz.abc123.tmp", "ckpt_000004.npz", "ckpt_000005.npz",
-                            "ckpt_000006.npz", "ckpt_000008.npz"}
+    assert set(skipped) == {
+        ".ckpt_000007.npz.abc123.tmp",
+        "ckpt_000004.npz",
+        "ckpt_000005.npz",
+        "ckpt_000006.npz",
+        "ckpt_000008.npz",
+    }
     assert "temporary" in skipped[".ckpt_000007.npz.abc123.tmp"]
     assert "not a functional_nn checkpoint" in skipped["ckpt_000005.npz"]
     assert all("ckpt_00000" in why for name, why in skipped.items() if not name.startswith("."))
@@ -78,7 +87,9 @@ def test_latest_skips_every_kind_of_bad_file_and_the_previous_checkpoint_loads(t
 
 def test_no_loadable_checkpoint_is_a_clear_error(tmp_path, params):
     assert fnn.latest_checkpoint(tmp_path) == fnn.LatestCheckpoint(None, None, ())
-    with pytest.raises(FileNotFoundError, match="no loadable checkpoint .*no ckpt_<step>.npz files"):
+    with pytest.raises(
+        FileNotFoundError, match="no loadable checkpoint .*no ckpt_<step>.npz files"
+    ):
         fnn.load_latest(tmp_path)
     fnn.checkpoint_path(tmp_path, 1).write_bytes(b"PK\x03\x04")
     with pytest.raises(FileNotFoundError, match="ckpt_000001.npz: .*corrupt or truncated"):
@@ -92,8 +103,11 @@ def test_no_loadable_checkpoint_is_a_clear_error(tmp_path, params):
 def test_latest_refuses_another_architecture_instead_of_falling_back(tmp_path, params):
     fnn.save_checkpoint_step(tmp_path, 1, params)
     fnn.save_checkpoint_step(tmp_path, 2, fnn.MLP((2, 5, 1)).init(jax.random.key(1)))
-    with pytest.raises(fnn.CheckpointError, match=r"ckpt_000002.npz: leaf params/0/w has shape \(2, 5\) in the "
-                                                  r"checkpoint, like= expects \(2, 3\)"):
+    with pytest.raises(
+        fnn.CheckpointError,
+        match=r"ckpt_000002.npz: leaf params/0/w has shape \(2, 5\) in the "
+        r"checkpoint, like= expects \(2, 3\)",
+    ):
         fnn.load_latest(tmp_path, like=params)
     deeper = fnn.MLP((2, 3, 3, 1)).init(jax.random.key(2))
     with pytest.raises(fnn.CheckpointError, match=r"different structure .*params/2/w"):
@@ -122,8 +136,19 @@ def _specials(dtype) -> np.ndarray:
     """±0, subnormals, the extremes, ±inf and two NaNs with distinct bits (a payload, a negative sign)."""
     info = ml_dtypes.finfo(dtype)
     tiny = float(info.smallest_subnormal)
-    values = [0.0, -0.0, tiny, -tiny, tiny * 3, float(info.tiny), float(info.max), -float(info.max),
-              np.inf, -np.inf, 1.0 / 3.0]
+    values = [
+        0.0,
+        -0.0,
+        tiny,
+        -tiny,
+        tiny * 3,
+        float(info.tiny),
+        float(info.max),
+        -float(info.max),
+        np.inf,
+        -np.inf,
+        1.0 / 3.0,
+    ]
     array = np.array(values, np.float64).astype(dtype)
     bits = np.dtype(f"uint{8 * array.dtype.itemsize}")
     quiet = int(np.array([np.nan], np.float64).astype(dtype).view(bits)[0])
@@ -131,26 +156,39 @@ def _specials(dtype) -> np.ndarray:
     return np.concatenate([array, nans.view(array.dtype)])
 
 
-@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32, np.float64],
-                         ids=["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize(
+    "dtype",
+    [np.float16, ml_dtypes.bfloat16, np.float32, np.float64],
+    ids=["float16", "bfloat16", "float32", "float64"],
+)
 def test_round_trip_keeps_negative_zero_subnormals_and_nan_payloads(tmp_path, dtype):
     array = _specials(dtype)
-    assert np.signbit(array[1]) and array[2] != 0 and abs(array[2]) < np.asarray(array[5])  # a real subnormal
+    assert (
+        np.signbit(array[1]) and array[2] != 0 and abs(array[2]) < np.asarray(array[5])
+    )  # a real subnormal
     tree = {"host": array, "matrix": array.reshape(1, -1).repeat(2, axis=0)}
     path = fnn.save_checkpoint(tmp_path / "s.npz", tree, opt_state=(array,), history={"h": array})
     loaded = fnn.load_checkpoint(path)
-    for leaf in (loaded.params["host"], loaded.params["matrix"][1], loaded.opt_state[0], loaded.history["h"]):
+    for leaf in (
+        loaded.params["host"],
+        loaded.params["matrix"][1],
+        loaded.opt_state[0],
+        loaded.history["h"],
+    ):
         assert _bits(leaf) == _bits(array)
     if dtype != np.float64:  # jax arrays through like=: the bits the device holds come back
         device = jax.tree.map(jnp.asarray, tree)
-        restored = fnn.load_checkpoint(fnn.save_checkpoint(tmp_path / "j.npz", device), like=device).params
+        restored = fnn.load_checkpoint(
+            fnn.save_checkpoint(tmp_path / "j.npz", device), like=device
+        ).params
         assert isinstance(restored["host"], jax.Array)
         _assert_bit_equal(jax.tree.map(np.asarray, restored), jax.tree.map(np.asarray, device))
     else:
         with float64_mode():
             device = jnp.asarray(array)
-            restored = fnn.load_checkpoint(fnn.save_checkpoint(tmp_path / "j.npz", {"a": device}),
-                                           like={"a": device}).params["a"]
+            restored = fnn.load_checkpoint(
+                fnn.save_checkpoint(tmp_path / "j.npz", {"a": device}), like={"a": device}
+            ).params["a"]
             assert restored.dtype == jnp.float64 and _bits(restored) == _bits(array)
 
 
@@ -180,20 +218,37 @@ def test_resume_from_a_checkpoint_gives_the_uninterrupted_bits(tmp_path, key, se
     straight = fnn.fit(net, params, x, y, num_epochs=6, **common)
 
     first = fnn.fit(net, params, x, y, num_epochs=3, **common)
-    fnn.save_checkpoint_step(tmp_path, 3, first.params, network=net, opt_state=first.opt_state,
-                             history=first.history)
+    fnn.save_checkpoint_step(
+        tmp_path, 3, first.params, network=net, opt_state=first.opt_state, history=first.history
+    )
     saved, found = fnn.load_latest(tmp_path)
     assert found.step == 3 and saved.network == net
-    resumed = fnn.fit(saved.network, saved.params, x, y, num_epochs=6, opt_state=saved.opt_state,
-                      initial_epoch=found.step, **common)
+    resumed = fnn.fit(
+        saved.network,
+        saved.params,
+        x,
+        y,
+        num_epochs=6,
+        opt_state=saved.opt_state,
+        initial_epoch=found.step,
+        **common,
+    )
 
-    _assert_bit_equal(jax.tree.map(np.asarray, resumed.params), jax.tree.map(np.asarray, straight.params))
-    _assert_bit_equal(jax.tree.map(np.asarray, resumed.opt_state), jax.tree.map(np.asarray, straight.opt_state))
+    _assert_bit_equal(
+        jax.tree.map(np.asarray, resumed.params), jax.tree.map(np.asarray, straight.params)
+    )
+    _assert_bit_equal(
+        jax.tree.map(np.asarray, resumed.opt_state), jax.tree.map(np.asarray, straight.opt_state)
+    )
     assert resumed.stopped_epoch == 6 and resumed.num_updates == straight.num_updates
-    np.testing.assert_array_equal(np.concatenate([saved.history["train_loss"], resumed.history["train_loss"]]),
-                                  straight.history["train_loss"])
+    np.testing.assert_array_equal(
+        np.concatenate([saved.history["train_loss"], resumed.history["train_loss"]]),
+        straight.history["train_loss"],
+    )
     if "learning_rate" in straight.history:  # the schedule's k continued: the same α per epoch
-        np.testing.assert_array_equal(resumed.history["learning_rate"], straight.history["learning_rate"][3:])
+        np.testing.assert_array_equal(
+            resumed.history["learning_rate"], straight.history["learning_rate"][3:]
+        )
     if optimizer is not None:  # the resumed Adam really continued from the saved moments and count
         assert int(resumed.opt_state[0].count) == straight.num_updates
 
@@ -209,14 +264,33 @@ def test_resume_arguments_are_checked(params, key):
         fnn.fit(net, params, x, y, learning_rate=0.1, initial_epoch=1.0, **common)
     adam = optax.adam(1e-2)
     with pytest.raises(ValueError, match="opt_state must have the structure of optimizer.init"):
-        fnn.fit(net, params, x, y, optimizer=adam, opt_state=optax.sgd(0.1, momentum=0.9).init(params), **common)
+        fnn.fit(
+            net,
+            params,
+            x,
+            y,
+            optimizer=adam,
+            opt_state=optax.sgd(0.1, momentum=0.9).init(params),
+            **common,
+        )
     with pytest.raises(ValueError, match="opt_state must have the structure"):
         fnn.fit(net, params, x, y, learning_rate=0.1, opt_state=adam.init(params), **common)
-    wrong = jax.tree.map(lambda a: a.astype(jnp.float16) if a.dtype == jnp.float32 else a, adam.init(params))
-    with pytest.raises(ValueError, match=r"opt_state\[0\]\.mu\[0\]\.w must be float32\[2, 3\] .*got float16\[2, 3\]"):
+    wrong = jax.tree.map(
+        lambda a: a.astype(jnp.float16) if a.dtype == jnp.float32 else a, adam.init(params)
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"opt_state\[0\]\.mu\[0\]\.w must be float32\[2, 3\] .*got float16\[2, 3\]",
+    ):
         fnn.fit(net, params, x, y, optimizer=adam, opt_state=wrong, **common)
-    with pytest.raises(ValueError, match="opt_state must have the structure"):  # learning_rate= is fnn.sgd's state
+    with pytest.raises(
+        ValueError, match="opt_state must have the structure"
+    ):  # learning_rate= is fnn.sgd's state
         fnn.fit(net, params, x, y, learning_rate=0.1, opt_state=(), **common)
     result = fnn.fit(net, params, x, y, learning_rate=0.1, initial_epoch=2, **common)
-    assert result.stopped_epoch == 3 and len(result.history["train_loss"]) == 1 and result.num_updates == 3
+    assert (
+        result.stopped_epoch == 3
+        and len(result.history["train_loss"]) == 1
+        and result.num_updates == 3
+    )
     assert int(result.opt_state.count) == 3  # the schedule's k continued from 2 epochs of 1 update

@@ -38,25 +38,49 @@ def assert_runs_equal(a: fnn.FitResult, b: fnn.FitResult):
     assert a.message == b.message
 
 
-@pytest.mark.parametrize("batch_size, rate", [
-    (1, dict(learning_rate=0.05)),                       # SGD
-    (4, dict(optimizer=optax.adam(0.01))),               # mini-batch, with optimizer state
-    (5, dict(learning_rate=0.1)),                        # mini-batch with a padded last batch
-    (None, dict(optimizer=optax.sgd(0.1, momentum=0.9))),  # full batch
-])
+@pytest.mark.parametrize(
+    "batch_size, rate",
+    [
+        (1, dict(learning_rate=0.05)),  # SGD
+        (4, dict(optimizer=optax.adam(0.01))),  # mini-batch, with optimizer state
+        (5, dict(learning_rate=0.1)),  # mini-batch with a padded last batch
+        (None, dict(optimizer=optax.sgd(0.1, momentum=0.9))),  # full batch
+    ],
+)
 def test_the_same_key_gives_bit_identical_runs(batch_size, rate, getkey):
     x, y = problem(getkey())
     params, key = NET.init(getkey()), getkey()
-    run = lambda: fnn.fit(NET, params, x, y, batch_size=batch_size, num_epochs=3, key=key,  # noqa: E731
-                          validation=(x[:4], y[:4]), **rate)
+    run = (
+        lambda: fnn.fit(
+            NET,
+            params,
+            x,
+            y,
+            batch_size=batch_size,
+            num_epochs=3,
+            key=key,  # noqa: E731
+            validation=(x[:4], y[:4]),
+            **rate,
+        )
+    )
     assert_runs_equal(run(), run())
 
 
 def test_fit_many_with_the_same_keys_is_bit_identical(getkey):
     x, y = problem(getkey())
     keys = jax.random.split(getkey(), 3)
-    run = lambda: fnn.fit_many(NET, x, y, key=keys, batch_size=4, num_epochs=3,  # noqa: E731
-                               optimizer=optax.adam(0.01), validation=(x[:4], y[:4]))
+    run = (
+        lambda: fnn.fit_many(
+            NET,
+            x,
+            y,
+            key=keys,
+            batch_size=4,
+            num_epochs=3,  # noqa: E731
+            optimizer=optax.adam(0.01),
+            validation=(x[:4], y[:4]),
+        )
+    )
     a, b = run(), run()
     assert a.best_index == b.best_index
     assert_runs_equal(a.members, b.members)
@@ -74,8 +98,17 @@ def test_a_whole_fit_runs_clean_under_the_key_reuse_checker(batch_size, getkey):
     x, y = problem(getkey())
     params, key = NET.init(getkey()), getkey()
     with jax.debug_key_reuse(True):
-        result = fnn.fit(NET, params, x, y, learning_rate=0.1, batch_size=batch_size, num_epochs=2, key=key,
-                         validation=(x[:4], y[:4]))
+        result = fnn.fit(
+            NET,
+            params,
+            x,
+            y,
+            learning_rate=0.1,
+            batch_size=batch_size,
+            num_epochs=2,
+            key=key,
+            validation=(x[:4], y[:4]),
+        )
         fnn.batch_indices(key, 0, 12, 4)
     assert result.stopped_epoch == 2
 
@@ -86,8 +119,9 @@ def test_fit_many_and_init_run_clean_under_the_key_reuse_checker(getkey):
         key = getkey()
         k_init, k_fit = jax.random.split(key)
         params = NET.init(k_init)
-        many = fnn.fit_many(NET, x, y, key=jax.random.split(k_fit, 2), batch_size=4, num_epochs=2,
-                            learning_rate=0.1)
+        many = fnn.fit_many(
+            NET, x, y, key=jax.random.split(k_fit, 2), batch_size=4, num_epochs=2, learning_rate=0.1
+        )
     assert all(leaf.shape[0] == 2 for leaf in jax.tree_util.tree_leaves(many.members.params))
     assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(NET.init(getkey()))
 
@@ -114,7 +148,9 @@ def test_predictions_do_not_depend_on_batching(net, chunk, getkey):
     params = net.init(getkey())
     x = jax.random.normal(getkey(), (37, 3))
     whole = np.asarray(net.apply(params, x))
-    pieces = np.concatenate([np.asarray(net.apply(params, x[i:i + chunk])) for i in range(0, 37, chunk)])
+    pieces = np.concatenate(
+        [np.asarray(net.apply(params, x[i : i + chunk])) for i in range(0, 37, chunk)]
+    )
     assert pieces.shape == whole.shape
     np.testing.assert_allclose(pieces, whole, rtol=1e-5, atol=1e-6)
 

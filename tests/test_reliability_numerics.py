@@ -56,14 +56,18 @@ def test_softmax_large_logits_is_exact_one_hot_with_finite_jacobian():
     z = jnp.array([[1e9, 0.0, -1e9], [1000.0, -1000.0, 999.0]])
     s = activations.softmax(z)
     np.testing.assert_array_equal(s[0], [1.0, 0.0, 0.0])
-    np.testing.assert_allclose(s[1], [1 / (1 + np.exp(-1)), 0, np.exp(-1) / (1 + np.exp(-1))], rtol=1e-6)
+    np.testing.assert_allclose(
+        s[1], [1 / (1 + np.exp(-1)), 0, np.exp(-1) / (1 + np.exp(-1))], rtol=1e-6
+    )
     assert np.all(np.isfinite(activations.softmax_jacobian(s)))
     assert np.all(np.isfinite(jax.jacobian(lambda v: activations.softmax(v))(z[1])))
 
 
 def test_sigmoid_derivative_is_exactly_symmetric():
     x = jnp.concatenate([jnp.linspace(0.0, 120.0, 2001), jnp.array([1000.0, 1e9])])
-    np.testing.assert_array_equal(activations.sigmoid_derivative(x), activations.sigmoid_derivative(-x))
+    np.testing.assert_array_equal(
+        activations.sigmoid_derivative(x), activations.sigmoid_derivative(-x)
+    )
     # non-zero wherever representable: σ'(30) ≈ 9.4e-14 is far above float32's tiny
     assert activations.sigmoid_derivative(jnp.array(30.0)) > 0
 
@@ -84,9 +88,9 @@ def test_bce_from_huge_logits_is_exact(method, z, t):
     J, grads = f(params, x, jnp.array([[t]]))
     wrong_side = (z > 0) != (t > 0)
     assert float(J) == (abs(z) if wrong_side else 0.0)  # −ln σ(∓1e9) = 1e9 exactly in float32
-    expected = (1.0 if z > 0 else 0.0) - t              # σ(z) − t
+    expected = (1.0 if z > 0 else 0.0) - t  # σ(z) − t
     assert float(grads[0].b[0]) == expected
-    assert float(grads[0].w[0, 0]) == 0.0               # x = 0
+    assert float(grads[0].w[0, 0]) == 0.0  # x = 0
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -94,10 +98,12 @@ def test_bce_from_huge_logits_is_exact(method, z, t):
 @pytest.mark.parametrize("t", [0.0, 0.25, 1.0])
 def test_bce_at_infinite_logits_is_documented_never_nan(method, z, t):
     net, params, x = _one_unit(z)
-    J, grads = fnn.value_and_grad(net, "binary_cross_entropy", method=method)(params, x, jnp.array([[t]]))
+    J, grads = fnn.value_and_grad(net, "binary_cross_entropy", method=method)(
+        params, x, jnp.array([[t]])
+    )
     target_side = 1.0 if z > 0 else 0.0
     assert float(J) == (0.0 if t == target_side else np.inf)
-    assert float(grads[0].b[0]) == target_side - t       # σ(±inf) − t, finite
+    assert float(grads[0].b[0]) == target_side - t  # σ(±inf) − t, finite
     assert np.all(np.isfinite(grads[0].w))
 
 
@@ -115,7 +121,9 @@ def test_cce_minus_inf_logit_on_zero_label_class(method):
     net = fnn.MLP((3, 3), output_activation="softmax")
     params = (fnn.Dense(jnp.eye(3), jnp.array([0.0, 0.0, -jnp.inf])),)
     x = jnp.array([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]])
-    J, grads = fnn.value_and_grad(net, "categorical_cross_entropy", method=method)(params, x, jnp.array([0, 1]))
+    J, grads = fnn.value_and_grad(net, "categorical_cross_entropy", method=method)(
+        params, x, jnp.array([0, 1])
+    )
     assert np.isfinite(float(J))
     # the masked class is out of the softmax: the loss is that of the two remaining logits
     two = jnp.array([[1.0, 2.0], [0.5, -1.0]])
@@ -151,16 +159,26 @@ def test_low_precision_activations_keep_dtype_and_stay_finite(dtype, name):
 
 @pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16], ids=["float16", "bfloat16"])
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("loss,output", [("mse", "tanh"), ("binary_cross_entropy", "sigmoid"),
-                                         ("categorical_cross_entropy", "softmax")])
-def test_low_precision_value_and_grad_keeps_dtype_and_stays_finite(key, dtype, method, loss, output):
+@pytest.mark.parametrize(
+    "loss,output",
+    [
+        ("mse", "tanh"),
+        ("binary_cross_entropy", "sigmoid"),
+        ("categorical_cross_entropy", "softmax"),
+    ],
+)
+def test_low_precision_value_and_grad_keeps_dtype_and_stays_finite(
+    key, dtype, method, loss, output
+):
     net = fnn.MLP((3, 4, 2), activation="tanh", output_activation=output)
     params32 = net.init(key)
     x32 = jax.random.normal(jax.random.fold_in(key, 1), (5, 3)) * 30  # saturates tanh/sigmoid
     y = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     J32, g32 = fnn.value_and_grad(net, loss, method=method)(params32, x32, y)
     params = jax.tree.map(lambda a: a.astype(dtype), params32)
-    J, grads = fnn.value_and_grad(net, loss, method=method)(params, x32.astype(dtype), y.astype(dtype))
+    J, grads = fnn.value_and_grad(net, loss, method=method)(
+        params, x32.astype(dtype), y.astype(dtype)
+    )
     assert J.dtype == dtype
     assert np.isfinite(float(J32)) and np.isfinite(float(J))
     for leaf, ref in zip(jax.tree.leaves(grads), jax.tree.leaves(g32)):

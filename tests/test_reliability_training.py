@@ -42,7 +42,9 @@ def first_bad_step(key, m, batch_size, bad_row):
 def test_a_non_finite_loss_mid_epoch_stops_at_that_step_with_the_params_before_it(method, key):
     x, y = poisoned_data()
     step = first_bad_step(key, 8, 2, 5)
-    result = fnn.fit(LINE, ONE, x, y, learning_rate=0.1, batch_size=2, num_epochs=5, key=key, method=method)
+    result = fnn.fit(
+        LINE, ONE, x, y, learning_rate=0.1, batch_size=2, num_epochs=5, key=key, method=method
+    )
     assert result.diverged and result.diverged_epoch == 1 and result.diverged_step == step + 1
     assert result.num_updates == step and result.stopped_epoch == 0
     assert result.diverged_leaf in ("loss", "grads[0].w", "grads[0].b")
@@ -55,17 +57,21 @@ def test_a_non_finite_loss_mid_epoch_stops_at_that_step_with_the_params_before_i
     for rows in np.asarray(idx)[:step]:
         _, grads = f(params, x[rows], y[rows])
         params = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, params, grads)
-    for got, want in zip(jax.tree_util.tree_leaves(result.params), jax.tree_util.tree_leaves(params)):
+    for got, want in zip(
+        jax.tree_util.tree_leaves(result.params), jax.tree_util.tree_leaves(params)
+    ):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
 
 
 def test_divergence_in_a_later_epoch_keeps_every_completed_epoch(key):
     x = jnp.linspace(-3, 3, 16)[:, None]
     result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=4.0, num_epochs=300, key=key)
-    assert result.diverged and result.diverged_epoch > 5       # it grew for a while first
+    assert result.diverged and result.diverged_epoch > 5  # it grew for a while first
     assert result.stopped_epoch == result.diverged_epoch - 1 == len(result.history["train_loss"])
     assert np.all(np.isfinite(result.history["train_loss"])) and leaves_finite(result.params)
-    assert np.all(np.diff(result.history["train_loss"][1:]) > 0)  # the loss grew every epoch: overshoot
+    assert np.all(
+        np.diff(result.history["train_loss"][1:]) > 0
+    )  # the loss grew every epoch: overshoot
 
 
 @pytest.mark.parametrize("learning_rate", [5.0, 50.0, fnn.inverse_time_decay(50.0, 1.0)])
@@ -93,9 +99,15 @@ def test_no_optimizer_wrapper_hides_a_non_finite_gradient(name, key):
     # skip them and keep going: fit still stops at the bad step, whatever the wrapper does.
     x, y = poisoned_data()
     step = first_bad_step(key, 8, 2, 5)
-    result = fnn.fit(LINE, ONE, x, y, optimizer=WRAPPERS[name](), batch_size=2, num_epochs=3, key=key)
+    result = fnn.fit(
+        LINE, ONE, x, y, optimizer=WRAPPERS[name](), batch_size=2, num_epochs=3, key=key
+    )
     assert result.diverged and (result.diverged_epoch, result.diverged_step) == (1, step + 1)
-    assert result.num_updates == step and leaves_finite(result.params) and leaves_finite(result.opt_state)
+    assert (
+        result.num_updates == step
+        and leaves_finite(result.params)
+        and leaves_finite(result.opt_state)
+    )
     assert result.diverged_leaf in ("loss", "grads[0].w", "grads[0].b")
 
 
@@ -116,21 +128,41 @@ def test_early_stopping_returns_the_best_epochs_params_bit_for_bit(batch_size, g
     params, key = net.init(getkey()), getkey()
     common = dict(learning_rate=0.3, batch_size=batch_size, key=key)
     # min_delta makes the stop certain: the validation loss cannot keep falling by 1e-4 an epoch forever.
-    result = fnn.fit(net, params, x, y, num_epochs=500, validation=(x_val, y_val), patience=4, min_delta=1e-4,
-                     **common)
+    result = fnn.fit(
+        net,
+        params,
+        x,
+        y,
+        num_epochs=500,
+        validation=(x_val, y_val),
+        patience=4,
+        min_delta=1e-4,
+        **common,
+    )
     assert result.stopped_early and 0 < result.best_epoch < result.stopped_epoch
     again = fnn.fit(net, params, x, y, num_epochs=result.best_epoch, **common)
     assert_trees_equal(result.best_params, again.params)
     best_val = np.asarray(result.history["val_loss"])[result.best_epoch - 1]
-    assert np.min(result.history["val_loss"]) <= best_val <= np.min(result.history["val_loss"]) + 1e-4
+    assert (
+        np.min(result.history["val_loss"]) <= best_val <= np.min(result.history["val_loss"]) + 1e-4
+    )
 
 
 def test_early_stopping_after_the_first_epoch_returns_that_epochs_params(key):
     # the initial params are not validated, so epoch 1 is the first candidate for the best
     x = jnp.linspace(-1, 1, 8)[:, None]
-    x_val, y_val = jnp.array([[1.0]]), jnp.array([[0.0]])     # every step moves w away from 0
-    result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=20, key=key,
-                     validation=(x_val, y_val), patience=2)
+    x_val, y_val = jnp.array([[1.0]]), jnp.array([[0.0]])  # every step moves w away from 0
+    result = fnn.fit(
+        LINE,
+        ZERO,
+        x,
+        3 * x,
+        learning_rate=0.1,
+        num_epochs=20,
+        key=key,
+        validation=(x_val, y_val),
+        patience=2,
+    )
     assert result.best_epoch == 1 and result.stopped_epoch == 3 and result.stopped_early
     one_epoch = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=1, key=key)
     assert_trees_equal(result.best_params, one_epoch.params)
@@ -140,8 +172,17 @@ def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key):
     x = jnp.linspace(-1, 1, 8)[:, None]
     validation = (x, 3 * x)
     with pytest.warns(fnn.ConvergenceWarning, match="num_epochs=5") as record:
-        result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=5, key=key,
-                         validation=validation, patience=3)
+        result = fnn.fit(
+            LINE,
+            ZERO,
+            x,
+            3 * x,
+            learning_rate=0.1,
+            num_epochs=5,
+            key=key,
+            validation=validation,
+            patience=3,
+        )
     assert len([w for w in record if issubclass(w.category, fnn.ConvergenceWarning)]) == 1
     assert issubclass(fnn.ConvergenceWarning, UserWarning)
     assert record[0].filename == __file__  # points at the caller, not inside the library

@@ -15,9 +15,9 @@ def test_equals_c1_over_k_plus_c2_inside_jit_for_k_up_to_ten_thousand():
     schedule = fnn.inverse_time_decay(c1, c2)
     k = jnp.arange(10_001)
     got = np.asarray(jax.jit(jax.vmap(schedule))(k))
-    want = c1 / (np.arange(10_001, dtype=np.float64) + c2)   # float64 oracle
+    want = c1 / (np.arange(10_001, dtype=np.float64) + c2)  # float64 oracle
     np.testing.assert_allclose(got, want, rtol=2e-7)
-    assert got[0] == np.float32(c1 / c2)                     # k starts at 0: α_0 = c1 / c2
+    assert got[0] == np.float32(c1 / c2)  # k starts at 0: α_0 = c1 / c2
 
 
 def test_is_an_optax_schedule_for_sgd():
@@ -60,16 +60,19 @@ def test_steps_per_epoch_matches_the_lectures_example():
     assert fnn.steps_per_epoch(1000, 300, drop_last=True) == 3
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(c1=0.0, c2=1.0), ValueError, "c1"),
-    (dict(c1=1.0, c2=-1.0), ValueError, "c2"),
-    (dict(c1=float("nan"), c2=1.0), ValueError, "c1"),
-    (dict(c1="1", c2=1.0), TypeError, "c1"),
-    (dict(c1=1.0, c2=1.0, per="batch"), ValueError, "per"),
-    (dict(c1=1.0, c2=1.0, steps_per_epoch=5), ValueError, "steps_per_epoch"),
-    (dict(c1=1.0, c2=1.0, per="epoch", steps_per_epoch=0), ValueError, "steps_per_epoch"),
-    (dict(c1=np.ones(3), c2=np.ones(2)), ValueError, "same length"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(c1=0.0, c2=1.0), ValueError, "c1"),
+        (dict(c1=1.0, c2=-1.0), ValueError, "c2"),
+        (dict(c1=float("nan"), c2=1.0), ValueError, "c1"),
+        (dict(c1="1", c2=1.0), TypeError, "c1"),
+        (dict(c1=1.0, c2=1.0, per="batch"), ValueError, "per"),
+        (dict(c1=1.0, c2=1.0, steps_per_epoch=5), ValueError, "steps_per_epoch"),
+        (dict(c1=1.0, c2=1.0, per="epoch", steps_per_epoch=0), ValueError, "steps_per_epoch"),
+        (dict(c1=np.ones(3), c2=np.ones(2)), ValueError, "same length"),
+    ],
+)
 def test_bad_constants_are_refused(kwargs, error, match):
     with pytest.raises(error, match=match):
         fnn.inverse_time_decay(**kwargs)

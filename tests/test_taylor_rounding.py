@@ -19,23 +19,29 @@ def _flip_sign(layer):
         grads = list(res.grads)
         grads[layer] = Dense(-grads[layer].w, grads[layer].b)
         return res._replace(grads=tuple(grads))
+
     return backward
 
 
 @settings(max_examples=4, deadline=None)
-@given(hidden=st.sampled_from(SMOOTH + ("relu",)), width=st.sampled_from((3, 5)), seed=st.integers(0, 2 ** 16),
-       dtype=st.sampled_from(("float64", "float32")))
+@given(
+    hidden=st.sampled_from(SMOOTH + ("relu",)),
+    width=st.sampled_from((3, 5)),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from(("float64", "float32")),
+)
 def test_taylor_order_two_when_right_one_when_wrong(hidden, width, seed, dtype):
     if dtype == "float32" and hidden == "relu":
-        hidden = "tanh"   # in float32 a relu net's nearest kink can sit inside the rounding floor
+        hidden = "tanh"  # in float32 a relu net's nearest kink can sit inside the rounding floor
     net = fnn.MLP((3, width, 2), activation=hidden, output_activation="sigmoid")
     key = jax.random.key(seed)
     params = net.init(key)
     x = jax.random.normal(jax.random.fold_in(key, 1), (4, 3))
     y = jax.random.uniform(jax.random.fold_in(key, 2), (4, 2))
     right = taylor.taylor_test_mlp(net, "binary_cross_entropy", params, x, y, dtype=dtype)
-    wrong = taylor.taylor_test_mlp(net, "binary_cross_entropy", params, x, y, dtype=dtype,
-                                   backward_fn=_flip_sign(1))
+    wrong = taylor.taylor_test_mlp(
+        net, "binary_cross_entropy", params, x, y, dtype=dtype, backward_fn=_flip_sign(1)
+    )
     for leaf in right.leaves:
         if dtype == "float64":
             assert abs(leaf.order - 2) <= 0.2, (str(right), leaf.name)
@@ -60,8 +66,11 @@ def test_taylor_report_prints_and_draws(tmp_path):
 
 
 @settings(max_examples=3, deadline=None)
-@given(hidden=st.sampled_from(("sigmoid", "tanh", "relu", "leaky_relu")), width=st.sampled_from((4, 16)),
-       seed=st.integers(0, 2 ** 16))
+@given(
+    hidden=st.sampled_from(("sigmoid", "tanh", "relu", "leaky_relu")),
+    width=st.sampled_from((4, 16)),
+    seed=st.integers(0, 2**16),
+)
 def test_float32_and_bfloat16_errors_lie_within_the_derived_bound(hidden, width, seed):
     net = fnn.MLP((5, width, 3), activation=hidden, output_activation="softmax")
     key = jax.random.key(seed)
@@ -89,6 +98,8 @@ def test_a_gradient_perturbed_by_three_bounds_exceeds_it():
     report = fnn.check_rounding(net, "mse", params, x, y, dtype="float32", backward_fn=perturbed)
     assert [l.name for l in report.leaves if not l.within] == ["params[1].w"], str(report)
     assert "OUTSIDE THE BOUND: params[1].w" in str(report)
-    assert rounding.gamma(10, 2.0 ** -24) == pytest.approx(10 * 2.0 ** -24, rel=1e-6)
-    with pytest.raises(ValueError, match="dtype must be one of float32, bfloat16, float16, got 'int8'"):
+    assert rounding.gamma(10, 2.0**-24) == pytest.approx(10 * 2.0**-24, rel=1e-6)
+    with pytest.raises(
+        ValueError, match="dtype must be one of float32, bfloat16, float16, got 'int8'"
+    ):
         fnn.check_rounding(net, "mse", params, x, y, dtype="int8")

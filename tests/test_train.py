@@ -50,7 +50,9 @@ def assert_trees_equal(a, b):
 def test_full_batch_equals_a_hand_written_loop_of_gradient_steps(getkey):
     x, y = regression(getkey())
     params = NET.init(getkey())
-    result = fnn.fit(NET, params, x, y, learning_rate=0.3, batch_size=None, num_epochs=25, key=getkey())
+    result = fnn.fit(
+        NET, params, x, y, learning_rate=0.3, batch_size=None, num_epochs=25, key=getkey()
+    )
     want = hand_loop(NET, "mse", params, [(x, y, None)] * 25, 0.3)
     assert_trees_close(result.params, want, rtol=1e-6, atol=1e-6)
     assert result.num_updates == 25 and result.stopped_epoch == 25
@@ -67,8 +69,16 @@ def test_lectures_example_m_1000_counts_updates(batch_size, per_epoch, getkey):
     net = fnn.MLP((2, 1), output_activation="linear")
     x = jax.random.normal(getkey(), (1000, 2))
     y = x[:, :1] - x[:, 1:]
-    result = fnn.fit(net, net.init(getkey()), x, y, learning_rate=0.01, batch_size=batch_size,
-                     num_epochs=1, key=getkey())
+    result = fnn.fit(
+        net,
+        net.init(getkey()),
+        x,
+        y,
+        learning_rate=0.01,
+        batch_size=batch_size,
+        num_epochs=1,
+        key=getkey(),
+    )
     assert result.num_updates == per_epoch
     assert fnn.steps_per_epoch(1000, batch_size) == per_epoch
 
@@ -78,8 +88,21 @@ def test_manual_and_autodiff_give_the_same_trajectory_in_float64(getkey):
         x, y = regression(getkey(), m=24, dtype=jnp.float64)
         params = NET.init(getkey(), dtype=jnp.float64)
         key = getkey()
-        runs = [fnn.fit(NET, params, x, y, learning_rate=0.2, batch_size=8, num_epochs=100, key=key,
-                        method=method, validation=(x[:6], y[:6])) for method in ("manual", "autodiff")]
+        runs = [
+            fnn.fit(
+                NET,
+                params,
+                x,
+                y,
+                learning_rate=0.2,
+                batch_size=8,
+                num_epochs=100,
+                key=key,
+                method=method,
+                validation=(x[:6], y[:6]),
+            )
+            for method in ("manual", "autodiff")
+        ]
         manual, autodiff = runs
         assert manual.params[0].w.dtype == jnp.float64
         for name in ("train_loss", "val_loss"):
@@ -127,14 +150,18 @@ def test_short_last_batch_is_kept_and_weighted_as_its_own_mean(getkey):
 def test_drop_last_skips_the_short_batch(getkey):
     x, y = regression(getkey(), m=10)
     params, key = NET.init(getkey()), getkey()
-    result = fnn.fit(NET, params, x, y, learning_rate=0.2, batch_size=4, num_epochs=3, key=key, drop_last=True)
+    result = fnn.fit(
+        NET, params, x, y, learning_rate=0.2, batch_size=4, num_epochs=3, key=key, drop_last=True
+    )
     assert result.num_updates == 6
     batches = []
     for epoch in range(3):
         idx, w = fnn.batch_indices(key, epoch, 10, 4, drop_last=True)
         assert idx.shape == (2, 4) and np.all(np.asarray(w) == 1)
         batches += [(x[rows], y[rows], None) for rows in np.asarray(idx)]
-    assert_trees_close(result.params, hand_loop(NET, "mse", params, batches, 0.2), rtol=2e-6, atol=2e-6)
+    assert_trees_close(
+        result.params, hand_loop(NET, "mse", params, batches, 0.2), rtol=2e-6, atol=2e-6
+    )
 
 
 def test_learning_rate_is_optax_sgd_with_that_rate(getkey):
@@ -154,7 +181,9 @@ def test_optax_optimizers_train_and_injected_rates_are_recorded(getkey):
     adam = optax.inject_hyperparams(optax.adam)(learning_rate=optax.exponential_decay(0.05, 1, 0.9))
     result = fnn.fit(NET, NET.init(getkey()), x, y, optimizer=adam, key=getkey(), **kwargs)
     assert result.history["train_loss"][-1] < result.history["train_loss"][0]
-    np.testing.assert_allclose(result.history["learning_rate"], 0.05 * 0.9 ** (5 * np.arange(5)), rtol=1e-5)
+    np.testing.assert_allclose(
+        result.history["learning_rate"], 0.05 * 0.9 ** (5 * np.arange(5)), rtol=1e-5
+    )
     assert int(result.opt_state.count) == result.num_updates == 25
 
 
@@ -183,25 +212,48 @@ def test_a_second_call_with_the_same_shapes_does_not_retrace(monkeypatch, getkey
         return original(*args, **kwargs)
 
     monkeypatch.setattr(_engine, "update_step", counting)
-    net = fnn.MLP((3, 7, 2), activation="tanh", output_activation="linear")  # shapes no other test uses
+    net = fnn.MLP(
+        (3, 7, 2), activation="tanh", output_activation="linear"
+    )  # shapes no other test uses
     x, y = regression(getkey(), m=19)
-    fnn.fit(net, net.init(getkey()), x, y, learning_rate=0.1, batch_size=6, num_epochs=3, key=getkey())
+    fnn.fit(
+        net, net.init(getkey()), x, y, learning_rate=0.1, batch_size=6, num_epochs=3, key=getkey()
+    )
     first = len(traces)
     assert first >= 1
     x2, y2 = regression(getkey(), m=19)  # new data, params, rate and key: all traced
-    fnn.fit(net, net.init(getkey()), x2, y2, learning_rate=0.7, batch_size=6, num_epochs=3, key=getkey())
+    fnn.fit(
+        net, net.init(getkey()), x2, y2, learning_rate=0.7, batch_size=6, num_epochs=3, key=getkey()
+    )
     assert len(traces) == first
 
 
 def _jaxpr_text(getkey, **options):
     x, y = regression(getkey())
-    settings = dict(members=False, params=NET.init(getkey()), key=getkey(), loss="mse", learning_rate=0.1,
-                    optimizer=None, batch_size=4, num_epochs=2, method="manual", validation=None, patience=None,
-                    min_delta=0.0, progress=False, record_grad_norms=False, mesh=None, drop_last=False,
-                    opt_state=None, initial_epoch=0)
+    settings = dict(
+        members=False,
+        params=NET.init(getkey()),
+        key=getkey(),
+        loss="mse",
+        learning_rate=0.1,
+        optimizer=None,
+        batch_size=4,
+        num_epochs=2,
+        method="manual",
+        validation=None,
+        patience=None,
+        min_delta=0.0,
+        progress=False,
+        record_grad_norms=False,
+        mesh=None,
+        drop_last=False,
+        opt_state=None,
+        initial_epoch=0,
+    )
     run = _prepare.prepare(NET, x, y, **(settings | options))
     traced = jax.jit(_engine.run, static_argnames="config").trace(
-        run.config, run.params, run.opt_state, run.data, run.hyper, jnp.asarray(0, jnp.int32))
+        run.config, run.params, run.opt_state, run.data, run.hyper, jnp.asarray(0, jnp.int32)
+    )
     return str(traced.jaxpr)
 
 
@@ -217,7 +269,9 @@ def test_nothing_is_traced_that_the_run_did_not_ask_for(getkey):
     assert "sqrt" in _jaxpr_text(getkey, record_grad_norms=True)  # the per-layer norms
     x, y = regression(getkey())
     with_validation = _jaxpr_text(getkey, validation=(x[:5], y[:5]))
-    assert with_validation.count("dot_general") > plain.count("dot_general")  # the validation forward pass
+    assert with_validation.count("dot_general") > plain.count(
+        "dot_general"
+    )  # the validation forward pass
 
 
 def test_progress_bar_shows_losses_and_changes_nothing(capsys, getkey):
@@ -237,7 +291,16 @@ def test_progress_without_tqdm_names_the_extra(monkeypatch, getkey):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     x, y = regression(getkey())
     with pytest.raises(ImportError, match=r"functional-nn\[progress\]"):
-        fnn.fit(NET, NET.init(getkey()), x, y, learning_rate=0.1, num_epochs=2, key=getkey(), progress=True)
+        fnn.fit(
+            NET,
+            NET.init(getkey()),
+            x,
+            y,
+            learning_rate=0.1,
+            num_epochs=2,
+            key=getkey(),
+            progress=True,
+        )
 
 
 def test_runs_clean_under_the_key_reuse_checker(getkey):

@@ -34,7 +34,9 @@ QUICK_SWEEPS = {"m": (128, 256, 512), "K": (8, 16, 32), "width": (8, 16, 32)}
 N_IN, N_OUT = 64, 10
 
 
-def time_per_epoch(m: int, batch_size: int, width: int, *, num_epochs: int, reps: int, seed: int) -> float:
+def time_per_epoch(
+    m: int, batch_size: int, width: int, *, num_epochs: int, reps: int, seed: int
+) -> float:
     """Median seconds per epoch of ``fnn.fit`` on ``m`` synthetic examples (compilation excluded)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((m, N_IN), np.float32)
@@ -44,8 +46,17 @@ def time_per_epoch(m: int, batch_size: int, width: int, *, num_epochs: int, reps
     x, y = jax.device_put(x), jax.device_put(y)
 
     def run():
-        return fnn.fit(net, params, x, y, loss="categorical_cross_entropy", learning_rate=0.05,
-                       batch_size=batch_size, num_epochs=num_epochs, key=jax.random.key(seed))
+        return fnn.fit(
+            net,
+            params,
+            x,
+            y,
+            loss="categorical_cross_entropy",
+            learning_rate=0.05,
+            batch_size=batch_size,
+            num_epochs=num_epochs,
+            key=jax.random.key(seed),
+        )
 
     run()  # compile
     times = []
@@ -62,8 +73,14 @@ def exponent(values: tuple[int, ...], seconds: list[float]) -> float:
     return float(np.polyfit(lx, ly, 1)[0])
 
 
-def main(*, seed: int = 0, quick: bool = False, num_epochs: int = 3, reps: int = 3,
-         json_path: str | None = None) -> dict:
+def main(
+    *,
+    seed: int = 0,
+    quick: bool = False,
+    num_epochs: int = 3,
+    reps: int = 3,
+    json_path: str | None = None,
+) -> dict:
     base, sweeps = (QUICK_BASE, QUICK_SWEEPS) if quick else (BASE, SWEEPS)
     cache: dict[tuple[int, int, int], float] = {}
     rows, out = [], {"base": base, "sweeps": {}}
@@ -80,15 +97,39 @@ def main(*, seed: int = 0, quick: bool = False, num_epochs: int = 3, reps: int =
         for value, s in zip(values, seconds):
             point = {**base, name: value}
             updates = math.ceil(point["m"] / point["K"])
-            rows.append([name, str(value), f"{point['m']}", f"{point['K']}", f"{point['width']}",
-                         f"{s * 1e3:.3g}", f"{updates}", f"{s / updates * 1e6:.3g}", f"{p:.2f}"])
-    header = ["varied", "value", "m", "K", "width", "ms / epoch", "updates / epoch", "µs / update",
-              "p in time ∝ value^p"]
-    table = "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-                      + ["| " + " | ".join(r) + " |" for r in rows])
+            rows.append(
+                [
+                    name,
+                    str(value),
+                    f"{point['m']}",
+                    f"{point['K']}",
+                    f"{point['width']}",
+                    f"{s * 1e3:.3g}",
+                    f"{updates}",
+                    f"{s / updates * 1e6:.3g}",
+                    f"{p:.2f}",
+                ]
+            )
+    header = [
+        "varied",
+        "value",
+        "m",
+        "K",
+        "width",
+        "ms / epoch",
+        "updates / epoch",
+        "µs / update",
+        "p in time ∝ value^p",
+    ]
+    table = "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        + ["| " + " | ".join(r) + " |" for r in rows]
+    )
     out["table"] = table
-    print(f"fnn.fit time per epoch, 64-w-w-10 ReLU/softmax, SGD; base m={base['m']}, K={base['K']}, "
-          f"width={base['width']}; median of {reps} x {num_epochs} epochs ({jax.default_backend()})\n")
+    print(
+        f"fnn.fit time per epoch, 64-w-w-10 ReLU/softmax, SGD; base m={base['m']}, K={base['K']}, "
+        f"width={base['width']}; median of {reps} x {num_epochs} epochs ({jax.default_backend()})\n"
+    )
     print(table)
     if json_path:
         with open(json_path, "w") as f:
@@ -97,11 +138,19 @@ def main(*, seed: int = 0, quick: bool = False, num_epochs: int = 3, reps: int =
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for the smoke test)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--epochs", dest="num_epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
-    main(seed=args.seed, quick=args.quick, num_epochs=args.num_epochs, reps=args.reps, json_path=args.json_path)
+    main(
+        seed=args.seed,
+        quick=args.quick,
+        num_epochs=args.num_epochs,
+        reps=args.reps,
+        json_path=args.json_path,
+    )

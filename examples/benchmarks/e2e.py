@@ -30,11 +30,15 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 
-def main(*, kind: str = "fit", cache_dir: str | None = None, quick: bool = False, seed: int = 0) -> dict:
+def main(
+    *, kind: str = "fit", cache_dir: str | None = None, quick: bool = False, seed: int = 0
+) -> dict:
     if kind == "fit":
         import functional_nn as fnn
+
         if cache_dir is not None:
             from functional_nn.cli._common import enable_compilation_cache
+
             enable_compilation_cache(cache_dir)
     else:
         import numpy  # noqa: F401
@@ -53,9 +57,17 @@ def main(*, kind: str = "fit", cache_dir: str | None = None, quick: bool = False
     t0 = time.perf_counter()
     if kind == "fit":
         params0 = workloads.to_jax(problem.init[0])
-        result = fnn.fit(spec.net, params0, problem.x, problem.y, loss=spec.loss,
-                         learning_rate=spec.learning_rate, batch_size=spec.batch_size,
-                         num_epochs=spec.num_epochs, key=problem.shuffle_key)
+        result = fnn.fit(
+            spec.net,
+            params0,
+            problem.x,
+            problem.y,
+            loss=spec.loss,
+            learning_rate=spec.learning_rate,
+            batch_size=spec.batch_size,
+            num_epochs=spec.num_epochs,
+            key=problem.shuffle_key,
+        )
         params = workloads.to_numpy(result.params)
         quality = workloads.evaluate(problem, params)
         out["end_to_end_s"] = time.perf_counter() - t0
@@ -79,10 +91,16 @@ def main(*, kind: str = "fit", cache_dir: str | None = None, quick: bool = False
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kind", choices=("fit", "numpy"), default="fit")
-    parser.add_argument("--cache-dir", default=None, help="JAX persistent compilation cache folder (fit)")
+    parser.add_argument(
+        "--cache-dir", default=None, help="JAX persistent compilation cache folder (fit)"
+    )
     parser.add_argument("--quick", action="store_true", help="the tiny W2 of --quick")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(json.dumps(main(kind=args.kind, cache_dir=args.cache_dir, quick=args.quick, seed=args.seed)))
+    print(
+        json.dumps(main(kind=args.kind, cache_dir=args.cache_dir, quick=args.quick, seed=args.seed))
+    )

@@ -32,23 +32,25 @@ class Impl:
     time is multiplied by ``scale``) and returns the final params.
     """
 
-    name: str                                    # key in the JSON: fit, fit_seq, torch, numpy, ...
+    name: str  # key in the JSON: fit, fit_seq, torch, numpy, ...
     prepare: Callable[[Problem], Callable[[], Any]]
-    compiled: bool = False                       # JAX: the first call compiles
+    compiled: bool = False  # JAX: the first call compiles
     warm_up: Callable[[Problem], None] | None = None
-    scale: float = 1.0                           # time multiplier for an extrapolated subset
+    scale: float = 1.0  # time multiplier for an extrapolated subset
     note: str = ""
-    trains: bool = True                          # False: a yardstick (the W3 matmul peak), no params to check
+    trains: bool = True  # False: a yardstick (the W3 matmul peak), no params to check
 
 
 @dataclasses.dataclass
 class Measurement:
     name: str
-    times_s: list[float]                         # every timed repetition, unscaled
-    median_s: float                              # median, times `scale`
-    first_call_s: float | None = None            # JAX: the first call, compilation included
-    compile_s: float | None = None               # first call minus the median run
-    quality: dict = dataclasses.field(default_factory=dict)  # train_loss, test_accuracy (first model)
+    times_s: list[float]  # every timed repetition, unscaled
+    median_s: float  # median, times `scale`
+    first_call_s: float | None = None  # JAX: the first call, compilation included
+    compile_s: float | None = None  # first call minus the median run
+    quality: dict = dataclasses.field(
+        default_factory=dict
+    )  # train_loss, test_accuracy (first model)
     scale: float = 1.0
     note: str = ""
 
@@ -60,8 +62,9 @@ def as_models(result) -> list[NumpyParams]:
     return unstack(result)
 
 
-def measure(problem: Problem, impls: list[Impl], reps: int, log: Callable[[str], None] = print
-            ) -> dict[str, Measurement]:
+def measure(
+    problem: Problem, impls: list[Impl], reps: int, log: Callable[[str], None] = print
+) -> dict[str, Measurement]:
     """Prepare, warm up and time ``impls`` on ``problem``, interleaved; returns medians per name."""
     runs: dict[str, Callable[[], Any]] = {}
     first: dict[str, float] = {}
@@ -76,16 +79,20 @@ def measure(problem: Problem, impls: list[Impl], reps: int, log: Callable[[str],
     times: dict[str, list[float]] = {impl.name: [] for impl in impls}
     last: dict[str, Any] = {}
     for r in range(reps):
-        for impl in impls[r % len(impls):] + impls[: r % len(impls)]:
+        for impl in impls[r % len(impls) :] + impls[: r % len(impls)]:
             t0 = time.perf_counter()
             last[impl.name] = runs[impl.name]()
             times[impl.name].append(time.perf_counter() - t0)
-        log(f"  {problem.spec.name} repetition {r + 1}/{reps}: "
-            + ", ".join(f"{name} {ts[-1]:.3g}s" for name, ts in times.items()))
+        log(
+            f"  {problem.spec.name} repetition {r + 1}/{reps}: "
+            + ", ".join(f"{name} {ts[-1]:.3g}s" for name, ts in times.items())
+        )
     out = {}
     for impl in impls:
         median = statistics.median(times[impl.name])
-        m = Measurement(impl.name, times[impl.name], median * impl.scale, scale=impl.scale, note=impl.note)
+        m = Measurement(
+            impl.name, times[impl.name], median * impl.scale, scale=impl.scale, note=impl.note
+        )
         if impl.name in first:
             m.first_call_s = first[impl.name]
             m.compile_s = max(first[impl.name] - median, 0.0)

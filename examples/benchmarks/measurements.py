@@ -31,14 +31,18 @@ def prepare_matmuls(problem: Problem):
     spec = problem.spec
     k, sizes = spec.batch, spec.layer_sizes
     rng = np.random.default_rng(1)
-    acts = [jax.device_put(rng.standard_normal((k, n), np.float32)) for n in sizes]    # a^0 .. a^L  (K, n_l)
-    weights = [jax.device_put(rng.standard_normal((n_in, n_out), np.float32))
-               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    acts = [
+        jax.device_put(rng.standard_normal((k, n), np.float32)) for n in sizes
+    ]  # a^0 .. a^L  (K, n_l)
+    weights = [
+        jax.device_put(rng.standard_normal((n_in, n_out), np.float32))
+        for n_in, n_out in zip(sizes[:-1], sizes[1:])
+    ]
 
     @jax.jit
     def matmuls(acts, weights):
         forward = [a @ w for a, w in zip(acts[:-1], weights)]
-        grad_w = [a.T @ d for a, d in zip(acts[:-1], acts[1:])]            # δ^l has a^l's shape
+        grad_w = [a.T @ d for a, d in zip(acts[:-1], acts[1:])]  # δ^l has a^l's shape
         grad_a = [d @ w.T for d, w in zip(acts[2:], weights[1:])]
         return forward, grad_w, grad_a
 
@@ -47,6 +51,7 @@ def prepare_matmuls(problem: Problem):
         for _ in range(spec.num_updates):
             out = matmuls(acts, weights)
         return jax.block_until_ready(out)
+
     return run
 
 
@@ -73,7 +78,9 @@ def step_ratio(*, calls: int = 100, scan_steps: int = 200, seed: int = 0) -> dic
             def body(p, _):
                 J, g = f(p, x, y)
                 return jax.tree_util.tree_map(lambda a, b: a - 0.1 * b, p, g), J
+
             return jax.lax.scan(body, params, None, length=scan_steps)
+
         return run
 
     in_scan = {m: scanned(f) for m, f in engines.items()}
@@ -83,20 +90,24 @@ def step_ratio(*, calls: int = 100, scan_steps: int = 200, seed: int = 0) -> dic
     per_call = {m: [] for m in engines}
     per_step = {m: [] for m in engines}
     for i in range(calls):
-        for m in (("manual", "autodiff") if i % 2 == 0 else ("autodiff", "manual")):
+        for m in ("manual", "autodiff") if i % 2 == 0 else ("autodiff", "manual"):
             t0 = time.perf_counter()
             jax.block_until_ready(single[m](params, x, y))
             per_call[m].append(time.perf_counter() - t0)
     for i in range(max(calls // 5, 5)):
-        for m in (("manual", "autodiff") if i % 2 == 0 else ("autodiff", "manual")):
+        for m in ("manual", "autodiff") if i % 2 == 0 else ("autodiff", "manual"):
             t0 = time.perf_counter()
             jax.block_until_ready(in_scan[m](params))
             per_step[m].append((time.perf_counter() - t0) / scan_steps)
     out = {}
     for label, samples in (("per_call", per_call), ("in_scan", per_step)):
         manual, autodiff = (statistics.median(samples[m]) for m in ("manual", "autodiff"))
-        out[label] = {"manual_s": manual, "autodiff_s": autodiff, "ratio": manual / autodiff,
-                      "samples": len(samples["manual"])}
+        out[label] = {
+            "manual_s": manual,
+            "autodiff_s": autodiff,
+            "ratio": manual / autodiff,
+            "samples": len(samples["manual"]),
+        }
     return out
 
 
@@ -104,18 +115,26 @@ def end_to_end(*, quick: bool, seed: int = 0, timeout_s: float = 300) -> dict:
     """W2 in new processes: ``fnn.fit`` twice with one fresh persistent cache, then numpy (see ``e2e.py``)."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e.py")
     base = [sys.executable, script, "--seed", str(seed)] + (["--quick"] if quick else [])
-    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}  # only --cache-dir counts
+    env = {
+        k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"
+    }  # only --cache-dir counts
     out = {}
     with tempfile.TemporaryDirectory(prefix="fnn-jax-cache-") as cache:
-        for label, extra in (("fit_cold_cache", ["--kind", "fit", "--cache-dir", cache]),
-                             ("fit_warm_cache", ["--kind", "fit", "--cache-dir", cache]),
-                             ("numpy", ["--kind", "numpy"])):
+        for label, extra in (
+            ("fit_cold_cache", ["--kind", "fit", "--cache-dir", cache]),
+            ("fit_warm_cache", ["--kind", "fit", "--cache-dir", cache]),
+            ("numpy", ["--kind", "numpy"]),
+        ):
             t0 = time.perf_counter()
-            done = subprocess.run(base + extra, capture_output=True, text=True, timeout=timeout_s, env=env)
+            done = subprocess.run(
+                base + extra, capture_output=True, text=True, timeout=timeout_s, env=env
+            )
             wall = time.perf_counter() - t0
             if done.returncode != 0:
                 raise RuntimeError(f"e2e.py {' '.join(extra)} failed:\n{done.stderr[-3000:]}")
-            out[label] = {**json.loads(done.stdout.strip().splitlines()[-1]), "process_wall_s": wall}
+            out[label] = {
+                **json.loads(done.stdout.strip().splitlines()[-1]),
+                "process_wall_s": wall,
+            }
         out["cache_files"] = sum(len(files) for _, _, files in os.walk(cache))
     return out
-

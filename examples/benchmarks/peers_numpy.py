@@ -33,9 +33,11 @@ def _output(spec: Spec):
         return lambda o: 1 / (1 + np.exp(-o))
 
     if spec.output_activation == "softmax" and spec.loss == "categorical_cross_entropy":
+
         def softmax(o):
             e = np.exp(o - o.max(axis=1, keepdims=True))
             return e / e.sum(axis=1, keepdims=True)
+
         return softmax
     raise ValueError(f"the numpy peer has no {spec.loss!r} on a {spec.output_activation!r} output")
 
@@ -49,7 +51,7 @@ def gradients(spec: Spec, params: NumpyParams, x: np.ndarray, y: np.ndarray) -> 
         o = post[-1] @ w + b
         pre.append(o)
         post.append(f(o) if i < len(params) - 1 else out(o))
-    delta = (post[-1] - y) / np.float32(x.shape[0])      # δ^L = ∂J/∂o^L
+    delta = (post[-1] - y) / np.float32(x.shape[0])  # δ^L = ∂J/∂o^L
     grads = []
     for l in range(len(params) - 1, -1, -1):
         grads.append((post[l].T @ delta, delta.sum(axis=0)))  # a^{l−1 ᵀ} δ^l, Σ_k δ^l
@@ -72,7 +74,7 @@ def train(problem: Problem, params: NumpyParams, num_epochs: int | None = None) 
     full_batch = k == x.shape[0]
     for order in problem.orders[: num_epochs or spec.num_epochs]:
         for start in range(0, order.shape[0], k):
-            rows = order[start:start + k]
+            rows = order[start : start + k]
             xb, yb = (x, y) if full_batch else (x[rows], y[rows])  # full batch: no copy
             grads = gradients(spec, params, xb, yb)
             t += 1
@@ -84,8 +86,8 @@ def train(problem: Problem, params: NumpyParams, num_epochs: int | None = None) 
                         m += (1 - B1) * g
                         v *= B2
                         v += (1 - B2) * g * g
-                        m_hat = m / np.float32(1 - B1 ** t)
-                        v_hat = v / np.float32(1 - B2 ** t)
+                        m_hat = m / np.float32(1 - B1**t)
+                        v_hat = v / np.float32(1 - B2**t)
                         p -= lr * m_hat / (np.sqrt(v_hat) + np.float32(EPS))
                     else:
                         p -= lr * g
@@ -98,6 +100,7 @@ def prepare(problem: Problem, models: list[NumpyParams] | None = None):
 
     def run():
         return [train(problem, init) for init in inits]
+
     return run
 
 

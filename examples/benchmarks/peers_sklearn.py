@@ -34,12 +34,25 @@ _ACTIVATIONS = {"sigmoid": "logistic", "tanh": "tanh", "relu": "relu"}
 
 def _classifier(spec: Spec, num_epochs: int) -> MLPClassifier:
     return MLPClassifier(
-        hidden_layer_sizes=spec.layer_sizes[1:-1], activation=_ACTIVATIONS[spec.activation],
-        solver=spec.optimizer, alpha=0.0, batch_size=spec.batch, learning_rate="constant",
-        learning_rate_init=spec.learning_rate, max_iter=num_epochs, shuffle=False, momentum=0.0,
-        nesterovs_momentum=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, tol=0.0,
+        hidden_layer_sizes=spec.layer_sizes[1:-1],
+        activation=_ACTIVATIONS[spec.activation],
+        solver=spec.optimizer,
+        alpha=0.0,
+        batch_size=spec.batch,
+        learning_rate="constant",
+        learning_rate_init=spec.learning_rate,
+        max_iter=num_epochs,
+        shuffle=False,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        tol=0.0,
         # never stop early: the count of epochs without improvement survives across warm-started fits
-        n_iter_no_change=np.iinfo(np.int32).max, warm_start=True, random_state=0,
+        n_iter_no_change=np.iinfo(np.int32).max,
+        warm_start=True,
+        random_state=0,
     )
 
 
@@ -70,6 +83,7 @@ def prepare(problem: Problem, models: list[NumpyParams] | None = None):
 
     def run():
         return [_fit(clf, init, x, labels) for clf, init in zip(classifiers, inits)]
+
     return run
 
 

@@ -38,8 +38,9 @@ def tensors(problem: Problem) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     return torch.tensor(problem.x), target, torch.tensor(problem.orders)
 
 
-def train(problem: Problem, params: NumpyParams, data: tuple | None = None,
-          num_epochs: int | None = None) -> NumpyParams:
+def train(
+    problem: Problem, params: NumpyParams, data: tuple | None = None, num_epochs: int | None = None
+) -> NumpyParams:
     """Train one model from ``params`` in ``problem.orders``; returns the final params as numpy."""
     spec = problem.spec
     x, target, orders = tensors(problem) if data is None else data
@@ -48,21 +49,27 @@ def train(problem: Problem, params: NumpyParams, data: tuple | None = None,
         opt = torch.optim.Adam(model.parameters(), lr=spec.learning_rate, eps=1e-8)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
-    loss_fn = F.cross_entropy if spec.loss == "categorical_cross_entropy" else F.binary_cross_entropy_with_logits
+    loss_fn = (
+        F.cross_entropy
+        if spec.loss == "categorical_cross_entropy"
+        else F.binary_cross_entropy_with_logits
+    )
     k, m = spec.batch, x.shape[0]
     for order in orders[: num_epochs or spec.num_epochs]:
         for start in range(0, m, k):
             if k == m:
                 xb, tb = x, target  # full batch: no gather
             else:
-                rows = order[start:start + k]
+                rows = order[start : start + k]
                 xb, tb = x[rows], target[rows]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(xb), tb)
             loss.backward()
             opt.step()
     linears = [layer for layer in model if isinstance(layer, torch.nn.Linear)]
-    return [(lin.weight.detach().numpy().T.copy(), lin.bias.detach().numpy().copy()) for lin in linears]
+    return [
+        (lin.weight.detach().numpy().T.copy(), lin.bias.detach().numpy().copy()) for lin in linears
+    ]
 
 
 def prepare(problem: Problem, models: list[NumpyParams] | None = None):
@@ -73,6 +80,7 @@ def prepare(problem: Problem, models: list[NumpyParams] | None = None):
 
     def run():
         return [train(problem, init, data) for init in inits]
+
     return run
 
 
@@ -91,4 +99,3 @@ def warm_up(problem: Problem) -> None:
     """One epoch of one model: loads torch's kernels so the first timed run is not penalised."""
     torch.set_num_threads(THREADS)
     train(problem, problem.init[0], num_epochs=1)
-

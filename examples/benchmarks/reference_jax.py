@@ -28,7 +28,11 @@ from workloads import Problem, Spec, to_jax
 
 
 def optimizer(spec: Spec) -> optax.GradientTransformation:
-    return optax.adam(spec.learning_rate) if spec.optimizer == "adam" else optax.sgd(spec.learning_rate)
+    return (
+        optax.adam(spec.learning_rate)
+        if spec.optimizer == "adam"
+        else optax.sgd(spec.learning_rate)
+    )
 
 
 def make_step(spec: Spec, method: str = "manual") -> Callable:
@@ -40,6 +44,7 @@ def make_step(spec: Spec, method: str = "manual") -> Callable:
         J, grads = value_and_grad(params, xb, yb)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, J
+
     return step
 
 
@@ -64,8 +69,10 @@ def whole_run(spec: Spec, method: str = "manual") -> Callable:
             params, opt_state = carry
             params, opt_state, J = step(params, opt_state, *_gather(spec, x, y, rows))
             return (params, opt_state), J
+
         (params, _), Js = jax.lax.scan(body, (params, opt.init(params)), idx)
         return params, Js
+
     return run
 
 
@@ -77,6 +84,7 @@ def whole_run_shuffled(spec: Spec, method: str = "manual") -> Callable:
         m = x.shape[0]
         orders = epoch_orders(seed, jax.numpy.arange(spec.num_epochs, dtype=jax.numpy.int32), m)
         return run(params, x, y, orders.reshape(-1, spec.batch))
+
     return shuffled
 
 
@@ -90,7 +98,11 @@ def prepare_scan_shuffled(problem: Problem, method: str = "manual"):
 
 def device_data(problem: Problem) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``x``, ``y`` and the batch indices on the device, put there once (setup, not timed)."""
-    return jax.device_put(problem.x), jax.device_put(problem.y), jax.device_put(batch_indices(problem))
+    return (
+        jax.device_put(problem.x),
+        jax.device_put(problem.y),
+        jax.device_put(batch_indices(problem)),
+    )
 
 
 def model_params(problem: Problem) -> list:
@@ -129,4 +141,5 @@ def prepare_loop(problem: Problem, method: str = "manual"):
                 params, opt_state, _ = update(params, opt_state, x, y, idx, i)
             out.append(params)
         return jax.block_until_ready(out)
+
     return run

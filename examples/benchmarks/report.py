@@ -8,9 +8,15 @@ from harness import fmt, markdown_table
 #: The issue's "whole run in one lax.scan" figure for W1 on its 2-core CPU (updates/s).
 ISSUE_W1_SCAN = 1.7e7
 
-COLUMNS = (("fit", "fnn.fit"), ("torch", "torch eager"), ("numpy", "numpy (hand backprop)"),
-           ("sklearn", "scikit-learn MLP"), ("loop", "jitted step in a Python loop"),
-           ("scan", "whole run in one lax.scan"), ("scan_shuffle", "one lax.scan, shuffles in the run"))
+COLUMNS = (
+    ("fit", "fnn.fit"),
+    ("torch", "torch eager"),
+    ("numpy", "numpy (hand backprop)"),
+    ("sklearn", "scikit-learn MLP"),
+    ("loop", "jitted step in a Python loop"),
+    ("scan", "whole run in one lax.scan"),
+    ("scan_shuffle", "one lax.scan, shuffles in the run"),
+)
 
 
 def spec_of(entry: dict) -> workloads.Spec:
@@ -28,7 +34,9 @@ def metric(entry: dict, name: str) -> float | None:
         return spec.num_updates * spec.num_models / seconds
     if spec.metric == "samples/s":
         return spec.num_samples * spec.num_models / seconds
-    if spec.metric == "fraction of matmul peak":  # the same FLOPs: a ratio of times, measured interleaved
+    if (
+        spec.metric == "fraction of matmul peak"
+    ):  # the same FLOPs: a ratio of times, measured interleaved
         return entry["impls"]["matmul_peak"]["median_s"] / seconds
     return seconds
 
@@ -50,52 +58,144 @@ def targets(results: dict) -> list[dict]:
 
     def add(workload, text, value, threshold, at_most=False):
         met = None if value is None else (value <= threshold if at_most else value >= threshold)
-        rows.append({"workload": workload, "target": text, "value": value, "threshold": threshold,
-                     "at_most": at_most, "met": met})
+        rows.append(
+            {
+                "workload": workload,
+                "target": text,
+                "value": value,
+                "threshold": threshold,
+                "at_most": at_most,
+                "met": met,
+            }
+        )
 
     if "W1" in w:
-        add("W1", "fit / torch eager (updates/s)", _ratio(metric(w["W1"], "fit"), metric(w["W1"], "torch")), 800)
-        add("W1", f"fit / the issue's one-lax.scan figure ({fmt(ISSUE_W1_SCAN)} updates/s)",
-            _ratio(metric(w["W1"], "fit"), ISSUE_W1_SCAN), 0.8)
-        add("W1", "fit / this run's one-lax.scan", _ratio(metric(w["W1"], "fit"), metric(w["W1"], "scan")), 0.8)
-        add("W1", "fit / this run's one-lax.scan with in-run shuffles",
-            _ratio(metric(w["W1"], "fit"), metric(w["W1"], "scan_shuffle")), 0.8)
+        add(
+            "W1",
+            "fit / torch eager (updates/s)",
+            _ratio(metric(w["W1"], "fit"), metric(w["W1"], "torch")),
+            800,
+        )
+        add(
+            "W1",
+            f"fit / the issue's one-lax.scan figure ({fmt(ISSUE_W1_SCAN)} updates/s)",
+            _ratio(metric(w["W1"], "fit"), ISSUE_W1_SCAN),
+            0.8,
+        )
+        add(
+            "W1",
+            "fit / this run's one-lax.scan",
+            _ratio(metric(w["W1"], "fit"), metric(w["W1"], "scan")),
+            0.8,
+        )
+        add(
+            "W1",
+            "fit / this run's one-lax.scan with in-run shuffles",
+            _ratio(metric(w["W1"], "fit"), metric(w["W1"], "scan_shuffle")),
+            0.8,
+        )
     if "W2" in w:
         e = w["W2"]
         add("W2", "fit / torch eager (samples/s)", _ratio(metric(e, "fit"), metric(e, "torch")), 5)
         add("W2", "fit / numpy (samples/s)", _ratio(metric(e, "fit"), metric(e, "numpy")), 2)
-        add("W2", "fit / this run's one-lax.scan (samples/s)", _ratio(metric(e, "fit"), metric(e, "scan")), 0.9)
-        add("W2", "fit / the scan with in-run shuffles (samples/s)",
-            _ratio(metric(e, "fit"), metric(e, "scan_shuffle")), 0.9)
+        add(
+            "W2",
+            "fit / this run's one-lax.scan (samples/s)",
+            _ratio(metric(e, "fit"), metric(e, "scan")),
+            0.9,
+        )
+        add(
+            "W2",
+            "fit / the scan with in-run shuffles (samples/s)",
+            _ratio(metric(e, "fit"), metric(e, "scan_shuffle")),
+            0.9,
+        )
         fit_c, scan_c = (e["impls"].get(n, {}).get("compile_s") for n in ("fit", "scan"))
-        add("W2", "fit compile / the scan's compile (first call − run)", _ratio(fit_c, scan_c), 1.5, at_most=True)
-        accuracies = [e["impls"][n]["quality"].get("test_accuracy") for n in ("fit", "numpy") if n in e["impls"]]
-        add("W2", "test accuracy of fit and numpy (lower of the two)",
-            min(accuracies) if accuracies and None not in accuracies else None, 0.96)
+        add(
+            "W2",
+            "fit compile / the scan's compile (first call − run)",
+            _ratio(fit_c, scan_c),
+            1.5,
+            at_most=True,
+        )
+        accuracies = [
+            e["impls"][n]["quality"].get("test_accuracy")
+            for n in ("fit", "numpy")
+            if n in e["impls"]
+        ]
+        add(
+            "W2",
+            "test accuracy of fit and numpy (lower of the two)",
+            min(accuracies) if accuracies and None not in accuracies else None,
+            0.96,
+        )
         e2e = results.get("w2_end_to_end")
         if e2e is not None:
-            add("W2", "new process, warm cache: numpy end to end / fit end to end",
-                _ratio(e2e["numpy"]["end_to_end_s"], e2e["fit_warm_cache"]["end_to_end_s"]), 1.0)
+            add(
+                "W2",
+                "new process, warm cache: numpy end to end / fit end to end",
+                _ratio(e2e["numpy"]["end_to_end_s"], e2e["fit_warm_cache"]["end_to_end_s"]),
+                1.0,
+            )
     if "W3" in w:
         add("W3", "fit: fraction of the matmul peak", metric(w["W3"], "fit"), 0.9)
-        add("W3", "fit / the one-lax.scan (time ratio, within 5%)", _ratio(_seconds(w["W3"], "scan"),
-                                                                         _seconds(w["W3"], "fit")), 0.95)
+        add(
+            "W3",
+            "fit / the one-lax.scan (time ratio, within 5%)",
+            _ratio(_seconds(w["W3"], "scan"), _seconds(w["W3"], "fit")),
+            0.95,
+        )
     if "W4" in w:
         e = w["W4"]
-        add("W4", "64 sequential fit / fit_many (time)", _ratio(_seconds(e, "fit_seq"), _seconds(e, "fit")), 1.0)
-        add("W4", "torch eager sequential / fit_many (time)", _ratio(_seconds(e, "torch"), _seconds(e, "fit")), 4)
-        add("W4", "vmapped scan / fit_many (speed)", _ratio(_seconds(e, "scan_vmap"), _seconds(e, "fit")), 0.9)
+        add(
+            "W4",
+            "64 sequential fit / fit_many (time)",
+            _ratio(_seconds(e, "fit_seq"), _seconds(e, "fit")),
+            1.0,
+        )
+        add(
+            "W4",
+            "torch eager sequential / fit_many (time)",
+            _ratio(_seconds(e, "torch"), _seconds(e, "fit")),
+            4,
+        )
+        add(
+            "W4",
+            "vmapped scan / fit_many (speed)",
+            _ratio(_seconds(e, "scan_vmap"), _seconds(e, "fit")),
+            0.9,
+        )
     if "W4xor" in w:
         e = w["W4xor"]
-        add("W4", "1000 XOR models: torch eager (extrapolated) / fit_many (time)",
-            _ratio(_seconds(e, "torch"), _seconds(e, "fit")), 100)
-        add("W4", "1000 XOR models: fit_many / vmapped scan (time)", _ratio(_seconds(e, "fit"), _seconds(e, "scan_vmap")),
-            1.25, at_most=True)
+        add(
+            "W4",
+            "1000 XOR models: torch eager (extrapolated) / fit_many (time)",
+            _ratio(_seconds(e, "torch"), _seconds(e, "fit")),
+            100,
+        )
+        add(
+            "W4",
+            "1000 XOR models: fit_many / vmapped scan (time)",
+            _ratio(_seconds(e, "fit"), _seconds(e, "scan_vmap")),
+            1.25,
+            at_most=True,
+        )
     step = results.get("step_ratio")
     if step is not None:
-        add("step", "manual / autodiff step time (jitted value_and_grad per call)", step["per_call"]["ratio"], 1.0,
-            at_most=True)
-        add("step", "manual / autodiff step time (inside a lax.scan)", step["in_scan"]["ratio"], 1.0, at_most=True)
+        add(
+            "step",
+            "manual / autodiff step time (jitted value_and_grad per call)",
+            step["per_call"]["ratio"],
+            1.0,
+            at_most=True,
+        )
+        add(
+            "step",
+            "manual / autodiff step time (inside a lax.scan)",
+            step["in_scan"]["ratio"],
+            1.0,
+            at_most=True,
+        )
     return rows
 
 
@@ -127,8 +227,16 @@ def main_table(results: dict) -> str:
 
 def targets_table(rows: list[dict]) -> str:
     verdict = {True: "met", False: "NOT met", None: "not measured"}
-    body = [[r["workload"], r["target"], fmt(r["value"], 3), ("≤ " if r["at_most"] else "≥ ") + fmt(r["threshold"]),
-             verdict[r["met"]]] for r in rows]
+    body = [
+        [
+            r["workload"],
+            r["target"],
+            fmt(r["value"], 3),
+            ("≤ " if r["at_most"] else "≥ ") + fmt(r["threshold"]),
+            verdict[r["met"]],
+        ]
+        for r in rows
+    ]
     return markdown_table(["workload", "ratio", "measured", "target", ""], body)
 
 
@@ -140,15 +248,25 @@ def w2_table(results: dict) -> str | None:
     for name in ("fit", "loop", "scan"):
         impl = entry["impls"].get(name)
         if impl is not None:
-            rows.append([f"{name}: compile (first call − median run), this process",
-                         f"{fmt(impl['compile_s'])} s"])
-            rows.append([f"{name}: first call, compilation included, this process",
-                         f"{fmt(impl['first_call_s'])} s (median run {fmt(impl['median_s'])} s)"])
+            rows.append(
+                [
+                    f"{name}: compile (first call − median run), this process",
+                    f"{fmt(impl['compile_s'])} s",
+                ]
+            )
+            rows.append(
+                [
+                    f"{name}: first call, compilation included, this process",
+                    f"{fmt(impl['first_call_s'])} s (median run {fmt(impl['median_s'])} s)",
+                ]
+            )
     e2e = results.get("w2_end_to_end")
     if e2e is not None:
-        for label, key in (("fit, new process, cold persistent cache", "fit_cold_cache"),
-                           ("fit, new process, warm persistent cache", "fit_warm_cache"),
-                           ("numpy, new process", "numpy")):
+        for label, key in (
+            ("fit, new process, cold persistent cache", "fit_cold_cache"),
+            ("fit, new process, warm persistent cache", "fit_warm_cache"),
+            ("numpy, new process", "numpy"),
+        ):
             run = e2e[key]
             memory = f"peak RSS {fmt(run['peak_rss_bytes'] / 2**20)} MiB"
             if run.get("tracemalloc_peak_bytes") is not None:
@@ -157,9 +275,14 @@ def w2_table(results: dict) -> str | None:
                 memory += f", device peak {fmt(run['device_peak_bytes'] / 2**20)} MiB"
             elif key.startswith("fit"):
                 memory += ", device memory_stats n/a on this backend"
-            rows.append([label, f"end to end {fmt(run['end_to_end_s'])} s (imports {fmt(run['import_s'])} s, "
-                                f"whole process {fmt(run['process_wall_s'])} s); {memory}; "
-                                f"test accuracy {fmt(run.get('test_accuracy'), 3)}"])
+            rows.append(
+                [
+                    label,
+                    f"end to end {fmt(run['end_to_end_s'])} s (imports {fmt(run['import_s'])} s, "
+                    f"whole process {fmt(run['process_wall_s'])} s); {memory}; "
+                    f"test accuracy {fmt(run.get('test_accuracy'), 3)}",
+                ]
+            )
     return markdown_table(["W2 detail", "value"], rows)
 
 
@@ -167,15 +290,36 @@ def step_table(results: dict) -> str | None:
     step = results.get("step_ratio")
     if step is None:
         return None
-    rows = [[label, f"{fmt(s['manual_s'] * 1e6)} µs", f"{fmt(s['autodiff_s'] * 1e6)} µs", fmt(s["ratio"], 3)]
-            for label, s in (("jitted value_and_grad, per call", step["per_call"]),
-                             ("SGD step inside a lax.scan", step["in_scan"]))]
-    return markdown_table(["64-128-64-10 ReLU/softmax, K = 32", "manual", "autodiff", "manual / autodiff"], rows)
+    rows = [
+        [
+            label,
+            f"{fmt(s['manual_s'] * 1e6)} µs",
+            f"{fmt(s['autodiff_s'] * 1e6)} µs",
+            fmt(s["ratio"], 3),
+        ]
+        for label, s in (
+            ("jitted value_and_grad, per call", step["per_call"]),
+            ("SGD step inside a lax.scan", step["in_scan"]),
+        )
+    ]
+    return markdown_table(
+        ["64-128-64-10 ReLU/softmax, K = 32", "manual", "autodiff", "manual / autodiff"], rows
+    )
 
 
 def agreement_table(results: dict) -> str:
     """Final training loss of each implementation's first model: the same start and order give the same run."""
-    names = ["fit", "fit_seq", "torch", "numpy", "sklearn", "loop", "scan", "scan_shuffle", "scan_vmap"]
+    names = [
+        "fit",
+        "fit_seq",
+        "torch",
+        "numpy",
+        "sklearn",
+        "loop",
+        "scan",
+        "scan_shuffle",
+        "scan_vmap",
+    ]
     rows = []
     for wname, entry in results["workloads"].items():
         cells = []
@@ -184,16 +328,23 @@ def agreement_table(results: dict) -> str:
             if q is None:
                 cells.append("—")
             else:
-                cells.append(fmt(q["train_loss"], 4) + (f" / {q['test_accuracy']:.3f}" if "test_accuracy" in q else ""))
+                cells.append(
+                    fmt(q["train_loss"], 4)
+                    + (f" / {q['test_accuracy']:.3f}" if "test_accuracy" in q else "")
+                )
         rows.append([wname] + cells)
     return markdown_table(["final train loss (/ test acc.)"] + names, rows)
 
 
 def tables(results: dict) -> str:
     m = results["machine"]
-    head = (f"{results['date']} · {m['processor']} · {m['cpu_count']} cores · load {fmt(m['load_average_1m'])} · "
-            f"jax {m['jax']} ({m['jax_backend']}) · " + " · ".join(results["peers"].values())
-            + f" · median of {results['config']['reps']}" + (" · QUICK SIZES" if results["config"]["quick"] else ""))
+    head = (
+        f"{results['date']} · {m['processor']} · {m['cpu_count']} cores · load {fmt(m['load_average_1m'])} · "
+        f"jax {m['jax']} ({m['jax_backend']}) · "
+        + " · ".join(results["peers"].values())
+        + f" · median of {results['config']['reps']}"
+        + (" · QUICK SIZES" if results["config"]["quick"] else "")
+    )
     parts = [head, main_table(results), targets_table(results["targets"])]
     parts += [t for t in (w2_table(results), step_table(results)) if t is not None]
     parts.append(agreement_table(results))

@@ -57,14 +57,18 @@ def load_peers(log=print) -> dict:
         try:
             found[name] = importlib.import_module(module)
         except ImportError as err:
-            log(f"skipping the {name} peer: {err} (install the bench extra: pip install -e '.[bench]')")
+            log(
+                f"skipping the {name} peer: {err} (install the bench extra: pip install -e '.[bench]')"
+            )
     return found
 
 
 def _optimizer_kwargs(spec: workloads.Spec) -> dict:
     """``fit``'s rate: the lecture's plain ``w ← w − α∇J`` for SGD, one shared optax Adam otherwise."""
     if spec.optimizer == "adam":
-        return {"optimizer": optax.adam(spec.learning_rate)}  # one object: the compiled program is reused
+        return {
+            "optimizer": optax.adam(spec.learning_rate)
+        }  # one object: the compiled program is reused
     return {"learning_rate": spec.learning_rate}
 
 
@@ -75,9 +79,21 @@ def prepare_fit(problem: Problem):
     inits = reference_jax.model_params(problem)
 
     def run():
-        return [fnn.fit(spec.net, params, x, y, loss=spec.loss, batch_size=spec.batch_size,
-                        num_epochs=spec.num_epochs, key=problem.shuffle_key, **rate).params
-                for params in inits]
+        return [
+            fnn.fit(
+                spec.net,
+                params,
+                x,
+                y,
+                loss=spec.loss,
+                batch_size=spec.batch_size,
+                num_epochs=spec.num_epochs,
+                key=problem.shuffle_key,
+                **rate,
+            ).params
+            for params in inits
+        ]
+
     return run
 
 
@@ -87,41 +103,77 @@ def prepare_fit_many(problem: Problem):
     x, y = jax.device_put(problem.x), jax.device_put(problem.y)
 
     def run():
-        return fnn.fit_many(spec.net, x, y, key=problem.shuffle_key, params=problem.init_jax, loss=spec.loss,
-                            batch_size=spec.batch_size, num_epochs=spec.num_epochs, **rate).members.params
+        return fnn.fit_many(
+            spec.net,
+            x,
+            y,
+            key=problem.shuffle_key,
+            params=problem.init_jax,
+            loss=spec.loss,
+            batch_size=spec.batch_size,
+            num_epochs=spec.num_epochs,
+            **rate,
+        ).members.params
+
     return run
 
 
 def implementations(name: str, peers: dict, *, quick: bool) -> list[Impl]:
     """What runs on workload ``name``, in table order."""
+
     def peer(key: str, **kw) -> list[Impl]:
         if key not in peers:
             return []
         return [Impl(key, peers[key].prepare, warm_up=peers[key].warm_up, **kw)]
 
-    if name == "W4xor":  # tiny models: vmapped JAX against torch, whose time is extrapolated from a subset
+    if (
+        name == "W4xor"
+    ):  # tiny models: vmapped JAX against torch, whose time is extrapolated from a subset
         subset = workloads.TORCH_XOR_SUBSET["quick" if quick else "full"]
         total = (workloads.QUICK if quick else workloads.FULL)["W4xor"].num_models
         torch = []
         if "torch" in peers:
             prep = peers["torch"].prepare
-            torch = [Impl("torch", lambda p: prep(p, p.init[:subset]), warm_up=peers["torch"].warm_up,
-                          scale=total / subset, note=f"extrapolated from {subset} of {total} models")]
-        return [Impl("fit", prepare_fit_many, compiled=True), *torch,
-                Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True)]
+            torch = [
+                Impl(
+                    "torch",
+                    lambda p: prep(p, p.init[:subset]),
+                    warm_up=peers["torch"].warm_up,
+                    scale=total / subset,
+                    note=f"extrapolated from {subset} of {total} models",
+                )
+            ]
+        return [
+            Impl("fit", prepare_fit_many, compiled=True),
+            *torch,
+            Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True),
+        ]
     impls = [Impl("fit", prepare_fit_many if name == "W4" else prepare_fit, compiled=True)]
     if name == "W4":
         impls.append(Impl("fit_seq", prepare_fit, compiled=True))
     impls += peer("torch") + peer("numpy") + peer("sklearn")
-    impls += [Impl("loop", reference_jax.prepare_loop, compiled=True),
-              Impl("scan", reference_jax.prepare_scan, compiled=True)]
-    if workloads.FULL[name].batch_size is not None:  # mini-batches: the scan that shuffles in its run too
+    impls += [
+        Impl("loop", reference_jax.prepare_loop, compiled=True),
+        Impl("scan", reference_jax.prepare_scan, compiled=True),
+    ]
+    if (
+        workloads.FULL[name].batch_size is not None
+    ):  # mini-batches: the scan that shuffles in its run too
         impls.append(Impl("scan_shuffle", reference_jax.prepare_scan_shuffled, compiled=True))
     if name == "W4":
-        impls.append(Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True))
+        impls.append(
+            Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True)
+        )
     if name == "W3":
-        impls.append(Impl("matmul_peak", measurements.prepare_matmuls, compiled=True, trains=False,
-                          note="the step's matmuls alone"))
+        impls.append(
+            Impl(
+                "matmul_peak",
+                measurements.prepare_matmuls,
+                compiled=True,
+                trains=False,
+                note="the step's matmuls alone",
+            )
+        )
     return impls
 
 
@@ -130,17 +182,30 @@ def run_workload(name: str, peers: dict, *, quick: bool, reps: int, seed: int, l
     log(f"{name}: {spec.title}" + (" (quick sizes)" if quick else ""))
     problem = workloads.make_problem(spec, seed=seed)
     found = harness.measure(problem, implementations(name, peers, quick=quick), reps, log=log)
-    out = {"spec": {k: v for k, v in vars(spec).items()}, "impls": {k: vars(m) for k, m in found.items()}}
+    out = {
+        "spec": {k: v for k, v in vars(spec).items()},
+        "impls": {k: vars(m) for k, m in found.items()},
+    }
     if name == "W3":
         flops = spec.num_updates * workloads.step_flops(spec)
-        out["matmul_peak"] = {"flops_per_step": workloads.step_flops(spec),
-                              "flops_per_s": flops / found["matmul_peak"].median_s}
+        out["matmul_peak"] = {
+            "flops_per_step": workloads.step_flops(spec),
+            "flops_per_s": flops / found["matmul_peak"].median_s,
+        }
     return out
 
 
-def main(*, quick: bool = False, reps: int = 3, only: tuple[str, ...] = ("W1", "W2", "W3", "W4"),
-         json_path: str | None = None, seed: int = 0, end_to_end: bool = True, torch_threads: int = 2,
-         log=print) -> dict:
+def main(
+    *,
+    quick: bool = False,
+    reps: int = 3,
+    only: tuple[str, ...] = ("W1", "W2", "W3", "W4"),
+    json_path: str | None = None,
+    seed: int = 0,
+    end_to_end: bool = True,
+    torch_threads: int = 2,
+    log=print,
+) -> dict:
     """Run the benchmarks; returns (and with ``json_path`` writes) every figure and the tables."""
     unknown = set(only) - set(workloads.NAMES)
     if unknown:
@@ -158,14 +223,23 @@ def main(*, quick: bool = False, reps: int = 3, only: tuple[str, ...] = ("W1", "
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": harness.machine(),
         "peers": {name: module.version() for name, module in peers.items()},
-        "config": {"quick": quick, "reps": reps, "seed": seed, "only": list(only), "torch_threads": torch_threads},
+        "config": {
+            "quick": quick,
+            "reps": reps,
+            "seed": seed,
+            "only": list(only),
+            "torch_threads": torch_threads,
+        },
         "workloads": {},
     }
     for name in only:
-        results["workloads"][name] = run_workload(name, peers, quick=quick, reps=reps, seed=seed, log=log)
+        results["workloads"][name] = run_workload(
+            name, peers, quick=quick, reps=reps, seed=seed, log=log
+        )
         if name == "W4":
-            results["workloads"]["W4xor"] = run_workload("W4xor", peers, quick=quick, reps=reps, seed=seed,
-                                                         log=log)
+            results["workloads"]["W4xor"] = run_workload(
+                "W4xor", peers, quick=quick, reps=reps, seed=seed, log=log
+            )
         if name == "W2" and end_to_end:
             log("W2 end to end in new processes (persistent compilation cache: cold, then warm)")
             results["w2_end_to_end"] = measurements.end_to_end(quick=quick, seed=seed)
@@ -182,18 +256,44 @@ def main(*, quick: bool = False, reps: int = 3, only: tuple[str, ...] = ("W1", "
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds; for the smoke test)")
-    parser.add_argument("--reps", type=int, default=3, help="timed repetitions per implementation (median)")
-    parser.add_argument("--json", dest="json_path", default=None, help="also write every figure to this file")
-    parser.add_argument("--only", default=",".join(workloads.NAMES),
-                        help="comma-separated workloads to run (W1,W2,W3,W4; W4 includes the 1000 XOR models)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes (seconds; for the smoke test)"
+    )
+    parser.add_argument(
+        "--reps", type=int, default=3, help="timed repetitions per implementation (median)"
+    )
+    parser.add_argument(
+        "--json", dest="json_path", default=None, help="also write every figure to this file"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(workloads.NAMES),
+        help="comma-separated workloads to run (W1,W2,W3,W4; W4 includes the 1000 XOR models)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--torch-threads", type=int, default=2,
-                        help="torch's intra-op threads (the issue's setting is 2; on a machine whose cores are "
-                             "busy with other work, 2 threads can be many times slower than 1)")
-    parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
-                        help="skip W2's new-process runs with the persistent compilation cache")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=2,
+        help="torch's intra-op threads (the issue's setting is 2; on a machine whose cores are "
+        "busy with other work, 2 threads can be many times slower than 1)",
+    )
+    parser.add_argument(
+        "--no-end-to-end",
+        dest="end_to_end",
+        action="store_false",
+        help="skip W2's new-process runs with the persistent compilation cache",
+    )
     args = parser.parse_args()
-    main(quick=args.quick, reps=args.reps, only=tuple(s.strip() for s in args.only.split(",") if s.strip()),
-         json_path=args.json_path, seed=args.seed, end_to_end=args.end_to_end, torch_threads=args.torch_threads)
+    main(
+        quick=args.quick,
+        reps=args.reps,
+        only=tuple(s.strip() for s in args.only.split(",") if s.strip()),
+        json_path=args.json_path,
+        seed=args.seed,
+        end_to_end=args.end_to_end,
+        torch_threads=args.torch_threads,
+    )

@@ -37,17 +37,19 @@ class Spec:
     activation: str
     output_activation: str
     loss: str
-    optimizer: str                 # "sgd" or "adam"
+    optimizer: str  # "sgd" or "adam"
     learning_rate: float
     batch_size: int | None
     num_epochs: int
     num_examples: int
-    num_models: int = 1            # > 1: independent models from different initial weights
-    metric: str = "seconds"        # what the table shows: updates/s, samples/s, fraction, seconds
+    num_models: int = 1  # > 1: independent models from different initial weights
+    metric: str = "seconds"  # what the table shows: updates/s, samples/s, fraction, seconds
 
     @property
     def net(self) -> fnn.MLP:
-        return fnn.MLP(self.layer_sizes, activation=self.activation, output_activation=self.output_activation)
+        return fnn.MLP(
+            self.layer_sizes, activation=self.activation, output_activation=self.output_activation
+        )
 
     @property
     def batch(self) -> int:
@@ -67,22 +69,85 @@ class Spec:
 
 # The full configurations of the issue, and tiny ones with the same structure for --quick.
 FULL = {
-    "W1": Spec("W1", "XOR 2-2-1 sigmoid, SGD K=1, 5000 epochs", (2, 2, 1), "sigmoid", "sigmoid",
-               "binary_cross_entropy", "sgd", 0.5, 1, 5000, 4, metric="updates/s"),
-    "W2": Spec("W2", "digits 64-128-64-10 ReLU/softmax, K=32, 30 epochs, SGD 0.1", (64, 128, 64, 10), "relu",
-               "softmax", "categorical_cross_entropy", "sgd", 0.1, 32, 30, 1440, metric="samples/s"),
-    "W3": Spec("W3", "784-1024-1024-10, 8192 synthetic examples, full batch, 10 steps", (784, 1024, 1024, 10),
-               "relu", "softmax", "categorical_cross_entropy", "sgd", 0.01, None, 10, 8192,
-               metric="fraction of matmul peak"),
-    "W4": Spec("W4", "64 models 2-32-32-1 tanh, two spirals, 500 full-batch Adam steps", (2, 32, 32, 1), "tanh",
-               "sigmoid", "binary_cross_entropy", "adam", 0.01, None, 500, 200, num_models=64, metric="seconds"),
-    "W4xor": Spec("W4xor", "1000 XOR 2-2-1 sigmoid models, 500 full-batch Adam steps", (2, 2, 1), "sigmoid",
-                  "sigmoid", "binary_cross_entropy", "adam", 0.05, None, 500, 4, num_models=1000, metric="seconds"),
+    "W1": Spec(
+        "W1",
+        "XOR 2-2-1 sigmoid, SGD K=1, 5000 epochs",
+        (2, 2, 1),
+        "sigmoid",
+        "sigmoid",
+        "binary_cross_entropy",
+        "sgd",
+        0.5,
+        1,
+        5000,
+        4,
+        metric="updates/s",
+    ),
+    "W2": Spec(
+        "W2",
+        "digits 64-128-64-10 ReLU/softmax, K=32, 30 epochs, SGD 0.1",
+        (64, 128, 64, 10),
+        "relu",
+        "softmax",
+        "categorical_cross_entropy",
+        "sgd",
+        0.1,
+        32,
+        30,
+        1440,
+        metric="samples/s",
+    ),
+    "W3": Spec(
+        "W3",
+        "784-1024-1024-10, 8192 synthetic examples, full batch, 10 steps",
+        (784, 1024, 1024, 10),
+        "relu",
+        "softmax",
+        "categorical_cross_entropy",
+        "sgd",
+        0.01,
+        None,
+        10,
+        8192,
+        metric="fraction of matmul peak",
+    ),
+    "W4": Spec(
+        "W4",
+        "64 models 2-32-32-1 tanh, two spirals, 500 full-batch Adam steps",
+        (2, 32, 32, 1),
+        "tanh",
+        "sigmoid",
+        "binary_cross_entropy",
+        "adam",
+        0.01,
+        None,
+        500,
+        200,
+        num_models=64,
+        metric="seconds",
+    ),
+    "W4xor": Spec(
+        "W4xor",
+        "1000 XOR 2-2-1 sigmoid models, 500 full-batch Adam steps",
+        (2, 2, 1),
+        "sigmoid",
+        "sigmoid",
+        "binary_cross_entropy",
+        "adam",
+        0.05,
+        None,
+        500,
+        4,
+        num_models=1000,
+        metric="seconds",
+    ),
 }
 QUICK = {
     "W1": dataclasses.replace(FULL["W1"], num_epochs=50),
     "W2": dataclasses.replace(FULL["W2"], num_epochs=2, num_examples=320),
-    "W3": dataclasses.replace(FULL["W3"], layer_sizes=(784, 64, 64, 10), num_epochs=2, num_examples=128),
+    "W3": dataclasses.replace(
+        FULL["W3"], layer_sizes=(784, 64, 64, 10), num_epochs=2, num_examples=128
+    ),
     "W4": dataclasses.replace(FULL["W4"], num_models=3, num_epochs=20, num_examples=40),
     "W4xor": dataclasses.replace(FULL["W4xor"], num_models=8, num_epochs=20),
 }
@@ -95,15 +160,15 @@ class Problem(NamedTuple):
     """One workload's data and starting points, shared by every implementation."""
 
     spec: Spec
-    x: np.ndarray            # (m, n_in) float32 training inputs
-    y: np.ndarray            # (m, n_out) float32 targets (one-hot for softmax)
-    labels: np.ndarray       # (m,) int class labels (scikit-learn's targets)
-    x_test: np.ndarray       # (m_test, n_in), empty when the workload has no test set
+    x: np.ndarray  # (m, n_in) float32 training inputs
+    y: np.ndarray  # (m, n_out) float32 targets (one-hot for softmax)
+    labels: np.ndarray  # (m,) int class labels (scikit-learn's targets)
+    x_test: np.ndarray  # (m_test, n_in), empty when the workload has no test set
     labels_test: np.ndarray  # (m_test,)
-    orders: np.ndarray       # (num_epochs, m) int: the sample order of each epoch
-    shuffle_key: jax.Array   # the key that makes fnn.fit visit the examples in `orders`
+    orders: np.ndarray  # (num_epochs, m) int: the sample order of each epoch
+    shuffle_key: jax.Array  # the key that makes fnn.fit visit the examples in `orders`
     init: list[NumpyParams]  # one starting point per model
-    init_jax: tuple          # the same starting points as fnn params, stacked on a leading model axis
+    init_jax: tuple  # the same starting points as fnn params, stacked on a leading model axis
 
 
 def to_numpy(params) -> NumpyParams:
@@ -125,17 +190,38 @@ def unstack(stacked) -> list[NumpyParams]:
 def make_problem(spec: Spec, *, seed: int = 0) -> Problem:
     """Build the data, the per-epoch orders and the initial weights of ``spec``."""
     if spec.batch_size is not None and spec.num_examples % spec.batch_size:
-        raise ValueError(f"{spec.name}: batch_size {spec.batch_size} must divide {spec.num_examples} examples")
+        raise ValueError(
+            f"{spec.name}: batch_size {spec.batch_size} must divide {spec.num_examples} examples"
+        )
     rng = np.random.default_rng(seed)
     x, labels, x_test, labels_test = _data(spec, rng, seed)
     n_out = spec.layer_sizes[-1]
-    y = labels[:, None].astype(np.float32) if n_out == 1 else np.eye(n_out, dtype=np.float32)[labels]
+    y = (
+        labels[:, None].astype(np.float32)
+        if n_out == 1
+        else np.eye(n_out, dtype=np.float32)[labels]
+    )
     init = [glorot_uniform(spec.layer_sizes, rng) for _ in range(spec.num_models)]
-    init_jax = tuple(fnn.Dense(jax.device_put(np.stack([m[l][0] for m in init])),
-                               jax.device_put(np.stack([m[l][1] for m in init])))
-                     for l in range(len(spec.layer_sizes) - 1))
+    init_jax = tuple(
+        fnn.Dense(
+            jax.device_put(np.stack([m[l][0] for m in init])),
+            jax.device_put(np.stack([m[l][1] for m in init])),
+        )
+        for l in range(len(spec.layer_sizes) - 1)
+    )
     key = jax.random.key(seed)
-    return Problem(spec, x, y, labels, x_test, labels_test, fit_orders(spec, key, x.shape[0]), key, init, init_jax)
+    return Problem(
+        spec,
+        x,
+        y,
+        labels,
+        x_test,
+        labels_test,
+        fit_orders(spec, key, x.shape[0]),
+        key,
+        init,
+        init_jax,
+    )
 
 
 def glorot_uniform(layer_sizes: tuple[int, ...], rng: np.random.Generator) -> NumpyParams:
@@ -148,7 +234,12 @@ def glorot_uniform(layer_sizes: tuple[int, ...], rng: np.random.Generator) -> Nu
     params = []
     for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
         limit = np.sqrt(6.0 / (n_in + n_out))
-        params.append((rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32), np.zeros(n_out, np.float32)))
+        params.append(
+            (
+                rng.uniform(-limit, limit, (n_in, n_out)).astype(np.float32),
+                np.zeros(n_out, np.float32),
+            )
+        )
     return params
 
 
@@ -177,7 +268,9 @@ def _data(spec: Spec, rng: np.random.Generator, seed: int):
         rows = rng.permutation(digits.data.shape[0])
         x = (digits.data[rows] / 16.0).astype(np.float32)  # intensities 0..16 -> [0, 1]
         labels = digits.target[rows].astype(np.int64)
-        m = spec.num_examples  # 1440 = 45 batches of 32: no short last batch, so every peer does the same steps
+        m = (
+            spec.num_examples
+        )  # 1440 = 45 batches of 32: no short last batch, so every peer does the same steps
         return x[:m], labels[:m], x[m:], labels[m:]
     if spec.name == "W3":
         x = rng.standard_normal((spec.num_examples, spec.layer_sizes[0]), dtype=np.float32)
@@ -192,7 +285,11 @@ def _data(spec: Spec, rng: np.random.Generator, seed: int):
 
 def numpy_forward(spec: Spec, params: NumpyParams, x: np.ndarray) -> np.ndarray:
     """Output pre-activations ``o^L`` ``(batch, n_out)``: an independent evaluator for every peer's result."""
-    hidden = {"sigmoid": lambda o: 1 / (1 + np.exp(-o)), "tanh": np.tanh, "relu": lambda o: np.maximum(o, 0)}
+    hidden = {
+        "sigmoid": lambda o: 1 / (1 + np.exp(-o)),
+        "tanh": np.tanh,
+        "relu": lambda o: np.maximum(o, 0),
+    }
     a = x.astype(np.float64)
     for i, (w, b) in enumerate(params):
         o = a @ w.astype(np.float64) + b.astype(np.float64)

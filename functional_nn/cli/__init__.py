@@ -34,12 +34,14 @@ def build_parser() -> Parser:
     parser = Parser(
         prog=PROG,
         description="Feedforward networks and backpropagation as pure JAX functions: train a network, check the "
-                    "manual gradients against jax.grad, list the machine-checked proofs, show the setup.",
+        "manual gradients against jax.grad, list the machine-checked proofs, show the setup.",
         epilog=f"'{PROG} COMMAND --help' describes each command.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", parser_class=Parser)
+    commands = parser.add_subparsers(
+        dest="command", title="commands", metavar="COMMAND", parser_class=Parser
+    )
     add_train(commands)
     add_gradcheck(commands)
     add_proofs(commands)
@@ -57,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise CLIError(f"choose a command: train, gradcheck, proofs or info (see '{PROG} --help')")
+            raise CLIError(
+                f"choose a command: train, gradcheck, proofs or info (see '{PROG} --help')"
+            )
         command = f"{PROG} {args.command}"
         return int(args.handler(args))
     except SystemExit as done:  # --help and --version end here

@@ -74,7 +74,8 @@ def int_list(text: str, *, allow_empty: bool = False) -> tuple[int, ...]:
         example = "64,32" if allow_empty else "3,5,2"
         extra = " (or 'none' for no hidden layer)" if allow_empty else ""
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as {example}{extra}, got {text!r}")
+            f"expected comma-separated positive integers such as {example}{extra}, got {text!r}"
+        )
     return values
 
 
@@ -85,7 +86,9 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 def layer_sizes(text: str) -> tuple[int, ...]:
     sizes = int_list(text)
     if len(sizes) < 2:
-        raise argparse.ArgumentTypeError(f"expected at least two sizes (inputs,outputs) such as 3,5,2, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected at least two sizes (inputs,outputs) such as 3,5,2, got {text!r}"
+        )
     return sizes
 
 
@@ -102,8 +105,10 @@ def hidden_activation(names: tuple[str, ...], num_hidden: int) -> str | tuple[st
     if len(names) == 1:
         return names[0]
     if len(names) != num_hidden:
-        raise CLIError(f"--activation lists {len(names)} names for {num_hidden} hidden layers; "
-                       "give one name, or one per hidden layer")
+        raise CLIError(
+            f"--activation lists {len(names)} names for {num_hidden} hidden layers; "
+            "give one name, or one per hidden layer"
+        )
     return names
 
 
@@ -117,6 +122,7 @@ def table(rows: Sequence[Sequence[str]], *, header: bool = True) -> str:
 
 
 # --- JAX's persistent compilation cache -------------------------------------------
+
 
 def default_cache_dir() -> Path:
     """``$FUNCTIONAL_NN_CACHE_DIR``, else ``$XDG_CACHE_HOME/functional_nn/jax``, else ``~/.cache/functional_nn/jax``."""

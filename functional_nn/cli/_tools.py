@@ -9,47 +9,110 @@ import json
 import platform
 
 from functional_nn.cli._common import (
-    CLIError, default_cache_dir, hidden_activation, layer_sizes, name_list, positive_int, table,
+    CLIError,
+    default_cache_dir,
+    hidden_activation,
+    layer_sizes,
+    name_list,
+    positive_int,
+    table,
 )
 
-_OUTPUT_FOR_LOSS = {"mse": "sigmoid", "binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
+_OUTPUT_FOR_LOSS = {
+    "mse": "sigmoid",
+    "binary_cross_entropy": "sigmoid",
+    "categorical_cross_entropy": "softmax",
+}
 
 
 # --- gradcheck -------------------------------------------------------------------------
+
 
 def add_gradcheck(commands) -> None:
     from functional_nn.activations import ACTIVATION_NAMES
     from functional_nn.losses import LOSS_NAMES
 
     p = commands.add_parser(
-        "gradcheck", help="compare manual backprop with jax.grad and finite differences",
+        "gradcheck",
+        help="compare manual backprop with jax.grad and finite differences",
         description="Build a network, draw a random batch and compare the manual backward pass with jax.grad and "
-                    "central finite differences, leaf by leaf (weights, biases and every layer's delta), in "
-                    "float64. Exit status 0 when every leaf agrees, 1 otherwise.",
+        "central finite differences, leaf by leaf (weights, biases and every layer's delta), in "
+        "float64. Exit status 0 when every leaf agrees, 1 otherwise.",
     )
-    p.add_argument("--layers", type=layer_sizes, default=(3, 5, 2), metavar="N0,N1,...,NL",
-                   help="layer sizes: inputs, hidden widths, outputs (default: 3,5,2)")
-    p.add_argument("--activation", type=name_list, default=("sigmoid",), metavar="NAME[,NAME...]",
-                   help=f"hidden activation, one for all or one per hidden layer; one of {', '.join(ACTIVATION_NAMES)}"
-                        " (default: sigmoid, as in the lecture)")
-    p.add_argument("--output-activation", choices=ACTIVATION_NAMES, default=None, metavar="NAME",
-                   help=f"{', '.join(ACTIVATION_NAMES)} (default: softmax for categorical_cross_entropy, else sigmoid)")
-    p.add_argument("--loss", choices=LOSS_NAMES, default="mse", metavar="NAME",
-                   help=f"{', '.join(LOSS_NAMES)} (default: mse)")
-    p.add_argument("--batch", type=positive_int, default=4, metavar="K", help="examples in the batch (default: 4)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch (default: 0)")
-    p.add_argument("--max-fd-coords", type=positive_int, default=256, metavar="N",
-                   help="finite-difference coordinates per leaf, all when fewer (default: 256)")
-    p.add_argument("--taylor", action="store_true",
-                   help="also the Taylor-remainder test: observed order per leaf (2 when right, 1 when wrong)")
-    p.add_argument("--hvp", action="store_true",
-                   help="also the hand-derived Hessian-vector product (R-operator) and Gauss-Newton product")
-    p.add_argument("--per-example", action="store_true",
-                   help="also the per-example gradients by hand against vmap(grad)")
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None, metavar="DTYPE",
-                   help="also the errors of the gradients computed in float32, bfloat16 or float16 beside "
-                        "their derived rounding-error bound")
-    p.add_argument("--json", action="store_true", help="print one JSON object with every report instead of tables")
+    p.add_argument(
+        "--layers",
+        type=layer_sizes,
+        default=(3, 5, 2),
+        metavar="N0,N1,...,NL",
+        help="layer sizes: inputs, hidden widths, outputs (default: 3,5,2)",
+    )
+    p.add_argument(
+        "--activation",
+        type=name_list,
+        default=("sigmoid",),
+        metavar="NAME[,NAME...]",
+        help=f"hidden activation, one for all or one per hidden layer; one of {', '.join(ACTIVATION_NAMES)}"
+        " (default: sigmoid, as in the lecture)",
+    )
+    p.add_argument(
+        "--output-activation",
+        choices=ACTIVATION_NAMES,
+        default=None,
+        metavar="NAME",
+        help=f"{', '.join(ACTIVATION_NAMES)} (default: softmax for categorical_cross_entropy, else sigmoid)",
+    )
+    p.add_argument(
+        "--loss",
+        choices=LOSS_NAMES,
+        default="mse",
+        metavar="NAME",
+        help=f"{', '.join(LOSS_NAMES)} (default: mse)",
+    )
+    p.add_argument(
+        "--batch",
+        type=positive_int,
+        default=4,
+        metavar="K",
+        help="examples in the batch (default: 4)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the weights and the batch (default: 0)"
+    )
+    p.add_argument(
+        "--max-fd-coords",
+        type=positive_int,
+        default=256,
+        metavar="N",
+        help="finite-difference coordinates per leaf, all when fewer (default: 256)",
+    )
+    p.add_argument(
+        "--taylor",
+        action="store_true",
+        help="also the Taylor-remainder test: observed order per leaf (2 when right, 1 when wrong)",
+    )
+    p.add_argument(
+        "--hvp",
+        action="store_true",
+        help="also the hand-derived Hessian-vector product (R-operator) and Gauss-Newton product",
+    )
+    p.add_argument(
+        "--per-example",
+        action="store_true",
+        help="also the per-example gradients by hand against vmap(grad)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16", "float16"),
+        default=None,
+        metavar="DTYPE",
+        help="also the errors of the gradients computed in float32, bfloat16 or float16 beside "
+        "their derived rounding-error bound",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with every report instead of tables",
+    )
     p.set_defaults(handler=run_gradcheck)
 
 
@@ -67,10 +130,14 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     params = net.init(key_params)
     x = jax.random.normal(key_x, (args.batch, sizes[0]))
     y = _random_targets(key_y, args.loss, output, args.batch, sizes[-1])
-    reports = {"gradients": fnn.compare_gradients(net, args.loss, params, x, y, max_fd_coords=args.max_fd_coords,
-                                                  key=key_fd)}
+    reports = {
+        "gradients": fnn.compare_gradients(
+            net, args.loss, params, x, y, max_fd_coords=args.max_fd_coords, key=key_fd
+        )
+    }
     if getattr(args, "taylor", False):
         from functional_nn.taylor import taylor_test_mlp
+
         reports["taylor"] = taylor_test_mlp(net, args.loss, params, x, y, key=key_fd)
     if getattr(args, "hvp", False):
         reports["hvp"] = fnn.check_hvp(net, args.loss, params, x, y, key=key_fd)
@@ -80,11 +147,17 @@ def run_gradcheck(args: argparse.Namespace) -> int:
         reports["rounding"] = fnn.check_rounding(net, args.loss, params, x, y, dtype=args.dtype)
     ok = all(r.ok for r in reports.values())
     if getattr(args, "json", False):
-        print(json.dumps({"ok": ok, "seed": args.seed, **{k: r.as_dict() for k, r in reports.items()}},
-                         default=_json_default))
+        print(
+            json.dumps(
+                {"ok": ok, "seed": args.seed, **{k: r.as_dict() for k, r in reports.items()}},
+                default=_json_default,
+            )
+        )
     else:
         print("\n\n".join(str(r) for r in reports.values()))
-        print(f"(seed {args.seed}: random weights and a random batch of {args.batch}; --seed to vary)")
+        print(
+            f"(seed {args.seed}: random weights and a random batch of {args.batch}; --seed to vary)"
+        )
     return 0 if ok else 1
 
 
@@ -118,17 +191,30 @@ PROOF_STATUSES = ("holds", "erratum", "notation", "convention", "historical")
 
 def add_proofs(commands) -> None:
     p = commands.add_parser(
-        "proofs", help="list the lecture's claims, their derivations and machine checks",
+        "proofs",
+        help="list the lecture's claims, their derivations and machine checks",
         description="Print the ledger of proofs/: every formula and claim of the lecture with its status (holds, "
-                    "erratum, notation, convention, historical), the correction where one is needed and the check "
-                    "that decides it. With --run, run the checks and show pass/FAIL (exit status 1 if any fails).",
+        "erratum, notation, convention, historical), the correction where one is needed and the check "
+        "that decides it. With --run, run the checks and show pass/FAIL (exit status 1 if any fails).",
     )
     p.add_argument("--run", action="store_true", help="run the checks and show pass/FAIL per row")
-    p.add_argument("--json", action="store_true", help="print a JSON list of rows instead of a table")
-    p.add_argument("--status", choices=PROOF_STATUSES, action="append", metavar="STATUS",
-                   help=f"only rows with this status, one of {', '.join(PROOF_STATUSES)} (repeatable)")
-    p.add_argument("--width", type=positive_int, default=150, metavar="COLUMNS",
-                   help="table width in characters (default: 150)")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON list of rows instead of a table"
+    )
+    p.add_argument(
+        "--status",
+        choices=PROOF_STATUSES,
+        action="append",
+        metavar="STATUS",
+        help=f"only rows with this status, one of {', '.join(PROOF_STATUSES)} (repeatable)",
+    )
+    p.add_argument(
+        "--width",
+        type=positive_int,
+        default=150,
+        metavar="COLUMNS",
+        help="table width in characters (default: 150)",
+    )
     p.set_defaults(handler=run_proofs)
 
 
@@ -138,8 +224,10 @@ def _load_ledger():
     except ModuleNotFoundError as err:
         if err.name not in ("proofs", "proofs.ledger"):
             raise
-        raise CLIError("the proofs are not importable: the 'proofs' package ships with the source tree of "
-                       "functional_nn; run from a checkout (or install one) to see the ledger") from None
+        raise CLIError(
+            "the proofs are not importable: the 'proofs' package ships with the source tree of "
+            "functional_nn; run from a checkout (or install one) to see the ledger"
+        ) from None
 
 
 def run_proofs(args: argparse.Namespace) -> int:
@@ -163,9 +251,10 @@ _EXTRAS = {"matplotlib": "plot", "scikit-learn": "data", "tqdm": "progress", "sy
 
 def add_info(commands) -> None:
     p = commands.add_parser(
-        "info", help="versions, the JAX backend and devices",
+        "info",
+        help="versions, the JAX backend and devices",
         description="Print the versions of functional_nn, Python and its dependencies, the JAX backend and devices, "
-                    "whether float64 is on, and the compilation cache folder.",
+        "whether float64 is on, and the compilation cache folder.",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=run_info)
@@ -209,19 +298,34 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    rows = [("package", "version"), ("functional_nn", info["functional_nn"]), ("python", info["python"])]
+    rows = [
+        ("package", "version"),
+        ("functional_nn", info["functional_nn"]),
+        ("python", info["python"]),
+    ]
     rows += [(name, version or "not installed") for name, version in info["versions"].items()]
-    rows += [(name, version or f"not installed (extra '{_EXTRAS[name]}')")
-             for name, version in info["optional"].items()]
+    rows += [
+        (name, version or f"not installed (extra '{_EXTRAS[name]}')")
+        for name, version in info["optional"].items()
+    ]
     print(table(rows))
     print()
     cache = info["compilation_cache"]
-    print(table([
-        ("platform", info["platform"]),
-        ("JAX backend", info["backend"]),
-        ("devices", ", ".join(info["devices"])),
-        ("processes", str(info["process_count"])),
-        ("float64 (jax_enable_x64)", "on" if info["x64"] else "off"),
-        ("compilation cache", cache["active_dir"] or f"{cache['default_dir']} (turned on by 'train'; --no-cache)"),
-    ], header=False))
+    print(
+        table(
+            [
+                ("platform", info["platform"]),
+                ("JAX backend", info["backend"]),
+                ("devices", ", ".join(info["devices"])),
+                ("processes", str(info["process_count"])),
+                ("float64 (jax_enable_x64)", "on" if info["x64"] else "off"),
+                (
+                    "compilation cache",
+                    cache["active_dir"]
+                    or f"{cache['default_dir']} (turned on by 'train'; --no-cache)",
+                ),
+            ],
+            header=False,
+        )
+    )
     return 0

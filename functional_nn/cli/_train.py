@@ -12,7 +12,13 @@ import time
 from pathlib import Path
 
 from functional_nn.cli._common import (
-    CLIError, disable_compilation_cache, enable_compilation_cache, fraction, hidden_sizes, name_list, positive_float,
+    CLIError,
+    disable_compilation_cache,
+    enable_compilation_cache,
+    fraction,
+    hidden_sizes,
+    name_list,
+    positive_float,
     positive_int,
 )
 
@@ -30,76 +36,197 @@ def add_train(commands) -> None:
     from functional_nn.network import INIT_NAMES
 
     p = commands.add_parser(
-        "train", help="train a network on a data set and write history, checkpoint and figures",
+        "train",
+        help="train a network on a data set and write history, checkpoint and figures",
         description="Train a feedforward network with mini-batch gradient descent and report training, validation "
-                    "and test loss and accuracy. With no options: scikit-learn's handwritten digits (C = 10), "
-                    "hidden layers 64,32, tanh, softmax output with categorical cross-entropy, plain SGD.",
+        "and test loss and accuracy. With no options: scikit-learn's handwritten digits (C = 10), "
+        "hidden layers 64,32, tanh, softmax output with categorical cross-entropy, plain SGD.",
         epilog="Writes history.csv, history.json, summary.json, checkpoint.npz and figures (loss_curves.png; "
-               "decision_boundary.png for 2-D inputs; gradient_norms.png) under --out-dir.",
+        "decision_boundary.png for 2-D inputs; gradient_norms.png) under --out-dir.",
     )
     g = p.add_argument_group("data")
-    g.add_argument("--dataset", default=DEFAULT_DATASET, metavar="NAME|PATH",
-                   help=f"a data set name ({', '.join(data_names())}) or a .csv/.tsv/.npz file whose last column "
-                        "is the target (default: digits)")
-    g.add_argument("--target", default=None, metavar="COLUMN",
-                   help="CSV files: the target column, an index or a header name (default: the last column)")
-    g.add_argument("--task", choices=("classification", "regression"), default=None,
-                   help="files: what the target is (default: inferred from its values)")
-    g.add_argument("--samples", type=positive_int, default=None, metavar="N",
-                   help="toy data sets: number of examples (default: the generator's)")
-    g.add_argument("--noise", type=float, default=None, help="toy data sets: noise level (default: the generator's)")
-    g.add_argument("--val-fraction", type=fraction, default=0.2, metavar="F",
-                   help="fraction held out for validation (default: 0.2)")
-    g.add_argument("--test-fraction", type=fraction, default=0.2, metavar="F",
-                   help="fraction held out for the final test (default: 0.2)")
+    g.add_argument(
+        "--dataset",
+        default=DEFAULT_DATASET,
+        metavar="NAME|PATH",
+        help=f"a data set name ({', '.join(data_names())}) or a .csv/.tsv/.npz file whose last column "
+        "is the target (default: digits)",
+    )
+    g.add_argument(
+        "--target",
+        default=None,
+        metavar="COLUMN",
+        help="CSV files: the target column, an index or a header name (default: the last column)",
+    )
+    g.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        default=None,
+        help="files: what the target is (default: inferred from its values)",
+    )
+    g.add_argument(
+        "--samples",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="toy data sets: number of examples (default: the generator's)",
+    )
+    g.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        help="toy data sets: noise level (default: the generator's)",
+    )
+    g.add_argument(
+        "--val-fraction",
+        type=fraction,
+        default=0.2,
+        metavar="F",
+        help="fraction held out for validation (default: 0.2)",
+    )
+    g.add_argument(
+        "--test-fraction",
+        type=fraction,
+        default=0.2,
+        metavar="F",
+        help="fraction held out for the final test (default: 0.2)",
+    )
 
     g = p.add_argument_group("network")
-    g.add_argument("--hidden", type=hidden_sizes, default=(64, 32), metavar="N1,N2,...",
-                   help="hidden layer widths, or 'none' (default: 64,32)")
-    g.add_argument("--activation", type=name_list, default=("tanh",), metavar="NAME[,NAME...]",
-                   help=f"hidden activation: one for all layers or one per layer; one of {', '.join(ACTIVATION_NAMES)}"
-                        " (default: tanh)")
-    g.add_argument("--output-activation", choices=ACTIVATION_NAMES, default=None, metavar="NAME",
-                   help=f"{', '.join(ACTIVATION_NAMES)} (default from the task: softmax for C > 2 classes, "
-                        "sigmoid for 2, linear for regression)")
-    g.add_argument("--loss", choices=LOSS_NAMES, default=None, metavar="NAME",
-                   help=f"{', '.join(LOSS_NAMES)} (default from the output: categorical_cross_entropy for softmax, "
-                        "binary_cross_entropy for sigmoid on classes, else mse)")
-    g.add_argument("--initializer", choices=INIT_NAMES, default="glorot_uniform", metavar="NAME",
-                   help=f"weight initializer: {', '.join(INIT_NAMES)} (default: glorot_uniform)")
+    g.add_argument(
+        "--hidden",
+        type=hidden_sizes,
+        default=(64, 32),
+        metavar="N1,N2,...",
+        help="hidden layer widths, or 'none' (default: 64,32)",
+    )
+    g.add_argument(
+        "--activation",
+        type=name_list,
+        default=("tanh",),
+        metavar="NAME[,NAME...]",
+        help=f"hidden activation: one for all layers or one per layer; one of {', '.join(ACTIVATION_NAMES)}"
+        " (default: tanh)",
+    )
+    g.add_argument(
+        "--output-activation",
+        choices=ACTIVATION_NAMES,
+        default=None,
+        metavar="NAME",
+        help=f"{', '.join(ACTIVATION_NAMES)} (default from the task: softmax for C > 2 classes, "
+        "sigmoid for 2, linear for regression)",
+    )
+    g.add_argument(
+        "--loss",
+        choices=LOSS_NAMES,
+        default=None,
+        metavar="NAME",
+        help=f"{', '.join(LOSS_NAMES)} (default from the output: categorical_cross_entropy for softmax, "
+        "binary_cross_entropy for sigmoid on classes, else mse)",
+    )
+    g.add_argument(
+        "--initializer",
+        choices=INIT_NAMES,
+        default="glorot_uniform",
+        metavar="NAME",
+        help=f"weight initializer: {', '.join(INIT_NAMES)} (default: glorot_uniform)",
+    )
 
     g = p.add_argument_group("optimization")
-    g.add_argument("--batch-size", type=_batch_size, default=32, metavar="K",
-                   help="examples per update: 1 is SGD, 'full' is batch gradient descent (default: 32)")
-    g.add_argument("--epochs", type=positive_int, default=40, help="maximum number of epochs (default: 40)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd",
-                   help="sgd: the lecture's w <- w - α ∇J; momentum, adam: optax (default: sgd)")
-    g.add_argument("--learning-rate", type=positive_float, default=None, metavar="α",
-                   help="constant learning rate (default: " +
-                        ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATE.items()) + ")")
-    g.add_argument("--momentum", type=fraction, default=0.9, help="momentum coefficient (default: 0.9)")
-    g.add_argument("--schedule", choices=SCHEDULES, default="constant",
-                   help="inverse-time: the lecture's α_k = c1 / (k + c2) (default: constant)")
-    g.add_argument("--c1", type=positive_float, default=1.0, help="inverse-time numerator c1 (default: 1)")
-    g.add_argument("--c2", type=positive_float, default=10.0, help="inverse-time offset c2; α_0 = c1/c2 (default: 10)")
-    g.add_argument("--decay-per", choices=("update", "epoch"), default="epoch",
-                   help="what the inverse-time k counts (default: epoch)")
-    g.add_argument("--method", choices=METHODS, default="manual",
-                   help="gradient engine: the hand-written backward pass or jax.grad (default: manual)")
-    g.add_argument("--patience", type=positive_int, default=None, metavar="EPOCHS",
-                   help="stop after this many epochs without a better validation loss and keep the best params "
-                        "(default: run every epoch; the best-validation params are still reported)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batches (default: 0)")
+    g.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=32,
+        metavar="K",
+        help="examples per update: 1 is SGD, 'full' is batch gradient descent (default: 32)",
+    )
+    g.add_argument(
+        "--epochs", type=positive_int, default=40, help="maximum number of epochs (default: 40)"
+    )
+    g.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="sgd",
+        help="sgd: the lecture's w <- w - α ∇J; momentum, adam: optax (default: sgd)",
+    )
+    g.add_argument(
+        "--learning-rate",
+        type=positive_float,
+        default=None,
+        metavar="α",
+        help="constant learning rate (default: "
+        + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LEARNING_RATE.items())
+        + ")",
+    )
+    g.add_argument(
+        "--momentum", type=fraction, default=0.9, help="momentum coefficient (default: 0.9)"
+    )
+    g.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="constant",
+        help="inverse-time: the lecture's α_k = c1 / (k + c2) (default: constant)",
+    )
+    g.add_argument(
+        "--c1", type=positive_float, default=1.0, help="inverse-time numerator c1 (default: 1)"
+    )
+    g.add_argument(
+        "--c2",
+        type=positive_float,
+        default=10.0,
+        help="inverse-time offset c2; α_0 = c1/c2 (default: 10)",
+    )
+    g.add_argument(
+        "--decay-per",
+        choices=("update", "epoch"),
+        default="epoch",
+        help="what the inverse-time k counts (default: epoch)",
+    )
+    g.add_argument(
+        "--method",
+        choices=METHODS,
+        default="manual",
+        help="gradient engine: the hand-written backward pass or jax.grad (default: manual)",
+    )
+    g.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        metavar="EPOCHS",
+        help="stop after this many epochs without a better validation loss and keep the best params "
+        "(default: run every epoch; the best-validation params are still reported)",
+    )
+    g.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split, the weights and the batches (default: 0)",
+    )
 
     g = p.add_argument_group("output")
-    g.add_argument("--out-dir", type=Path, default=Path("out/train"), metavar="DIR",
-                   help="where the results go (default: out/train)")
+    g.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("out/train"),
+        metavar="DIR",
+        help="where the results go (default: out/train)",
+    )
     g.add_argument("--no-figures", action="store_true", help="do not draw figures")
-    g.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (it is shown on a terminal when tqdm is installed)")
-    g.add_argument("--no-cache", action="store_true", help="do not use JAX's persistent compilation cache")
-    g.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                   help="compilation cache folder (default: ~/.cache/functional_nn/jax)")
+    g.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (it is shown on a terminal when tqdm is installed)",
+    )
+    g.add_argument(
+        "--no-cache", action="store_true", help="do not use JAX's persistent compilation cache"
+    )
+    g.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="compilation cache folder (default: ~/.cache/functional_nn/jax)",
+    )
     p.set_defaults(handler=run_train)
 
 
@@ -115,9 +242,13 @@ def run_train(args: argparse.Namespace) -> int:
     if args.patience is not None and args.val_fraction == 0:
         raise CLIError("--patience needs a validation part; give --val-fraction > 0")
     if args.val_fraction + args.test_fraction >= 1:
-        raise CLIError(f"--val-fraction + --test-fraction must be < 1, got {args.val_fraction} + {args.test_fraction}")
+        raise CLIError(
+            f"--val-fraction + --test-fraction must be < 1, got {args.val_fraction} + {args.test_fraction}"
+        )
     if args.schedule == "inverse-time" and args.learning_rate is not None:
-        raise CLIError("--learning-rate is a constant rate; with --schedule inverse-time set --c1 and --c2 instead")
+        raise CLIError(
+            "--learning-rate is a constant rate; with --schedule inverse-time set --c1 and --c2 instead"
+        )
     if args.out_dir.exists() and not args.out_dir.is_dir():
         raise CLIError(f"--out-dir {args.out_dir} exists and is not a folder")
     cache = None
@@ -129,8 +260,13 @@ def run_train(args: argparse.Namespace) -> int:
     return train_and_report(args, cache_dir=cache, started=started)
 
 
-def choose_head(task: str, num_classes: int | None, num_targets: int, output_activation: str | None,
-                loss: str | None) -> tuple[int, str, str]:
+def choose_head(
+    task: str,
+    num_classes: int | None,
+    num_targets: int,
+    output_activation: str | None,
+    loss: str | None,
+) -> tuple[int, str, str]:
     """``(n_out, output_activation, loss)`` for the task, filling in what the user left out.
 
     Classification: ``C > 2`` classes get ``C`` softmax outputs with categorical
@@ -148,23 +284,33 @@ def choose_head(task: str, num_classes: int | None, num_targets: int, output_act
         else:
             output_activation, loss = "softmax", "categorical_cross_entropy"
     elif output_activation is None:
-        output_activation = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}.get(
-            loss, "linear" if regression else ("sigmoid" if num_classes == 2 else "softmax"))
+        output_activation = {
+            "binary_cross_entropy": "sigmoid",
+            "categorical_cross_entropy": "softmax",
+        }.get(loss, "linear" if regression else ("sigmoid" if num_classes == 2 else "softmax"))
     elif loss is None:
         loss = {"softmax": "categorical_cross_entropy"}.get(output_activation, "mse")
         if output_activation == "sigmoid" and not regression:
             loss = "binary_cross_entropy"
     if output_activation == "threshold":
-        raise CLIError("--output-activation threshold has zero derivative almost everywhere, so gradient descent "
-                       "cannot train it; use sigmoid (or functional_nn.neurons for the perceptron rule)")
+        raise CLIError(
+            "--output-activation threshold has zero derivative almost everywhere, so gradient descent "
+            "cannot train it; use sigmoid (or functional_nn.neurons for the perceptron rule)"
+        )
     if output_activation not in COMPATIBLE_OUTPUTS[loss]:
-        raise CLIError(f"--loss {loss} needs --output-activation in {', '.join(COMPATIBLE_OUTPUTS[loss])}, "
-                       f"got {output_activation}")
+        raise CLIError(
+            f"--loss {loss} needs --output-activation in {', '.join(COMPATIBLE_OUTPUTS[loss])}, "
+            f"got {output_activation}"
+        )
     if regression:
         if loss != "mse":
-            raise CLIError(f"--loss {loss} is for classes; this data set is regression: use --loss mse")
+            raise CLIError(
+                f"--loss {loss} is for classes; this data set is regression: use --loss mse"
+            )
         if output_activation == "softmax":
-            raise CLIError("--output-activation softmax is for classes; this data set is regression")
+            raise CLIError(
+                "--output-activation softmax is for classes; this data set is regression"
+            )
         return num_targets, output_activation, loss
     # two classes: one output unless softmax asks for one per class; C > 2: one per class
     # (C sigmoid outputs with binary cross-entropy score each class as its own yes/no)
@@ -175,7 +321,11 @@ def choose_head(task: str, num_classes: int | None, num_targets: int, output_act
 def learning_rate_text(args: argparse.Namespace) -> str:
     if args.schedule == "inverse-time":
         return f"α_k = {args.c1:g} / (k + {args.c2:g}), k = {args.decay_per}s"
-    rate = args.learning_rate if args.learning_rate is not None else DEFAULT_LEARNING_RATE[args.optimizer]
+    rate = (
+        args.learning_rate
+        if args.learning_rate is not None
+        else DEFAULT_LEARNING_RATE[args.optimizer]
+    )
     return f"α = {rate:g}"
 
 

@@ -14,17 +14,20 @@ import numpy as np
 
 from functional_nn.cli._common import hidden_activation, table
 from functional_nn.cli._train import (
-    DEFAULT_LEARNING_RATE, choose_head, format_number, learning_rate_text,
+    DEFAULT_LEARNING_RATE,
+    choose_head,
+    format_number,
+    learning_rate_text,
 )
 
 
 class Part(NamedTuple):
     """One part of the split, ready for the network."""
 
-    name: str       # "train" | "validation" | "test"
-    x: Any          # (m_part, n_0) float32, standardized
-    y: Any          # targets in the network's output encoding
-    labels: Any     # (m_part,) int class labels, or (m_part, n_out) regression targets
+    name: str  # "train" | "validation" | "test"
+    x: Any  # (m_part, n_0) float32, standardized
+    y: Any  # targets in the network's output encoding
+    labels: Any  # (m_part,) int class labels, or (m_part, n_out) regression targets
 
 
 def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, started: float) -> int:
@@ -38,12 +41,20 @@ def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, starte
     if dataset.task == "regression" and dataset.target_standardizer is None:
         # a file turned out to hold regression targets: read it again (same key, same split) in standard units
         dataset = data.load_dataset(args.dataset, key=key_data, **options, standardize_targets=True)
-    n_out, output_activation, loss = choose_head(dataset.task, dataset.num_classes,
-                                                 int(dataset.y_train.shape[-1]) if dataset.y_train.ndim == 2 else 1,
-                                                 args.output_activation, args.loss)
+    n_out, output_activation, loss = choose_head(
+        dataset.task,
+        dataset.num_classes,
+        int(dataset.y_train.shape[-1]) if dataset.y_train.ndim == 2 else 1,
+        args.output_activation,
+        args.loss,
+    )
     activation = hidden_activation(args.activation, len(args.hidden))
-    net = MLP((dataset.num_features, *args.hidden, n_out), activation=activation,
-              output_activation=output_activation, initializer=args.initializer)
+    net = MLP(
+        (dataset.num_features, *args.hidden, n_out),
+        activation=activation,
+        output_activation=output_activation,
+        initializer=args.initializer,
+    )
     parts = _parts(dataset, net, loss)
     train, val, test = parts
     m = int(train.x.shape[0])
@@ -52,16 +63,31 @@ def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, starte
 
     print(_describe_data(dataset, parts))
     print(_describe_network(net, loss, args.method))
-    print(f"training  {args.optimizer}, {learning_rate_text(args)}, K = {batch_size or f'{m} (full batch)'}, "
-          f"up to {args.epochs} epochs{'' if args.patience is None else f', patience {args.patience}'}, "
-          f"seed {args.seed}")
+    print(
+        f"training  {args.optimizer}, {learning_rate_text(args)}, K = {batch_size or f'{m} (full batch)'}, "
+        f"up to {args.epochs} epochs{'' if args.patience is None else f', patience {args.patience}'}, "
+        f"seed {args.seed}"
+    )
     sys.stdout.flush()  # the progress bar (stderr) comes after these lines
 
     params = net.init(key_init)
     fit_started = time.perf_counter()
-    result = fit(net, params, train.x, train.y, loss=loss, batch_size=batch_size, num_epochs=args.epochs,
-                 key=key_fit, method=args.method, validation=(val.x, val.y) if val.x is not None else None,
-                 patience=args.patience, progress=_show_progress(args), record_grad_norms=True, **rate)
+    result = fit(
+        net,
+        params,
+        train.x,
+        train.y,
+        loss=loss,
+        batch_size=batch_size,
+        num_epochs=args.epochs,
+        key=key_fit,
+        method=args.method,
+        validation=(val.x, val.y) if val.x is not None else None,
+        patience=args.patience,
+        progress=_show_progress(args),
+        record_grad_norms=True,
+        **rate,
+    )
     fit_seconds = time.perf_counter() - fit_started
     print(f"fit       {result.message}")
 
@@ -80,20 +106,41 @@ def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, starte
     rows = [("", "loss J", metric_name)]
     for name in ("train", "validation", "test"):
         values = metrics.get(name)
-        rows.append((name, format_number(values["loss"]) if values else "-",
-                     format_number(values["metric"], "accuracy" if dataset.task == "classification" else "loss")
-                     if values else "-"))
+        rows.append(
+            (
+                name,
+                format_number(values["loss"]) if values else "-",
+                format_number(
+                    values["metric"], "accuracy" if dataset.task == "classification" else "loss"
+                )
+                if values
+                else "-",
+            )
+        )
     print()
     print(table(rows))
     print()
-    best = f"{result.best_epoch}" + (" (its params are reported and saved)" if val.x is not None else "")
-    print(table([
-        ("epochs run", f"{result.stopped_epoch} of {args.epochs}" + (" (stopped early)" if result.stopped_early
-                                                                     else "")),
-        ("best epoch", best),
-        ("wall time", f"{wall:.1f} s (fit {fit_seconds:.1f} s"
-                      + (f"; compilation cache {cache_dir})" if cache_dir else ")")),
-    ], header=False))
+    best = f"{result.best_epoch}" + (
+        " (its params are reported and saved)" if val.x is not None else ""
+    )
+    print(
+        table(
+            [
+                (
+                    "epochs run",
+                    f"{result.stopped_epoch} of {args.epochs}"
+                    + (" (stopped early)" if result.stopped_early else ""),
+                ),
+                ("best epoch", best),
+                (
+                    "wall time",
+                    f"{wall:.1f} s (fit {fit_seconds:.1f} s"
+                    + (f"; compilation cache {cache_dir})" if cache_dir else ")"),
+                ),
+            ],
+            header=False,
+        )
+    )
     print()
     print(f"wrote {out_dir}/: {', '.join(files)}")
     return 1 if result.diverged else 0
@@ -149,8 +196,11 @@ def _parts(dataset, net, loss: str) -> tuple[Part, Part, Part]:
         return data.one_hot(labels, n_out)
 
     out = []
-    for name, x, y in (("train", dataset.x_train, dataset.y_train), ("validation", dataset.x_val, dataset.y_val),
-                       ("test", dataset.x_test, dataset.y_test)):
+    for name, x, y in (
+        ("train", dataset.x_train, dataset.y_train),
+        ("validation", dataset.x_val, dataset.y_val),
+        ("test", dataset.x_test, dataset.y_test),
+    ):
         if x.shape[0] == 0:
             out.append(Part(name, None, None, None))
         else:
@@ -166,16 +216,29 @@ def _rate(args: argparse.Namespace, m: int, batch_size: int | None) -> dict:
 
     if args.schedule == "inverse-time":
         per_epoch = args.decay_per == "epoch"
-        schedule = inverse_time_decay(args.c1, args.c2, per=args.decay_per,
-                                      steps_per_epoch=steps_per_epoch(m, batch_size) if per_epoch and
-                                      args.optimizer != "sgd" else None)
+        schedule = inverse_time_decay(
+            args.c1,
+            args.c2,
+            per=args.decay_per,
+            steps_per_epoch=steps_per_epoch(m, batch_size)
+            if per_epoch and args.optimizer != "sgd"
+            else None,
+        )
         rate = schedule
     else:
-        rate = args.learning_rate if args.learning_rate is not None else DEFAULT_LEARNING_RATE[args.optimizer]
+        rate = (
+            args.learning_rate
+            if args.learning_rate is not None
+            else DEFAULT_LEARNING_RATE[args.optimizer]
+        )
     if args.optimizer == "sgd":
         return {"learning_rate": rate}  # fit's own w <- w - α ∇J, the lecture's rule
     if args.optimizer == "momentum":
-        return {"optimizer": optax.inject_hyperparams(optax.sgd)(learning_rate=rate, momentum=args.momentum)}
+        return {
+            "optimizer": optax.inject_hyperparams(optax.sgd)(
+                learning_rate=rate, momentum=args.momentum
+            )
+        }
     return {"optimizer": optax.inject_hyperparams(optax.adam)(learning_rate=rate)}
 
 
@@ -199,9 +262,11 @@ def _evaluate(net, loss: str, params, parts, dataset) -> dict[str, dict]:
     part_losses, y_hat = np.asarray(part_losses), np.asarray(y_hat)
     out = {}
     for i, p in enumerate(present):
-        pred = y_hat[starts[i]:starts[i + 1]]
+        pred = y_hat[starts[i] : starts[i + 1]]
         if dataset.task == "classification":
-            predicted = (pred[:, 0] >= 0.5).astype(int) if pred.shape[1] == 1 else pred.argmax(axis=1)
+            predicted = (
+                (pred[:, 0] >= 0.5).astype(int) if pred.shape[1] == 1 else pred.argmax(axis=1)
+            )
             metric = float(np.mean(predicted == np.asarray(p.labels)))
         else:
             scaler = dataset.target_standardizer
@@ -230,10 +295,15 @@ def _describe_data(dataset, parts) -> str:
     sizes = " / ".join(f"{0 if p.x is None else p.x.shape[0]} {p.name}" for p in parts)
     total = sum(0 if p.x is None else p.x.shape[0] for p in parts)
     targets = dataset.y_train.shape[1] if dataset.task == "regression" else 0
-    what = f"C = {dataset.num_classes} classes" if dataset.task == "classification" else \
-        f"regression on {_count(targets, 'target')} (standardized)"
-    return (f"data      {dataset.name}: {total} examples = {sizes}; {_count(dataset.num_features, 'feature')} "
-            f"(standardized on the training part); {what}")
+    what = (
+        f"C = {dataset.num_classes} classes"
+        if dataset.task == "classification"
+        else f"regression on {_count(targets, 'target')} (standardized)"
+    )
+    return (
+        f"data      {dataset.name}: {total} examples = {sizes}; {_count(dataset.num_features, 'feature')} "
+        f"(standardized on the training part); {what}"
+    )
 
 
 def _count(n: int, noun: str) -> str:
@@ -244,8 +314,10 @@ def _describe_network(net, loss: str, method: str) -> str:
     hidden = net.activation if isinstance(net.activation, str) else ",".join(net.activation)
     engine = "hand-written backprop" if method == "manual" else "jax.grad"
     hidden_text = f"{hidden} hidden, " if net.num_layers > 1 else ""
-    return (f"network   {'-'.join(map(str, net.layer_sizes))}: {hidden_text}{net.output_activation} output, "
-            f"{loss}; gradients by {engine}")
+    return (
+        f"network   {'-'.join(map(str, net.layer_sizes))}: {hidden_text}{net.output_activation} output, "
+        f"{loss}; gradients by {engine}"
+    )
 
 
 def _write_results(args, out_dir: Path, dataset, net, loss: str, result, params, metrics) -> dict:
@@ -265,17 +337,26 @@ def _write_results(args, out_dir: Path, dataset, net, loss: str, result, params,
         writer = csv.writer(f)
         writer.writerow(columns)
         for i in range(epochs):
-            writer.writerow([int(v[i]) if name == "epoch" else repr(float(v[i])) for name, v in columns.items()])
+            writer.writerow(
+                [int(v[i]) if name == "epoch" else repr(float(v[i])) for name, v in columns.items()]
+            )
     with open(out_dir / "history.json", "w") as f:
         json.dump({name: values.tolist() for name, values in history.items()}, f)
 
     summary = {
         "command": "functional-nn train",
-        "config": {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
-                   for k, v in vars(args).items() if k != "handler"},
-        "dataset": {"name": dataset.name, "task": dataset.task, "num_classes": dataset.num_classes,
-                    "class_names": list(dataset.class_names) if dataset.class_names else None,
-                    "num_features": dataset.num_features},
+        "config": {
+            k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+            for k, v in vars(args).items()
+            if k != "handler"
+        },
+        "dataset": {
+            "name": dataset.name,
+            "task": dataset.task,
+            "num_classes": dataset.num_classes,
+            "class_names": list(dataset.class_names) if dataset.class_names else None,
+            "num_features": dataset.num_features,
+        },
         "network": net.describe(),
         "loss": loss,
         "metrics": metrics,
@@ -288,15 +369,26 @@ def _write_results(args, out_dir: Path, dataset, net, loss: str, result, params,
     }
     scaler = dataset.standardizer
     metadata = {
-        "dataset": dataset.name, "task": dataset.task, "loss": loss, "seed": args.seed,
-        "best_epoch": result.best_epoch, "epochs_run": result.stopped_epoch, "metrics": metrics,
+        "dataset": dataset.name,
+        "task": dataset.task,
+        "loss": loss,
+        "seed": args.seed,
+        "best_epoch": result.best_epoch,
+        "epochs_run": result.stopped_epoch,
+        "metrics": metrics,
         # what a user needs to feed new inputs to the saved params
         "input_mean": None if scaler is None else np.asarray(scaler.mean).tolist(),
         "input_scale": None if scaler is None else np.asarray(scaler.scale).tolist(),
         "class_names": list(dataset.class_names) if dataset.class_names else None,
     }
-    save_checkpoint(out_dir / "checkpoint.npz", params, network=net, opt_state=result.opt_state,
-                    history=history, metadata=metadata)
+    save_checkpoint(
+        out_dir / "checkpoint.npz",
+        params,
+        network=net,
+        opt_state=result.opt_state,
+        history=history,
+        metadata=metadata,
+    )
     return summary
 
 
@@ -304,20 +396,30 @@ def _draw_figures(out_dir: Path, net, params, result, train: Part, dataset) -> l
     try:
         from functional_nn import plots
 
-        plots.loss_curves(result.history, best_epoch=result.best_epoch or None, path=out_dir / "loss_curves.png",
-                          title=f"{dataset.name}: {'-'.join(map(str, net.layer_sizes))}")
+        plots.loss_curves(
+            result.history,
+            best_epoch=result.best_epoch or None,
+            path=out_dir / "loss_curves.png",
+            title=f"{dataset.name}: {'-'.join(map(str, net.layer_sizes))}",
+        )
     except ImportError as err:
         print(f"note      figures skipped: {err}", file=sys.stderr)
         return []
     files = ["loss_curves.png"]
     if "grad_norms" in result.history:
-        plots.gradient_norms(result.history["grad_norms"], path=out_dir / "gradient_norms.png",
-                             title="mean gradient norm per layer and epoch")
+        plots.gradient_norms(
+            result.history["grad_norms"],
+            path=out_dir / "gradient_norms.png",
+            title="mean gradient norm per layer and epoch",
+        )
         files.append("gradient_norms.png")
     if dataset.num_features == 2 and dataset.task == "classification":
-        plots.decision_boundary(lambda g: net.apply(params, g), train.x, train.labels,
-                                path=out_dir / "decision_boundary.png",
-                                title=f"{dataset.name}: decision boundary (training data, standardized)")
+        plots.decision_boundary(
+            lambda g: net.apply(params, g),
+            train.x,
+            train.labels,
+            path=out_dir / "decision_boundary.png",
+            title=f"{dataset.name}: decision boundary (training data, standardized)",
+        )
         files.append("decision_boundary.png")
     return files
-

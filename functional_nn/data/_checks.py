@@ -15,7 +15,9 @@ import numpy as np
 def check_key(key, where: str) -> jax.Array:
     """``key`` as a ``jax.random`` key (typed ``jax.random.key`` or raw ``PRNGKey``)."""
     if key is None:
-        raise TypeError(f"{where} needs a key=jax.random.key(seed) for its randomness, got key=None")
+        raise TypeError(
+            f"{where} needs a key=jax.random.key(seed) for its randomness, got key=None"
+        )
     if isinstance(key, jax.Array):
         if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
             return key
@@ -47,8 +49,10 @@ def check_count(value, name: str, minimum: int = 1) -> int:
 
 def check_nonnegative(value, name: str) -> float:
     """A finite float ``>= 0`` (noise levels, margins)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        math.isfinite(value) and value >= 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (math.isfinite(value) and value >= 0)
     ):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
@@ -56,8 +60,10 @@ def check_nonnegative(value, name: str) -> float:
 
 def check_fraction(value, name: str) -> float:
     """A number in ``[0, 1)``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        0.0 <= value < 1.0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (0.0 <= value < 1.0)
     ):
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
@@ -68,9 +74,13 @@ def check_labels(labels, name: str = "labels") -> np.ndarray:
     try:
         values = np.asarray(labels)
     except jax.errors.TracerArrayConversionError as err:
-        raise TypeError(f"{name} must be concrete (prepare targets outside jit), got a traced array") from err
+        raise TypeError(
+            f"{name} must be concrete (prepare targets outside jit), got a traced array"
+        ) from err
     if values.ndim != 1:
-        raise ValueError(f"{name} must have shape (batch,) of integer class labels, got shape {values.shape}")
+        raise ValueError(
+            f"{name} must have shape (batch,) of integer class labels, got shape {values.shape}"
+        )
     if values.dtype == bool or not np.issubdtype(values.dtype, np.integer):
         raise TypeError(f"{name} must hold integer class labels 0..C-1, got dtype {values.dtype}")
     return values.astype(np.int64)

@@ -14,9 +14,9 @@ MAX_INFERRED_CLASSES = 32
 class RawData(NamedTuple):
     """One data set before splitting (numpy, host memory)."""
 
-    x: np.ndarray                      # (m, n_features) float32
-    y: np.ndarray                      # (m,) int32 labels or (m, n_targets) float32
-    task: str                          # "classification" | "regression"
+    x: np.ndarray  # (m, n_features) float32
+    y: np.ndarray  # (m,) int32 labels or (m, n_targets) float32
+    task: str  # "classification" | "regression"
     num_classes: int | None
     feature_names: tuple[str, ...] | None = None
     class_names: tuple[str, ...] | None = None
@@ -24,11 +24,15 @@ class RawData(NamedTuple):
 
 def check_task(task) -> str | None:
     if task not in (None, "classification", "regression"):
-        raise ValueError(f"task must be 'classification', 'regression' or None (infer), got {task!r}")
+        raise ValueError(
+            f"task must be 'classification', 'regression' or None (infer), got {task!r}"
+        )
     return task
 
 
-def encode_targets(values: np.ndarray, task: str | None, where: str, *, integer_means_labels: bool = False):
+def encode_targets(
+    values: np.ndarray, task: str | None, where: str, *, integer_means_labels: bool = False
+):
     """Targets as ``(y, task, num_classes, class_names)``.
 
     Classification labels that are non-negative integers are kept (``C = max + 1``);
@@ -43,25 +47,39 @@ def encode_targets(values: np.ndarray, task: str | None, where: str, *, integer_
         if is_text:
             task = "classification"
         elif integer_means_labels:
-            task = "classification" if np.issubdtype(values.dtype, np.integer) and values.ndim == 1 else "regression"
+            task = (
+                "classification"
+                if np.issubdtype(values.dtype, np.integer) and values.ndim == 1
+                else "regression"
+            )
         else:
-            integral = values.ndim == 1 and np.all(np.isfinite(values)) and np.all(values == np.round(values))
+            integral = (
+                values.ndim == 1
+                and np.all(np.isfinite(values))
+                and np.all(values == np.round(values))
+            )
             few = integral and np.unique(values).size <= MAX_INFERRED_CLASSES
             task = "classification" if few else "regression"
     if task == "regression":
         if is_text:
-            raise ValueError(f"{where}: regression targets must be numbers, got text such as {values.flat[0]!r}")
+            raise ValueError(
+                f"{where}: regression targets must be numbers, got text such as {values.flat[0]!r}"
+            )
         y = values.astype(np.float32)
         y = y[:, None] if y.ndim == 1 else y.reshape(y.shape[0], -1)
         if not np.all(np.isfinite(y)):
-            raise ValueError(f"{where}: targets must be finite, got {int(np.sum(~np.isfinite(y)))} non-finite")
+            raise ValueError(
+                f"{where}: targets must be finite, got {int(np.sum(~np.isfinite(y)))} non-finite"
+            )
         return y, task, None, None
     if values.ndim != 1:
         raise ValueError(f"{where}: class labels must be one column, got shape {values.shape}")
     if not is_text:
         if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
             bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))[0]
-            raise ValueError(f"{where}: class labels must be integers; row {bad} has {values[bad]!r}")
+            raise ValueError(
+                f"{where}: class labels must be integers; row {bad} has {values[bad]!r}"
+            )
         if values.size and values.min() >= 0:
             labels = values.astype(np.int64)
             return labels.astype(np.int32), task, int(labels.max()) + 1, None

@@ -61,7 +61,7 @@ def binary_targets(labels) -> Array:
 class Standardizer(NamedTuple):
     """Per-feature ``(x − mean) / scale``, fitted by :func:`standardize`."""
 
-    mean: Array   # (n_features,)
+    mean: Array  # (n_features,)
     scale: Array  # (n_features,); 1 for constant features, so they map to 0
 
     def apply(self, x) -> Array:
@@ -91,9 +91,13 @@ def standardize(x_train) -> Standardizer:
     """
     values = np.asarray(x_train, np.float64)
     if values.ndim != 2 or values.shape[0] < 1:
-        raise ValueError(f"x_train must have shape (batch, n_features) with batch >= 1, got {values.shape}")
+        raise ValueError(
+            f"x_train must have shape (batch, n_features) with batch >= 1, got {values.shape}"
+        )
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"x_train must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries")
+        raise ValueError(
+            f"x_train must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries"
+        )
     mean = values.mean(axis=0)
     std = values.std(axis=0)
     # max == min is an exact test for constant columns; a std of 1e-17 from rounding is not
@@ -108,9 +112,9 @@ class Split(NamedTuple):
 
     x_train: Array  # (m_train, n_features)
     y_train: Array  # (m_train,) labels or (m_train, n_targets)
-    x_val: Array    # (m_val, n_features); m_val may be 0
+    x_val: Array  # (m_val, n_features); m_val may be 0
     y_val: Array
-    x_test: Array   # (m_test, n_features); m_test may be 0
+    x_test: Array  # (m_test, n_features); m_test may be 0
     y_test: Array
 
 
@@ -129,12 +133,16 @@ class Dataset(NamedTuple):
     y_val: Array
     x_test: Array
     y_test: Array
-    task: str                                    # "classification" | "regression"
-    num_classes: int | None                      # C for classification, else None
+    task: str  # "classification" | "regression"
+    num_classes: int | None  # C for classification, else None
     feature_names: tuple[str, ...] | None = None
     name: str = ""
-    class_names: tuple[str, ...] | None = None   # original target values, when labels were renumbered
-    standardizer: Standardizer | None = None     # fitted on x_train; already applied to all three parts
+    class_names: tuple[str, ...] | None = (
+        None  # original target values, when labels were renumbered
+    )
+    standardizer: Standardizer | None = (
+        None  # fitted on x_train; already applied to all three parts
+    )
     target_standardizer: Standardizer | None = None  # regression targets, when standardized
 
     @property
@@ -146,9 +154,16 @@ class Dataset(NamedTuple):
         return int(self.x_train.shape[1])
 
 
-def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = None, *, key: Array,
-                         val_fraction: float | None = None, test_fraction: float | None = None,
-                         stratify: bool = False) -> Split:
+def train_val_test_split(
+    x,
+    y,
+    fractions: tuple[float, float, float] | None = None,
+    *,
+    key: Array,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    stratify: bool = False,
+) -> Split:
     """Shuffle with ``key`` and cut into training, validation and test parts.
 
     Give either ``fractions=(train, val, test)`` summing to 1, or ``val_fraction``
@@ -178,7 +193,9 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
         _validate.check_finite(arr, name)
     x_np, y_np = np.asarray(x), np.asarray(y)
     if x_np.ndim < 1 or y_np.ndim < 1 or x_np.shape[0] != y_np.shape[0]:
-        raise ValueError(f"x and y must have the same number of rows, got shapes {x_np.shape} and {y_np.shape}")
+        raise ValueError(
+            f"x and y must have the same number of rows, got shapes {x_np.shape} and {y_np.shape}"
+        )
     m = x_np.shape[0]
     if m == 0 or (x_np.ndim > 1 and 0 in x_np.shape[1:]):
         raise ValueError(f"x must have at least one row and one feature, got shape {x_np.shape}")
@@ -196,8 +213,10 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
         pieces = _cut(rng.permutation(m), val, test)
         for part, fraction, rows in (("validation", val, pieces[1]), ("test", test, pieces[2])):
             if fraction > 0 and rows.size == 0:
-                raise ValueError(f"the {part} part is empty: {m} rows are too few for fractions val={val}, "
-                                 f"test={test} (each part with a positive fraction needs a row)")
+                raise ValueError(
+                    f"the {part} part is empty: {m} rows are too few for fractions val={val}, "
+                    f"test={test} (each part with a positive fraction needs a row)"
+                )
     if pieces[0].size == 0:
         raise ValueError(f"the training part is empty: {m} rows with val={val}, test={test}")
     out = []
@@ -209,12 +228,16 @@ def train_val_test_split(x, y, fractions: tuple[float, float, float] | None = No
 def _fractions(fractions, val_fraction, test_fraction) -> tuple[float, float]:
     if fractions is not None:
         if val_fraction is not None or test_fraction is not None:
-            raise ValueError("give either fractions=(train, val, test) or val_fraction/test_fraction, not both")
+            raise ValueError(
+                "give either fractions=(train, val, test) or val_fraction/test_fraction, not both"
+            )
         if isinstance(fractions, (str, bytes)) or len(fractions) != 3:
             raise ValueError(f"fractions must be (train, val, test), got {fractions!r}")
         train, val, test = (float(f) for f in fractions)
         if min(train, val, test) < 0 or train <= 0 or abs(train + val + test - 1.0) > 1e-6:
-            raise ValueError(f"fractions must be >= 0 with train > 0 and sum to 1, got {fractions!r}")
+            raise ValueError(
+                f"fractions must be >= 0 with train > 0 and sum to 1, got {fractions!r}"
+            )
         return val, test
     val = check_fraction(0.2 if val_fraction is None else val_fraction, "val_fraction")
     test = check_fraction(0.2 if test_fraction is None else test_fraction, "test_fraction")
@@ -223,17 +246,21 @@ def _fractions(fractions, val_fraction, test_fraction) -> tuple[float, float]:
     return val, test
 
 
-def _cut(rows: np.ndarray, val: float, test: float, *, at_least_one: bool = True) -> list[np.ndarray]:
+def _cut(
+    rows: np.ndarray, val: float, test: float, *, at_least_one: bool = True
+) -> list[np.ndarray]:
     """Training, validation and test rows from already shuffled ``rows``."""
     m = rows.size
     n_val = max(round(m * val), 1 if val > 0 and at_least_one else 0)
     n_test = max(round(m * test), 1 if test > 0 and at_least_one else 0)
     n_val, n_test = min(n_val, m), min(n_test, max(m - n_val, 0))
     n_train = m - n_val - n_test
-    return [rows[:n_train], rows[n_train:n_train + n_val], rows[n_train + n_val:]]
+    return [rows[:n_train], rows[n_train : n_train + n_val], rows[n_train + n_val :]]
 
 
 def _check_features(x, n_features: int, name: str = "x") -> None:
     shape = tuple(np.shape(x))
     if len(shape) != 2 or shape[1] != n_features:
-        raise ValueError(f"{name} must have shape (batch, {n_features}) like the fitted data, got {shape}")
+        raise ValueError(
+            f"{name} must have shape (batch, {n_features}) like the fitted data, got {shape}"
+        )

@@ -13,16 +13,28 @@ from functional_nn.data._raw import RawData
 
 #: name -> (scikit-learn loader, task, description)
 SKLEARN_SETS: dict[str, tuple[str, str, str]] = {
-    "iris": ("load_iris", "classification",
-             "Fisher's iris: 150 flowers, 4 measurements (cm), C = 3 species (the lecture's C = 3 example)"),
-    "digits": ("load_digits", "classification",
-               "handwritten digits: 1797 images of 8x8 pixels (64 intensities 0..16), C = 10"),
-    "breast_cancer": ("load_breast_cancer", "classification",
-                      "Wisconsin breast cancer: 569 tumours, 30 features, malignant (0) or benign (1); "
-                      "a single sigmoid output"),
-    "diabetes": ("load_diabetes", "regression",
-                 "diabetes: 442 patients, 10 features (centred and scaled by scikit-learn), "
-                 "disease progression after one year"),
+    "iris": (
+        "load_iris",
+        "classification",
+        "Fisher's iris: 150 flowers, 4 measurements (cm), C = 3 species (the lecture's C = 3 example)",
+    ),
+    "digits": (
+        "load_digits",
+        "classification",
+        "handwritten digits: 1797 images of 8x8 pixels (64 intensities 0..16), C = 10",
+    ),
+    "breast_cancer": (
+        "load_breast_cancer",
+        "classification",
+        "Wisconsin breast cancer: 569 tumours, 30 features, malignant (0) or benign (1); "
+        "a single sigmoid output",
+    ),
+    "diabetes": (
+        "load_diabetes",
+        "regression",
+        "diabetes: 442 patients, 10 features (centred and scaled by scikit-learn), "
+        "disease progression after one year",
+    ),
 }
 
 

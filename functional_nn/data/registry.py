@@ -32,10 +32,10 @@ class DatasetInfo(NamedTuple):
     """What a named data set is, before loading it."""
 
     name: str
-    task: str                # "classification" | "regression"
+    task: str  # "classification" | "regression"
     num_classes: int | None  # C (the default for "blobs"); None for regression
     num_features: int
-    source: str              # "toy" (generated from a key) or "scikit-learn" (bundled, fixed)
+    source: str  # "toy" (generated from a key) or "scikit-learn" (bundled, fixed)
     description: str
 
 
@@ -43,12 +43,26 @@ _GATE_TEXT = "truth table of {} (4 rows; n= gives noisy copies)"
 
 # name -> (generator, info without the name); the generators take n, noise, key
 _TOY: dict[str, tuple[Callable, tuple]] = {
-    **{gate: (functools.partial(toy.logic_gate, gate), ("classification", 2, 2, "toy", _GATE_TEXT.format(gate.upper())))
-       for gate in ("and", "or", "nand", "nor", "xor", "xnor")},
-    "line": (toy.noisy_line, ("regression", None, 1, "toy", "noisy line t = w0 + w1 x (the lecture's h(x))")),
+    **{
+        gate: (
+            functools.partial(toy.logic_gate, gate),
+            ("classification", 2, 2, "toy", _GATE_TEXT.format(gate.upper())),
+        )
+        for gate in ("and", "or", "nand", "nor", "xor", "xnor")
+    },
+    "line": (
+        toy.noisy_line,
+        ("regression", None, 1, "toy", "noisy line t = w0 + w1 x (the lecture's h(x))"),
+    ),
     "circle": (toy.circle, ("classification", 2, 2, "toy", "a disk (1) inside a ring (0)")),
-    "xor_quadrants": (toy.xor_quadrants, ("classification", 2, 2, "toy", "XOR on the plane: 1 where the signs differ")),
-    "blobs": (toy.blobs, ("classification", 3, 2, "toy", "Gaussian blobs, one per class (num_classes= to change C)")),
+    "xor_quadrants": (
+        toy.xor_quadrants,
+        ("classification", 2, 2, "toy", "XOR on the plane: 1 where the signs differ"),
+    ),
+    "blobs": (
+        toy.blobs,
+        ("classification", 3, 2, "toy", "Gaussian blobs, one per class (num_classes= to change C)"),
+    ),
     "spirals": (toy.spirals, ("classification", 2, 2, "toy", "two interleaved spirals")),
     "moons": (toy.moons, ("classification", 2, 2, "toy", "two interleaving half circles")),
 }
@@ -71,8 +85,14 @@ def info(name: str) -> DatasetInfo:
     return DatasetInfo(name, task, _REAL_CLASSES[name], _REAL_FEATURES[name], "scikit-learn", text)
 
 
-def load(name: str, *, key: Array | None = None, n: int | None = None, noise: float | None = None,
-         **options) -> tuple[Array, Array]:
+def load(
+    name: str,
+    *,
+    key: Array | None = None,
+    n: int | None = None,
+    noise: float | None = None,
+    **options,
+) -> tuple[Array, Array]:
     """``(x, y)`` for a named set: float32 ``(m, n_features)`` and int32 ``(m,)`` labels or ``(m, 1)`` targets.
 
     Args:
@@ -90,14 +110,22 @@ def load(name: str, *, key: Array | None = None, n: int | None = None, noise: fl
     return jnp.asarray(raw.x), jnp.asarray(raw.y)
 
 
-def read(name: str, *, key: Array | None = None, n: int | None = None, noise: float | None = None,
-         **options) -> RawData:
+def read(
+    name: str,
+    *,
+    key: Array | None = None,
+    n: int | None = None,
+    noise: float | None = None,
+    **options,
+) -> RawData:
     """:func:`load` with the description (task, ``C``, feature and class names), as numpy arrays."""
     name = _canonical(name)
     if name in SKLEARN_SETS:
         given = {k: v for k, v in dict(n=n, noise=noise, **options).items() if v is not None}
         if given:
-            raise ValueError(f"{name!r} is a fixed real data set; {', '.join(given)} apply to the toy sets only")
+            raise ValueError(
+                f"{name!r} is a fixed real data set; {', '.join(given)} apply to the toy sets only"
+            )
         return read_sklearn(name)
     generate, (task, num_classes, *_) = _TOY[name]
     kwargs = {k: v for k, v in dict(n=n, noise=noise).items() if v is not None}
@@ -105,15 +133,34 @@ def read(name: str, *, key: Array | None = None, n: int | None = None, noise: fl
         kwargs["key"] = key
     x, y = generate(**kwargs, **options)
     if name == "blobs":
-        num_classes = int(np.max(y)) + 1  # C follows num_classes=/centers=; every blob has points (n >= C)
-    return RawData(np.asarray(x), np.asarray(y), task, num_classes, tuple(f"x{j + 1}" for j in range(x.shape[1])))
+        num_classes = (
+            int(np.max(y)) + 1
+        )  # C follows num_classes=/centers=; every blob has points (n >= C)
+    return RawData(
+        np.asarray(x),
+        np.asarray(y),
+        task,
+        num_classes,
+        tuple(f"x{j + 1}" for j in range(x.shape[1])),
+    )
 
 
-def load_dataset(source: str | os.PathLike, *, key: Array, fractions: tuple[float, float, float] | None = None,
-                 val_fraction: float | None = None, test_fraction: float | None = None,
-                 stratify: bool | None = None, standardize: bool = True, standardize_targets: bool = False,
-                 n: int | None = None, noise: float | None = None, task: str | None = None,
-                 target: int | str = -1, **options) -> Dataset:
+def load_dataset(
+    source: str | os.PathLike,
+    *,
+    key: Array,
+    fractions: tuple[float, float, float] | None = None,
+    val_fraction: float | None = None,
+    test_fraction: float | None = None,
+    stratify: bool | None = None,
+    standardize: bool = True,
+    standardize_targets: bool = False,
+    n: int | None = None,
+    noise: float | None = None,
+    task: str | None = None,
+    target: int | str = -1,
+    **options,
+) -> Dataset:
     """Load, split (default 60/20/20) and standardize a data set in one call.
 
     Args:
@@ -131,11 +178,20 @@ def load_dataset(source: str | os.PathLike, *, key: Array, fractions: tuple[floa
     """
     key = check_key(key, "load_dataset")
     key_data, key_split = jax.random.split(key)
-    label, raw = _read_source(source, key_data, n=n, noise=noise, task=task, target=target, **options)
+    label, raw = _read_source(
+        source, key_data, n=n, noise=noise, task=task, target=target, **options
+    )
     if stratify is None:
         stratify = raw.task == "classification"
-    split = train_val_test_split(raw.x, raw.y, fractions, key=key_split, val_fraction=val_fraction,
-                                 test_fraction=test_fraction, stratify=stratify)
+    split = train_val_test_split(
+        raw.x,
+        raw.y,
+        fractions,
+        key=key_split,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        stratify=stratify,
+    )
     x_parts, y_parts = list(split[0::2]), list(split[1::2])
     scaler = target_scaler = None
     if standardize:
@@ -143,12 +199,22 @@ def load_dataset(source: str | os.PathLike, *, key: Array, fractions: tuple[floa
         x_parts = [scaler.apply(x) for x in x_parts]
     if standardize_targets:
         if raw.task != "regression":
-            raise ValueError(f"standardize_targets=True applies to regression; {label!r} is {raw.task}")
+            raise ValueError(
+                f"standardize_targets=True applies to regression; {label!r} is {raw.task}"
+            )
         target_scaler = fit_standardizer(y_parts[0])
         y_parts = [target_scaler.apply(y) for y in y_parts]
     arrays = [a for pair in zip(x_parts, y_parts) for a in pair]
-    return Dataset(*arrays, task=raw.task, num_classes=raw.num_classes, feature_names=raw.feature_names,
-                   name=label, class_names=raw.class_names, standardizer=scaler, target_standardizer=target_scaler)
+    return Dataset(
+        *arrays,
+        task=raw.task,
+        num_classes=raw.num_classes,
+        feature_names=raw.feature_names,
+        name=label,
+        class_names=raw.class_names,
+        standardizer=scaler,
+        target_standardizer=target_scaler,
+    )
 
 
 def _read_source(source, key, *, n, noise, task, target, **options) -> tuple[str, RawData]:
@@ -158,19 +224,27 @@ def _read_source(source, key, *, n, noise, task, target, **options) -> tuple[str
         name = _canonical(source)
         return name, read(name, key=key, n=n, noise=noise, **options)
     if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(f"source must be a data set name or a file path, got {type(source).__name__}")
+        raise TypeError(
+            f"source must be a data set name or a file path, got {type(source).__name__}"
+        )
     path = Path(source)
     if not path.is_file():
         raise ValueError(_unknown_message(str(source)) + " (and no such file)")
     if n is not None or noise is not None or options:
-        raise ValueError(f"n=, noise= and generator options apply to the toy sets, not to the file {path}")
+        raise ValueError(
+            f"n=, noise= and generator options apply to the toy sets, not to the file {path}"
+        )
     check_task(task)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv", ".txt"):
-        return path.stem, read_csv(path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ",")
+        return path.stem, read_csv(
+            path, target=target, task=task, delimiter="\t" if suffix == ".tsv" else ","
+        )
     if suffix == ".npz":
         if target != -1:
-            raise ValueError("target= selects a CSV column; an .npz file holds arrays named 'x' and 'y'")
+            raise ValueError(
+                "target= selects a CSV column; an .npz file holds arrays named 'x' and 'y'"
+            )
         return path.stem, read_npz(path, task=task)
     raise ValueError(f"{path}: unknown file type {suffix!r}; expected .csv, .tsv or .npz")
 

@@ -40,8 +40,9 @@ TRUTH_TABLES: dict[str, tuple[int, int, int, int]] = {
 }
 
 
-def logic_gate(name: str, *, n: int | None = None, noise: float = 0.0,
-               key: Array | None = None) -> tuple[Array, Array]:
+def logic_gate(
+    name: str, *, n: int | None = None, noise: float = 0.0, key: Array | None = None
+) -> tuple[Array, Array]:
     """A two-input logic gate: its truth table, or ``n`` noisy copies of it.
 
     Args:
@@ -71,13 +72,23 @@ def logic_gate(name: str, *, n: int | None = None, noise: float = 0.0,
     return jnp.asarray(x, jnp.float32), jnp.asarray(outputs[rows])
 
 
-def xor(*, n: int | None = None, noise: float = 0.0, key: Array | None = None) -> tuple[Array, Array]:
+def xor(
+    *, n: int | None = None, noise: float = 0.0, key: Array | None = None
+) -> tuple[Array, Array]:
     """The XOR truth table (``n=None``) or ``n`` noisy copies; see :func:`logic_gate`."""
     return logic_gate("xor", n=n, noise=noise, key=key)
 
 
-def noisy_line(n: int = 50, *, key: Array, noise: float = 0.1, w0: float = 1.0, w1: float = 2.0,
-               low: float = -1.0, high: float = 1.0) -> tuple[Array, Array]:
+def noisy_line(
+    n: int = 50,
+    *,
+    key: Array,
+    noise: float = 0.1,
+    w0: float = 1.0,
+    w1: float = 2.0,
+    low: float = -1.0,
+    high: float = 1.0,
+) -> tuple[Array, Array]:
     r"""Regression data for the lecture's hypothesis :math:`h(x) = w_0 + w_1 x`.
 
     ``x ~ Uniform(low, high)`` and ``t = w0 + w1 x + noise · ε`` with ``ε ~ N(0, 1)``,
@@ -114,7 +125,9 @@ def circle(n: int = 200, *, key: Array, noise: float = 0.05) -> tuple[Array, Arr
     return _noisy_shuffled(x, y, noise, rng)
 
 
-def xor_quadrants(n: int = 200, *, key: Array, noise: float = 0.0, margin: float = 0.05) -> tuple[Array, Array]:
+def xor_quadrants(
+    n: int = 200, *, key: Array, noise: float = 0.0, margin: float = 0.05
+) -> tuple[Array, Array]:
     """XOR on the plane: label 1 where the two coordinates have different signs.
 
     Points are uniform within their quadrant of ``[-1, 1]²`` and at least
@@ -138,8 +151,9 @@ def xor_quadrants(n: int = 200, *, key: Array, noise: float = 0.0, margin: float
     return _noisy_shuffled(x, y, noise, rng)
 
 
-def blobs(n: int = 300, *, key: Array, num_classes: int | None = None, noise: float = 0.5,
-          centers=None) -> tuple[Array, Array]:
+def blobs(
+    n: int = 300, *, key: Array, num_classes: int | None = None, noise: float = 0.5, centers=None
+) -> tuple[Array, Array]:
     """Gaussian blobs, one per class, with standard deviation ``noise``.
 
     Args:
@@ -153,23 +167,38 @@ def blobs(n: int = 300, *, key: Array, num_classes: int | None = None, noise: fl
     """
     n, noise = check_count(n, "n"), check_nonnegative(noise, "noise")
     if centers is None:
-        num_classes = check_count(3 if num_classes is None else num_classes, "num_classes", minimum=2)
+        num_classes = check_count(
+            3 if num_classes is None else num_classes, "num_classes", minimum=2
+        )
         angle = 2 * math.pi * np.arange(num_classes) / num_classes
         centers = 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     centers = np.asarray(centers, np.float32)
-    if centers.ndim != 2 or centers.shape[0] < 2 or centers.shape[1] < 1 or not np.all(np.isfinite(centers)):
-        raise ValueError(f"centers must be a finite (num_classes >= 2, n_features) array, got shape {centers.shape}")
+    if (
+        centers.ndim != 2
+        or centers.shape[0] < 2
+        or centers.shape[1] < 1
+        or not np.all(np.isfinite(centers))
+    ):
+        raise ValueError(
+            f"centers must be a finite (num_classes >= 2, n_features) array, got shape {centers.shape}"
+        )
     if num_classes is not None and num_classes != centers.shape[0]:
-        raise ValueError(f"num_classes={num_classes!r} disagrees with len(centers) = {centers.shape[0]}")
+        raise ValueError(
+            f"num_classes={num_classes!r} disagrees with len(centers) = {centers.shape[0]}"
+        )
     num_classes = centers.shape[0]
     if n < num_classes:
-        raise ValueError(f"n must be at least num_classes = {num_classes} so every class appears, got n={n}")
+        raise ValueError(
+            f"n must be at least num_classes = {num_classes} so every class appears, got n={n}"
+        )
     rng = host_rng(key, "blobs")
     y = _balanced_labels(n, num_classes)
     return _noisy_shuffled(centers[y], y, noise, rng)
 
 
-def spirals(n: int = 200, *, key: Array, noise: float = 0.0, turns: float = 1.75) -> tuple[Array, Array]:
+def spirals(
+    n: int = 200, *, key: Array, noise: float = 0.0, turns: float = 1.75
+) -> tuple[Array, Array]:
     """Two interleaved spirals (label 0 and 1), the playground's hardest set.
 
     Point ``i`` of a class of ``m`` sits at radius ``r = i/m`` and angle
@@ -203,10 +232,12 @@ def moons(n: int = 200, *, key: Array, noise: float = 0.1) -> tuple[Array, Array
     rng = host_rng(key, "moons")
     t_upper = np.linspace(0.0, math.pi, (n + 1) // 2)
     t_lower = np.linspace(0.0, math.pi, n // 2)
-    x = np.concatenate([
-        np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1),
-        np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1),
-    ])
+    x = np.concatenate(
+        [
+            np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1),
+            np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1),
+        ]
+    )
     return _noisy_shuffled(x, _balanced_labels(n, 2), noise, rng)
 
 
@@ -216,7 +247,9 @@ def _balanced_labels(n: int, num_classes: int) -> np.ndarray:
     return np.repeat(np.arange(num_classes, dtype=np.int32), counts)
 
 
-def _noisy_shuffled(x: np.ndarray, y: np.ndarray, noise: float, rng: np.random.Generator) -> tuple[Array, Array]:
+def _noisy_shuffled(
+    x: np.ndarray, y: np.ndarray, noise: float, rng: np.random.Generator
+) -> tuple[Array, Array]:
     x = x + noise * rng.standard_normal(x.shape)
     order = rng.permutation(x.shape[0])
     return jnp.asarray(x[order], jnp.float32), jnp.asarray(y[order], jnp.int32)

@@ -43,5 +43,14 @@ into their operations by default; ``custom_jvp``/``custom_vjp`` functions such a
 from functional_nn.graph.build import NODE_KINDS, Graph, Node, build_graph, format_value
 from functional_nn.graph.render import layers, node_label, plot_graph, to_dot
 
-__all__ = ["NODE_KINDS", "Graph", "Node", "build_graph", "format_value", "layers", "node_label", "plot_graph",
-           "to_dot"]
+__all__ = [
+    "NODE_KINDS",
+    "Graph",
+    "Node",
+    "build_graph",
+    "format_value",
+    "layers",
+    "node_label",
+    "plot_graph",
+    "to_dot",
+]

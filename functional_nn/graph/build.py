@@ -21,21 +21,21 @@ _INLINE_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")
 class Node(NamedTuple):
     """One node of a computation graph."""
 
-    index: int                 # position in Graph.nodes (a topological order)
-    name: str                  # argument path ("w1", "params[0].w"), compute name, or constant
-    kind: str                  # "input" | "parameter" | "constant" | "compute"
-    op: str | None             # the primitive for compute nodes ("mul", "integer_pow", ...)
-    params: str                # the primitive's parameters, shortened ("y=2"); "" if none
-    parents: tuple[int, ...]   # indices of the nodes this one is computed from
-    value: Array               # forward value
-    grad: Array | None         # backward value ∂out/∂node (same shape); None for integer nodes
+    index: int  # position in Graph.nodes (a topological order)
+    name: str  # argument path ("w1", "params[0].w"), compute name, or constant
+    kind: str  # "input" | "parameter" | "constant" | "compute"
+    op: str | None  # the primitive for compute nodes ("mul", "integer_pow", ...)
+    params: str  # the primitive's parameters, shortened ("y=2"); "" if none
+    parents: tuple[int, ...]  # indices of the nodes this one is computed from
+    value: Array  # forward value
+    grad: Array | None  # backward value ∂out/∂node (same shape); None for integer nodes
 
 
 class Graph(NamedTuple):
     """A computation graph; ``nodes`` are in topological order (parents first)."""
 
     nodes: tuple[Node, ...]
-    outputs: tuple[int, ...]   # indices of the function's output nodes
+    outputs: tuple[int, ...]  # indices of the function's output nodes
 
     def node(self, name: str) -> Node:
         """The unique node called ``name``; a missing or ambiguous name lists the known ones."""
@@ -58,17 +58,22 @@ class Graph(NamedTuple):
 
 
 class _Step(NamedTuple):
-    eqn: Any                          # a JaxprEqn evaluated as one operation
-    in_keys: tuple[int, ...]          # node index per operand (literals have constant nodes)
+    eqn: Any  # a JaxprEqn evaluated as one operation
+    in_keys: tuple[int, ...]  # node index per operand (literals have constant nodes)
     out_keys: tuple[int | None, ...]  # node index per result, None for a dropped result
 
 
 # --- building ------------------------------------------------------------------------
 
 
-def build_graph(fn: Callable, *args, parameters: Sequence[str | int] = (),
-                compute_names: Sequence[str] | None = None, cotangent: Any = None,
-                inline: bool = True) -> Graph:
+def build_graph(
+    fn: Callable,
+    *args,
+    parameters: Sequence[str | int] = (),
+    compute_names: Sequence[str] | None = None,
+    cotangent: Any = None,
+    inline: bool = True,
+) -> Graph:
     """The computation graph of ``fn(*args)`` with forward and backward values.
 
     Args:
@@ -99,8 +104,10 @@ def build_graph(fn: Callable, *args, parameters: Sequence[str | int] = (),
             name = arg_names[i] + jax.tree_util.keystr(path)
             leaf_keys.append(builder.add(name, kind, None, "", (), jnp.asarray(leaf)))
     if len(leaf_keys) != len(closed.jaxpr.invars):
-        raise ValueError(f"fn's arguments flatten to {len(leaf_keys)} arrays but its jaxpr has "
-                         f"{len(closed.jaxpr.invars)} inputs; pass arrays or pytrees of arrays")
+        raise ValueError(
+            f"fn's arguments flatten to {len(leaf_keys)} arrays but its jaxpr has "
+            f"{len(closed.jaxpr.invars)} inputs; pass arrays or pytrees of arrays"
+        )
     env = dict(zip(closed.jaxpr.invars, leaf_keys))
     out_keys = builder.walk(closed.jaxpr, closed.consts, env, inline)
     seeds = _seeds(cotangent, out_shape, [builder.avals[k] for k in out_keys])
@@ -108,8 +115,16 @@ def build_graph(fn: Callable, *args, parameters: Sequence[str | int] = (),
 
     names = _compute_names(builder, compute_names)
     nodes = tuple(
-        Node(i, names.get(i, builder.names[i]), builder.kinds[i], builder.ops[i], builder.params[i],
-             builder.parents[i], values[i], grads[i])
+        Node(
+            i,
+            names.get(i, builder.names[i]),
+            builder.kinds[i],
+            builder.ops[i],
+            builder.params[i],
+            builder.parents[i],
+            values[i],
+            grads[i],
+        )
         for i in range(len(values))
     )
     return Graph(nodes, tuple(out_keys))
@@ -124,7 +139,7 @@ class _Builder:
         self.ops: list[str | None] = []
         self.params: list[str] = []
         self.parents: list[tuple[int, ...]] = []
-        self.avals: list[Any] = []           # shape and dtype of every node
+        self.avals: list[Any] = []  # shape and dtype of every node
         self.sources: dict[int, Array] = {}  # values of the input, parameter and constant nodes
         self.steps: list[_Step] = []
         self._num_constants = 0
@@ -161,7 +176,9 @@ class _Builder:
             inner = _inner_jaxpr(eqn) if inline else None
             if inner is not None:
                 inner_jaxpr, inner_consts = inner
-                results = self.walk(inner_jaxpr, inner_consts, dict(zip(inner_jaxpr.invars, in_keys)), inline)
+                results = self.walk(
+                    inner_jaxpr, inner_consts, dict(zip(inner_jaxpr.invars, in_keys)), inline
+                )
                 for var, key in zip(eqn.outvars, results):
                     if not isinstance(var, jex.DropVar):
                         env[var] = key
@@ -172,8 +189,14 @@ class _Builder:
                     out_keys.append(None)
                     continue
                 op = eqn.primitive.name if len(eqn.outvars) == 1 else f"{eqn.primitive.name}[{j}]"
-                key = self.add(f"{op}_{len(self.steps)}", "compute", op, _format_params(eqn.params),
-                               in_keys, aval=var.aval)
+                key = self.add(
+                    f"{op}_{len(self.steps)}",
+                    "compute",
+                    op,
+                    _format_params(eqn.params),
+                    in_keys,
+                    aval=var.aval,
+                )
                 env[var] = key
                 out_keys.append(key)
             self.steps.append(_Step(eqn, in_keys, tuple(out_keys)))
@@ -190,7 +213,9 @@ class _Builder:
         n = len(self.avals)
         float_sources = [k for k in self.sources if _is_float_dtype(self.avals[k].dtype)]
         fixed_sources = [k for k in self.sources if not _is_float_dtype(self.avals[k].dtype)]
-        perturbed = [k for k in range(n) if k not in self.sources and _is_float_dtype(self.avals[k].dtype)]
+        perturbed = [
+            k for k in range(n) if k not in self.sources and _is_float_dtype(self.avals[k].dtype)
+        ]
         steps = self.steps
 
         def forward(source_vals, eps, fixed_vals):
@@ -206,16 +231,23 @@ class _Builder:
         # Run eagerly: each primitive's compiled kernel is cached across calls, while a
         # jit of this one-off closure would recompile the whole graph on every call.
         def run(source_vals, eps, fixed_vals, seeds):
-            outs, pullback, all_vals = jax.vjp(lambda s, e: forward(s, e, fixed_vals), source_vals, eps,
-                                               has_aux=True)
+            outs, pullback, all_vals = jax.vjp(
+                lambda s, e: forward(s, e, fixed_vals), source_vals, eps, has_aux=True
+            )
             # integer outputs take the symbolic-zero cotangent dtype float0
-            ct_out = [ct if ct is not None else np.zeros(o.shape, jax.dtypes.float0)
-                      for ct, o in zip(seeds, outs)]
+            ct_out = [
+                ct if ct is not None else np.zeros(o.shape, jax.dtypes.float0)
+                for ct, o in zip(seeds, outs)
+            ]
             return all_vals, pullback(ct_out)
 
         eps = [jnp.zeros(self.avals[k].shape, self.avals[k].dtype) for k in perturbed]
-        all_vals, (ct_sources, ct_eps) = run([self.sources[k] for k in float_sources], eps,
-                                             [self.sources[k] for k in fixed_sources], list(seeds))
+        all_vals, (ct_sources, ct_eps) = run(
+            [self.sources[k] for k in float_sources],
+            eps,
+            [self.sources[k] for k in fixed_sources],
+            list(seeds),
+        )
         grads: list[Array | None] = [None] * n
         for k, ct in zip(float_sources, ct_sources):
             grads[k] = ct
@@ -252,10 +284,16 @@ def _is_float_dtype(dtype) -> bool:
 def _seeds(cotangent, out_shape, out_avals) -> list:
     """One cotangent per output leaf (None for integer outputs), checked against the output."""
     if cotangent is None:
-        if len(out_avals) != 1 or out_avals[0].shape != () or not _is_float_dtype(out_avals[0].dtype):
+        if (
+            len(out_avals) != 1
+            or out_avals[0].shape != ()
+            or not _is_float_dtype(out_avals[0].dtype)
+        ):
             shapes = [tuple(a.shape) for a in out_avals]
-            raise ValueError("cotangent is required unless fn returns a single float scalar; "
-                             f"fn returned arrays of shapes {shapes}")
+            raise ValueError(
+                "cotangent is required unless fn returns a single float scalar; "
+                f"fn returned arrays of shapes {shapes}"
+            )
         return [jnp.ones((), out_avals[0].dtype)]
     ct_leaves, ct_tree = jax.tree_util.tree_flatten(cotangent)
     out_tree = jax.tree_util.tree_structure(out_shape)
@@ -264,7 +302,9 @@ def _seeds(cotangent, out_shape, out_avals) -> list:
     seeds = []
     for i, (ct, aval) in enumerate(zip(ct_leaves, out_avals)):
         if tuple(np.shape(ct)) != tuple(aval.shape):
-            raise ValueError(f"cotangent leaf {i} must have shape {tuple(aval.shape)}, got {tuple(np.shape(ct))}")
+            raise ValueError(
+                f"cotangent leaf {i} must have shape {tuple(aval.shape)}, got {tuple(np.shape(ct))}"
+            )
         seeds.append(jnp.asarray(ct, aval.dtype) if _is_float_dtype(aval.dtype) else None)
     return seeds
 
@@ -295,12 +335,16 @@ def _parameter_positions(parameters, arg_names) -> set[int]:
             raise TypeError(f"parameters must hold argument names or positions, got {p!r}")
         if isinstance(p, str):
             if p not in arg_names:
-                raise ValueError(f"parameters names {p!r}, which is not an argument of fn; "
-                                 f"arguments: {', '.join(arg_names)}")
+                raise ValueError(
+                    f"parameters names {p!r}, which is not an argument of fn; "
+                    f"arguments: {', '.join(arg_names)}"
+                )
             positions.add(arg_names.index(p))
         else:
             if not -len(arg_names) <= p < len(arg_names):
-                raise ValueError(f"parameters position {p} is out of range for {len(arg_names)} arguments")
+                raise ValueError(
+                    f"parameters position {p} is out of range for {len(arg_names)} arguments"
+                )
             positions.add(p % len(arg_names))
     return positions
 
@@ -314,7 +358,9 @@ def _compute_names(builder: _Builder, compute_names) -> dict[int, str]:
     names = list(compute_names)
     if len(names) != len(compute):
         ops = ", ".join(builder.ops[i] for i in compute)
-        raise ValueError(f"compute_names has {len(names)} names for {len(compute)} compute nodes ({ops})")
+        raise ValueError(
+            f"compute_names has {len(names)} names for {len(compute)} compute nodes ({ops})"
+        )
     return dict(zip(compute, names))
 
 
@@ -337,7 +383,8 @@ def _format_params(params: dict) -> str:
     parts = []
     for k, v in params.items():
         if isinstance(v, (bool, int, float, str)) or (
-                isinstance(v, tuple) and all(isinstance(e, (int, str)) for e in v)):
+            isinstance(v, tuple) and all(isinstance(e, (int, str)) for e in v)
+        ):
             parts.append(f"{k}={v}")
         elif isinstance(v, np.dtype) or (isinstance(v, type) and issubclass(v, np.generic)):
             parts.append(f"{k}={np.dtype(v).name}")

@@ -19,7 +19,7 @@ def node_label(node: Node, precision: int = 4) -> str:
 _DOT_STYLE = {
     "input": 'shape=ellipse, style=filled, fillcolor="#dbe9f6"',
     "parameter": 'shape=box, style="rounded,filled", fillcolor="#fde0c5"',
-    "constant": 'shape=plaintext',
+    "constant": "shape=plaintext",
     "compute": 'shape=box, style=filled, fillcolor="#e4f2dd"',
 }
 
@@ -31,7 +31,11 @@ def to_dot(graph: Graph, *, precision: int = 4, name: str = "computation_graph")
     outputs have a double border; every label shows value and grad.
     """
     _check_graph(graph)
-    lines = [f"digraph {_dot_id(name)} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
+    lines = [
+        f"digraph {_dot_id(name)} {{",
+        "  rankdir=LR;",
+        '  node [fontname="Helvetica", fontsize=10];',
+    ]
     outputs = set(graph.outputs)
     for n in graph.nodes:
         style = _DOT_STYLE[n.kind] + (", peripheries=2" if n.index in outputs else "")
@@ -85,21 +89,40 @@ def plot_graph(graph: Graph, *, ax=None, precision: int = 3, title: str | None =
     height = max(len(v) for v in by_layer.values())
     if ax is None:
         # A bare Figure (no pyplot): no global state, renders with Agg anywhere.
-        ax = Figure(figsize=(2.3 * num_layers + 1, 1.5 * height + 1), layout="constrained").subplots()
+        ax = Figure(
+            figsize=(2.3 * num_layers + 1, 1.5 * height + 1), layout="constrained"
+        ).subplots()
     pos = {}
     for d, members in by_layer.items():
         for r, i in enumerate(members):
-            pos[i] = (float(d), (len(members) - 1) / 2 - r)   # centred column per layer
+            pos[i] = (float(d), (len(members) - 1) / 2 - r)  # centred column per layer
     for p, c in graph.edges:
-        ax.annotate("", xy=pos[c], xytext=pos[p],
-                    arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28, lw=1))
+        ax.annotate(
+            "",
+            xy=pos[c],
+            xytext=pos[p],
+            arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=28, shrinkB=28, lw=1),
+        )
     outputs = set(graph.outputs)
     for n in graph.nodes:
-        ax.text(*pos[n.index], node_label(n, precision), ha="center", va="center", fontsize=7,
-                bbox=dict(boxstyle="round,pad=0.4", fc=_COLORS[n.kind],
-                          ec="black", lw=2.0 if n.index in outputs else 0.8))
-    handles = [Line2D([], [], marker="s", ls="", ms=10, mfc=_COLORS[k], mec="black", label=k)
-               for k in NODE_KINDS if any(n.kind == k for n in graph.nodes)]
+        ax.text(
+            *pos[n.index],
+            node_label(n, precision),
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox=dict(
+                boxstyle="round,pad=0.4",
+                fc=_COLORS[n.kind],
+                ec="black",
+                lw=2.0 if n.index in outputs else 0.8,
+            ),
+        )
+    handles = [
+        Line2D([], [], marker="s", ls="", ms=10, mfc=_COLORS[k], mec="black", label=k)
+        for k in NODE_KINDS
+        if any(n.kind == k for n in graph.nodes)
+    ]
     ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False)
     ax.set_xlim(-0.6, num_layers - 0.4)
     ax.set_ylim(-height / 2 - 0.2, height / 2 + 0.4)
@@ -111,4 +134,6 @@ def plot_graph(graph: Graph, *, ax=None, precision: int = 3, title: str | None =
 
 def _check_graph(graph) -> None:
     if not isinstance(graph, Graph):
-        raise TypeError(f"graph must be a functional_nn.graph.Graph (from build_graph), got {type(graph).__name__}")
+        raise TypeError(
+            f"graph must be a functional_nn.graph.Graph (from build_graph), got {type(graph).__name__}"
+        )

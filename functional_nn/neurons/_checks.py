@@ -26,7 +26,7 @@ def float_dtype():
 def _shape(x, name: str) -> tuple[int, ...]:
     try:
         return tuple(np.shape(x))
-    except ValueError as err:   # ragged nested lists
+    except ValueError as err:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular array, got ragged input: {err}") from err
 
 
@@ -34,7 +34,9 @@ def check_inputs(x, name: str = "x", *, binary: bool = False) -> Array:
     """``x`` as a ``(batch, n_in)`` float array with ``batch, n_in >= 1``; finite, and 0/1 if ``binary``."""
     shape = _shape(x, name)
     if len(shape) != 2 or shape[0] < 1 or shape[1] < 1:
-        raise ValueError(f"{name} must have shape (batch, n_in) with batch >= 1 and n_in >= 1, got shape {shape}")
+        raise ValueError(
+            f"{name} must have shape (batch, n_in) with batch >= 1 and n_in >= 1, got shape {shape}"
+        )
     if is_concrete(x):
         values = np.asarray(x)
         if values.dtype == bool:
@@ -44,7 +46,9 @@ def check_inputs(x, name: str = "x", *, binary: bool = False) -> Array:
         if binary:
             _check_binary(values, name)
         elif not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries")
+            raise ValueError(
+                f"{name} must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries"
+            )
     return jnp.asarray(x, dtype=float_dtype())
 
 
@@ -52,7 +56,9 @@ def check_targets(t, batch: int, name: str = "t", *, binary: bool) -> Array:
     """``t`` as a ``(batch,)`` float array; 0/1 if ``binary``, else finite."""
     shape = _shape(t, name)
     if shape != (batch,):
-        raise ValueError(f"{name} must have shape (batch,) = ({batch},) to match x, got shape {shape}")
+        raise ValueError(
+            f"{name} must have shape (batch,) = ({batch},) to match x, got shape {shape}"
+        )
     if is_concrete(t):
         values = np.asarray(t)
         if values.dtype == bool:
@@ -62,7 +68,9 @@ def check_targets(t, batch: int, name: str = "t", *, binary: bool) -> Array:
         if binary:
             _check_binary(values, name)
         elif not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries")
+            raise ValueError(
+                f"{name} must be finite, got {int(np.sum(~np.isfinite(values)))} non-finite entries"
+            )
     return jnp.asarray(t, dtype=float_dtype())
 
 
@@ -83,8 +91,10 @@ def check_positive_int(value, name: str) -> int:
 
 
 def check_positive_float(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        np.isfinite(value) and value > 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (np.isfinite(value) and value > 0)
     ):
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
@@ -101,7 +111,9 @@ def check_key(key, name: str = "key") -> Array | None:
             raise ValueError(f"{name} must be a single key (shape ()), got shape {key.shape}")
         return key
     if key.shape != (2,) or key.dtype != jnp.uint32:
-        raise ValueError(f"{name} must be a jax.random key, got an array of shape {key.shape} and dtype {key.dtype}")
+        raise ValueError(
+            f"{name} must be a jax.random key, got an array of shape {key.shape} and dtype {key.dtype}"
+        )
     return jax.random.wrap_key_data(key)
 
 
@@ -118,4 +130,6 @@ def _check_binary(values: np.ndarray, name: str) -> None:
     bad = ~((values == 0) | (values == 1))
     if np.any(bad):
         first = values[np.unravel_index(np.argmax(bad), values.shape)]
-        raise ValueError(f"{name} must be binary (every entry 0 or 1), got {int(np.sum(bad))} other entries, e.g. {first!r}")
+        raise ValueError(
+            f"{name} must be binary (every entry 0 or 1), got {int(np.sum(bad))} other entries, e.g. {first!r}"
+        )

@@ -50,7 +50,7 @@ Schedule = Callable[[Array], Array]
 class AdalineResult(NamedTuple):
     """What :func:`train_adaline` returns."""
 
-    w: Array     # (n_in + 1,): final weights, w[0] the bias weight w_0 (x_0 = 1)
+    w: Array  # (n_in + 1,): final weights, w[0] the bias weight w_0 (x_0 = 1)
     loss: Array  # (num_epochs + 1,): J(w) = 1/(2m) Σ (t − y)² on all of x; loss[0] at the initial weights
 
 
@@ -71,7 +71,11 @@ def adaline_classify(w, x, *, threshold: float = 0.5) -> Array:
 
     ``threshold = 1/2`` halves the distance between 0/1 targets; use ``0`` for ±1 targets.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, (int, float))
+        or not math.isfinite(threshold)
+    ):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
     return (adaline_output(w, x) >= threshold).astype(jnp.int32)
 
@@ -138,13 +142,26 @@ def train_adaline(
     num_epochs = check_positive_int(num_epochs, "num_epochs")
     batch_size = m if batch_size is None else check_positive_int(batch_size, "batch_size")
     if batch_size > m:
-        raise ValueError(f"batch_size must be at most the number of examples ({m}) or None, got {batch_size}")
+        raise ValueError(
+            f"batch_size must be at most the number of examples ({m}) or None, got {batch_size}"
+        )
     key = check_key(key)
-    w0 = jnp.zeros(n_in + 1, x.dtype) if w_init is None else check_augmented_weights(w_init, n_in, "w_init")
+    w0 = (
+        jnp.zeros(n_in + 1, x.dtype)
+        if w_init is None
+        else check_augmented_weights(w_init, n_in, "w_init")
+    )
     shuffle = key is not None
     return _train_adaline(
-        add_bias_input(x), t, w0, jnp.asarray(alpha, x.dtype), key if shuffle else jax.random.key(0),
-        schedule=schedule, num_epochs=num_epochs, batch_size=batch_size, shuffle=shuffle,
+        add_bias_input(x),
+        t,
+        w0,
+        jnp.asarray(alpha, x.dtype),
+        key if shuffle else jax.random.key(0),
+        schedule=schedule,
+        num_epochs=num_epochs,
+        batch_size=batch_size,
+        shuffle=shuffle,
     )
 
 
@@ -154,18 +171,22 @@ def _loss(w: Array, xa: Array, t: Array) -> Array:
 
 
 @partial(jax.jit, static_argnames=("schedule", "num_epochs", "batch_size", "shuffle"))
-def _train_adaline(xa, t, w0, alpha, key, *, schedule, num_epochs: int, batch_size: int, shuffle: bool):
+def _train_adaline(
+    xa, t, w0, alpha, key, *, schedule, num_epochs: int, batch_size: int, shuffle: bool
+):
     m = xa.shape[0]
     num_batches = -(-m // batch_size)
     pad = num_batches * batch_size - m
     # Fixed shapes for scan: pad the last batch with index 0 and mask it out of the sum.
-    mask = jnp.concatenate([jnp.ones(m, xa.dtype), jnp.zeros(pad, xa.dtype)]).reshape(num_batches, batch_size)
+    mask = jnp.concatenate([jnp.ones(m, xa.dtype), jnp.zeros(pad, xa.dtype)]).reshape(
+        num_batches, batch_size
+    )
 
     def update(carry, batch):
         w, step = carry
         idx, msk = batch
         xb, tb = xa[idx], t[idx]
-        y = xb @ w                                          # linear output, (K,)
+        y = xb @ w  # linear output, (K,)
         rate = alpha if schedule is None else jnp.asarray(schedule(step), w.dtype)
         # w_j ← w_j + α (1/K) Σ_k x_kj (t_k − y_k)
         w = w + rate * ((msk * (tb - y)) @ xb) / jnp.sum(msk)

@@ -51,7 +51,7 @@ INHIBITION_READINGS = ("weighted", "absolute")
 class McCullochPitts(NamedTuple):
     """A layer of McCulloch–Pitts units (a single unit is a layer with ``n_units = 1``)."""
 
-    weights: Array    # (n_in, n_units): > 0 excitatory, < 0 inhibitory, 0 no connection
+    weights: Array  # (n_in, n_units): > 0 excitatory, < 0 inhibitory, 0 no connection
     threshold: Array  # (n_units,): unit j fires once its input reaches threshold[j]
 
 
@@ -71,7 +71,9 @@ def mcculloch_pitts(weights, threshold) -> McCullochPitts:
     if w.ndim == 1:
         w = w[:, None]
     if w.ndim != 2 or w.shape[0] < 1 or w.shape[1] < 1:
-        raise ValueError(f"weights must have shape (n_in,) or (n_in, n_units), got shape {np.shape(weights)}")
+        raise ValueError(
+            f"weights must have shape (n_in,) or (n_in, n_units), got shape {np.shape(weights)}"
+        )
     theta = np.asarray(threshold, dtype=np.float64).reshape(-1) if np.ndim(threshold) <= 1 else None
     if theta is None or theta.shape != (w.shape[1],):
         raise ValueError(
@@ -98,7 +100,9 @@ def fire(layer: McCullochPitts, x, *, inhibition: str = "weighted") -> Array:
     x = check_inputs(x, "x", binary=True)
     n_in = layer.weights.shape[0]
     if x.shape[1] != n_in:
-        raise ValueError(f"x must have shape (batch, {n_in}) for a layer with {n_in} inputs, got shape {x.shape}")
+        raise ValueError(
+            f"x must have shape (batch, {n_in}) for a layer with {n_in} inputs, got shape {x.shape}"
+        )
     return _fire(layer, x, inhibition)
 
 
@@ -200,7 +204,7 @@ def absolute_to_weighted(layer: McCullochPitts) -> McCullochPitts:
     """
     _check_layer(layer, "layer")
     w, theta = layer
-    excitation_max = jnp.sum(jnp.maximum(w, 0), axis=0)                  # P_j, (n_units,)
+    excitation_max = jnp.sum(jnp.maximum(w, 0), axis=0)  # P_j, (n_units,)
     veto = jnp.minimum(w, (theta - excitation_max - 1)[None, :])
     return McCullochPitts(jnp.where(w < 0, veto, w), theta)
 
@@ -231,19 +235,23 @@ def find_unit(
     n_rows = target.shape[0] if target.ndim == 1 else 0
     n_in = int(np.log2(n_rows)) if n_rows >= 2 else 0
     if target.ndim != 1 or n_rows < 2 or 2**n_in != n_rows:
-        raise ValueError(f"outputs must have shape (2**n_in,) with n_in >= 1, got shape {target.shape}")
+        raise ValueError(
+            f"outputs must have shape (2**n_in,) with n_in >= 1, got shape {target.shape}"
+        )
     if not np.all((target == 0) | (target == 1)):
         raise ValueError("outputs must be binary (every entry 0 or 1)")
     x = all_binary_inputs(n_in).astype(np.float64)
-    weights = np.array(list(itertools.product(weight_values, repeat=n_in)), dtype=np.float64)   # (W, n_in)
-    thresholds = np.asarray(threshold_values, dtype=np.float64)                                 # (T,)
+    weights = np.array(
+        list(itertools.product(weight_values, repeat=n_in)), dtype=np.float64
+    )  # (W, n_in)
+    thresholds = np.asarray(threshold_values, dtype=np.float64)  # (T,)
     if inhibition == "weighted":
-        drive = weights @ x.T                                                                   # (W, 2**n)
+        drive = weights @ x.T  # (W, 2**n)
         vetoed = np.zeros_like(drive, dtype=bool)
     else:
         drive = np.maximum(weights, 0) @ x.T
         vetoed = ((weights < 0).astype(np.float64) @ x.T) > 0
-    fires = (drive[:, None, :] >= thresholds[None, :, None]) & ~vetoed[:, None, :]             # (W, T, 2**n)
+    fires = (drive[:, None, :] >= thresholds[None, :, None]) & ~vetoed[:, None, :]  # (W, T, 2**n)
     match = np.all(fires == target.astype(bool)[None, None, :], axis=-1)
     if not match.any():
         return None
@@ -270,7 +278,9 @@ def _check_reading(inhibition: str) -> None:
 
 def _check_layer(layer, name: str) -> None:
     if not isinstance(layer, McCullochPitts):
-        raise TypeError(f"{name} must be a McCullochPitts layer (see mcculloch_pitts()), got {type(layer).__name__}")
+        raise TypeError(
+            f"{name} must be a McCullochPitts layer (see mcculloch_pitts()), got {type(layer).__name__}"
+        )
     w, theta = layer
     if np.ndim(w) != 2 or np.shape(theta) != (np.shape(w)[1],):
         raise ValueError(
@@ -283,7 +293,9 @@ def _as_layers(layers) -> tuple[McCullochPitts, ...]:
     if isinstance(layers, McCullochPitts):
         layers = (layers,)
     if not isinstance(layers, (tuple, list)) or len(layers) == 0:
-        raise TypeError(f"layers must be a McCullochPitts layer or a non-empty sequence of them, got {layers!r}")
+        raise TypeError(
+            f"layers must be a McCullochPitts layer or a non-empty sequence of them, got {layers!r}"
+        )
     for l, layer in enumerate(layers):
         _check_layer(layer, f"layers[{l}]")
     return tuple(layers)

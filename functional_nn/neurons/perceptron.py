@@ -53,10 +53,10 @@ Array = jax.Array
 class PerceptronResult(NamedTuple):
     """What :func:`train_perceptron` returns."""
 
-    w: Array           # (n_in + 1,): final weights, w[0] the bias weight w_0 (x_0 = 1)
-    mistakes: Array    # (max_epochs,) int32: mistakes made during epoch e; 0 for epochs not run
+    w: Array  # (n_in + 1,): final weights, w[0] the bias weight w_0 (x_0 = 1)
+    mistakes: Array  # (max_epochs,) int32: mistakes made during epoch e; 0 for epochs not run
     num_epochs: Array  # () int32: epochs run; when converged the last of them made no mistake
-    converged: Array   # () bool: an epoch ended without a mistake
+    converged: Array  # () bool: an epoch ended without a mistake
 
     @property
     def total_mistakes(self) -> Array:
@@ -115,11 +115,20 @@ def train_perceptron(
     max_epochs = check_positive_int(max_epochs, "max_epochs")
     key = check_key(key)
     n_in = x.shape[1]
-    w0 = jnp.zeros(n_in + 1, x.dtype) if w_init is None else check_augmented_weights(w_init, n_in, "w_init")
+    w0 = (
+        jnp.zeros(n_in + 1, x.dtype)
+        if w_init is None
+        else check_augmented_weights(w_init, n_in, "w_init")
+    )
     shuffle = key is not None
     return _train_perceptron(
-        add_bias_input(x), t, w0, jnp.asarray(alpha, x.dtype),
-        key if shuffle else jax.random.key(0), max_epochs=max_epochs, shuffle=shuffle,
+        add_bias_input(x),
+        t,
+        w0,
+        jnp.asarray(alpha, x.dtype),
+        key if shuffle else jax.random.key(0),
+        max_epochs=max_epochs,
+        shuffle=shuffle,
     )
 
 
@@ -129,7 +138,7 @@ def _train_perceptron(xa, t, w0, alpha, key, *, max_epochs: int, shuffle: bool) 
 
     def step(w, k):
         y = threshold(xa[k] @ w)
-        w = w + alpha * xa[k] * (t[k] - y)   # w_j ← w_j + α x_j (t − y)
+        w = w + alpha * xa[k] * (t[k] - y)  # w_j ← w_j + α x_j (t − y)
         return w, (y != t[k]).astype(jnp.int32)
 
     def epoch(carry):
@@ -177,7 +186,9 @@ def novikoff_bound(w, x, t) -> float:
     xa, _, _ = _margin_inputs(w, x, t)
     gamma = margin(w, x, t)
     if gamma <= 0:
-        raise ValueError(f"w does not separate (x, t): its margin is {gamma!r} <= 0, so there is no Novikoff bound")
+        raise ValueError(
+            f"w does not separate (x, t): its margin is {gamma!r} <= 0, so there is no Novikoff bound"
+        )
     radius = float(np.max(np.linalg.norm(xa, axis=1)))
     return (radius / gamma) ** 2
 

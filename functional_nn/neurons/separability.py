@@ -29,7 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn.neurons._checks import check_inputs, check_positive_float, check_positive_int, check_targets
+from functional_nn.neurons._checks import (
+    check_inputs,
+    check_positive_float,
+    check_positive_int,
+    check_targets,
+)
 
 Array = jax.Array
 
@@ -37,9 +42,9 @@ Array = jax.Array
 class SeparableData(NamedTuple):
     """Linearly separable data with a known separator and margin (:func:`separable_data`)."""
 
-    x: Array       # (num_examples, n_in) inputs
-    t: Array       # (num_examples,) int32 targets, 0 or 1
-    w: Array       # (n_in + 1,) unit-norm augmented separator, w[0] the bias weight
+    x: Array  # (num_examples, n_in) inputs
+    t: Array  # (num_examples,) int32 targets, 0 or 1
+    w: Array  # (n_in + 1,) unit-norm augmented separator, w[0] the bias weight
     margin: Array  # () γ = min_k s_k (w · x̃_k), at least the requested margin
     radius: Array  # () R = max_k ‖x̃_k‖ over the augmented inputs
 
@@ -60,7 +65,9 @@ class InseparabilityCertificate(NamedTuple):
     multipliers: tuple[Fraction, ...]  # (num_examples,) λ_k
 
 
-def separable_data(key: Array, num_examples: int, n_in: int = 2, *, margin: float = 0.1) -> SeparableData:
+def separable_data(
+    key: Array, num_examples: int, n_in: int = 2, *, margin: float = 0.1
+) -> SeparableData:
     r"""Points in ``[-1, 1]^n_in`` labelled by a random hyperplane, pushed off it to a known margin.
 
     A unit-norm augmented ``w = (w_0, v)`` is drawn (``|w_0| ≤ 0.3`` so the boundary
@@ -87,7 +94,7 @@ def _separable_data(key, margin, *, num_examples: int, n_in: int) -> SeparableDa
     v = jax.random.normal(k_dir, (n_in,))
     v = v / jnp.linalg.norm(v)
     w0 = jax.random.uniform(k_bias, (), minval=-0.3, maxval=0.3)
-    v = jnp.sqrt(1 - w0**2) * v                                  # ‖(w0, v)‖ = 1
+    v = jnp.sqrt(1 - w0**2) * v  # ‖(w0, v)‖ = 1
     x = jax.random.uniform(k_x, (num_examples, n_in), minval=-1.0, maxval=1.0)
     d = w0 + x @ v
     s = jnp.where(d >= 0, 1.0, -1.0)
@@ -122,10 +129,12 @@ def separability_certificate(x, t) -> SeparatingHyperplane | InseparabilityCerti
     rows = _signed_rows(x, t)
     from scipy.optimize import linprog  # optional dependency (scikit-learn brings it): lazy
 
-    a = np.array([[float(v) for v in row] for row in rows])                    # (m, d) rows s_k x̃_k
+    a = np.array([[float(v) for v in row] for row in rows])  # (m, d) rows s_k x̃_k
     m, d = a.shape
     # w = u − v with u, v ≥ 0, so the objective Σ(u + v) is ‖w‖₁ and the LP stays bounded.
-    primal = linprog(np.ones(2 * d), A_ub=-np.hstack([a, -a]), b_ub=-np.ones(m), bounds=(0, None), method="highs")
+    primal = linprog(
+        np.ones(2 * d), A_ub=-np.hstack([a, -a]), b_ub=-np.ones(m), bounds=(0, None), method="highs"
+    )
     if primal.status == 0:
         w = primal.x[:d] - primal.x[d:]
         cert = _simplest(SeparatingHyperplane, w, x, t)
@@ -134,10 +143,14 @@ def separability_certificate(x, t) -> SeparatingHyperplane | InseparabilityCerti
         b_eq = np.concatenate([np.zeros(d), [1.0]])
         dual = linprog(np.zeros(m), A_eq=a_eq, b_eq=b_eq, bounds=(0, None), method="highs-ds")
         if dual.status != 0:
-            raise RuntimeError(f"neither LP could be solved (separator: {primal.message}; multipliers: {dual.message})")
+            raise RuntimeError(
+                f"neither LP could be solved (separator: {primal.message}; multipliers: {dual.message})"
+            )
         cert = _exact_multipliers(rows, dual.x)
     if cert is None or not verify_certificate(cert, x, t):
-        raise RuntimeError(f"the LP solution could not be turned into a certificate that verifies exactly: {cert!r}")
+        raise RuntimeError(
+            f"the LP solution could not be turned into a certificate that verifies exactly: {cert!r}"
+        )
     return cert
 
 
@@ -153,7 +166,9 @@ def certificate_combination(multipliers, x, t) -> tuple[Fraction, ...]:
     """
     rows = _signed_rows(x, t)
     lam = _as_fractions(multipliers, "multipliers", len(rows))
-    return tuple(sum((l * row[j] for l, row in zip(lam, rows)), Fraction(0)) for j in range(len(rows[0])))
+    return tuple(
+        sum((l * row[j] for l, row in zip(lam, rows)), Fraction(0)) for j in range(len(rows[0]))
+    )
 
 
 def verify_certificate(certificate: SeparatingHyperplane | InseparabilityCertificate, x, t) -> bool:
@@ -185,7 +200,9 @@ def _signed_rows(x, t) -> list[tuple[Fraction, ...]]:
     signs = [1 if v == 1 else -1 for v in np.asarray(t).tolist()]
     return [
         tuple(Fraction(s) * Fraction(v) for v in [1, *row])
-        for s, row in zip(signs, x.astype(np.float64).tolist() if x.dtype.kind == "f" else x.tolist())
+        for s, row in zip(
+            signs, x.astype(np.float64).tolist() if x.dtype.kind == "f" else x.tolist()
+        )
     ]
 
 
@@ -196,7 +213,9 @@ def _as_fractions(values, name: str, length: int) -> tuple[Fraction, ...]:
     try:
         return tuple(Fraction(v) for v in values)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must hold exact numbers (int, Fraction or finite float), got {values!r}") from err
+        raise TypeError(
+            f"{name} must hold exact numbers (int, Fraction or finite float), got {values!r}"
+        ) from err
 
 
 def _simplest(kind, values: np.ndarray, x, t):
@@ -208,7 +227,9 @@ def _simplest(kind, values: np.ndarray, x, t):
     return kind(tuple(Fraction(float(v)) for v in values))
 
 
-def _exact_multipliers(rows: list[tuple[Fraction, ...]], lam: np.ndarray) -> InseparabilityCertificate | None:
+def _exact_multipliers(
+    rows: list[tuple[Fraction, ...]], lam: np.ndarray
+) -> InseparabilityCertificate | None:
     """Solve ``Σ_{k∈S} λ_k s_k x̃_k = 0, Σ_{k∈S} λ_k = 1`` exactly on the support ``S`` of a float vertex ``λ``."""
     support = [k for k in range(len(rows)) if lam[k] > 1e-9 * max(1.0, float(np.max(lam)))]
     d = len(rows[0])
@@ -248,7 +269,7 @@ def _solve(system: list[list[Fraction]], guess: list[float]) -> list[Fraction] |
         pivots.append(c)
         r += 1
     if any(all(v == 0 for v in row[:n]) and row[n] != 0 for row in rows):
-        return None                                                  # inconsistent
+        return None  # inconsistent
     free = [c for c in range(n) if c not in pivots]
     solution = [Fraction(0)] * n
     for c in free:

@@ -52,7 +52,7 @@ def xor_threshold_network() -> tuple[MLP, Params]:
     """
     net = MLP((2, 2, 1), activation="threshold", output_activation="threshold")
     params = (
-        Dense(w=jnp.array([[1.0, 1.0], [1.0, 1.0]]), b=jnp.array([-0.5, -1.5])),   # columns: OR, AND
-        Dense(w=jnp.array([[1.0], [-1.0]]), b=jnp.array([-0.5])),                   # OR and not AND
+        Dense(w=jnp.array([[1.0, 1.0], [1.0, 1.0]]), b=jnp.array([-0.5, -1.5])),  # columns: OR, AND
+        Dense(w=jnp.array([[1.0], [-1.0]]), b=jnp.array([-0.5])),  # OR and not AND
     )
     return net, params

@@ -11,5 +11,13 @@ from functional_nn.playground.server import PlaygroundServer, serve
 from functional_nn.playground.session import Session, SessionStore
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
 
-__all__ = ["PlaygroundServer", "Session", "SessionStore", "Settings", "SettingsError", "export_html",
-           "parse_settings", "serve"]
+__all__ = [
+    "PlaygroundServer",
+    "Session",
+    "SessionStore",
+    "Settings",
+    "SettingsError",
+    "export_html",
+    "parse_settings",
+    "serve",
+]

@@ -43,8 +43,8 @@ class Program:
     net: fnn.MLP
     loss: str
     method: str
-    batch_size: int     # K
-    num_train: int      # m
+    batch_size: int  # K
+    num_train: int  # m
     num_test: int
     chunk: int = CHUNK
 
@@ -54,30 +54,30 @@ class Program:
 
 
 class TrainState(NamedTuple):
-    params: tuple                 # net's params, a tuple of Dense(w, b)
-    opt_state: optax.OptState     # inject_hyperparams(sgd) state; hyperparams["learning_rate"]: ()
-    key: Array                    # shuffles the training rows, one permutation per epoch
-    order: Array                  # (steps_per_epoch * K,) int32: this epoch's rows, padded with row 0
-    updates: Array                # (), int32: updates done so far (the schedule's k)
-    diverged: Array               # (), bool: a step gave a non-finite loss or params; the run stops
+    params: tuple  # net's params, a tuple of Dense(w, b)
+    opt_state: optax.OptState  # inject_hyperparams(sgd) state; hyperparams["learning_rate"]: ()
+    key: Array  # shuffles the training rows, one permutation per epoch
+    order: Array  # (steps_per_epoch * K,) int32: this epoch's rows, padded with row 0
+    updates: Array  # (), int32: updates done so far (the schedule's k)
+    diverged: Array  # (), bool: a step gave a non-finite loss or params; the run stops
 
 
 class Hyper(NamedTuple):
     """Traced hyperparameters: turning them does not recompile."""
 
-    learning_rate: Array          # (), the constant α
+    learning_rate: Array  # (), the constant α
     schedule: fnn.InverseTimeDecay  # leaves c1, c2: α_k = c1/(k + c2)
-    use_schedule: Array           # (), bool
+    use_schedule: Array  # (), bool
 
 
 class Chunk(NamedTuple):
     """What one chunk reports, one row per update slot ``(chunk,)``."""
 
-    epoch_end: Array              # bool: this slot finished an epoch
-    epoch: Array                  # int32: the epoch it finished (1-based)
-    train_loss: Array             # J on the whole training set after that epoch
-    test_loss: Array              # J on the whole test set
-    learning_rate: Array          # α used by this update
+    epoch_end: Array  # bool: this slot finished an epoch
+    epoch: Array  # int32: the epoch it finished (1-based)
+    train_loss: Array  # J on the whole training set after that epoch
+    test_loss: Array  # J on the whole test set
+    learning_rate: Array  # α used by this update
 
 
 def optimizer() -> optax.GradientTransformation:
@@ -94,14 +94,24 @@ def _init_fn(program: Program):
     def init(key):
         key_params, key_order = jax.random.split(key)
         params = program.net.init(key_params)
-        order = jnp.zeros((program.steps_per_epoch * program.batch_size,), jnp.int32)  # the first update draws it
-        return TrainState(params, optimizer().init(params), key_order, order, jnp.zeros((), jnp.int32),
-                          jnp.zeros((), bool))
+        order = jnp.zeros(
+            (program.steps_per_epoch * program.batch_size,), jnp.int32
+        )  # the first update draws it
+        return TrainState(
+            params,
+            optimizer().init(params),
+            key_order,
+            order,
+            jnp.zeros((), jnp.int32),
+            jnp.zeros((), bool),
+        )
 
     return jax.jit(init)  # one compile instead of a dozen eager ones
 
 
-def advance(program: Program, state: TrainState, hyper: Hyper, data: tuple, n: int) -> tuple[TrainState, Chunk]:
+def advance(
+    program: Program, state: TrainState, hyper: Hyper, data: tuple, n: int
+) -> tuple[TrainState, Chunk]:
     """Do ``n <= program.chunk`` updates in one compiled call."""
     return _advance_fn(program)(state, hyper, data, jnp.asarray(n, jnp.int32))
 
@@ -138,14 +148,18 @@ def _advance_fn(program: Program):
             order = jax.lax.cond(j == 0, lambda: shuffled(carry.key, epoch), lambda: carry.order)
             rows = jax.lax.dynamic_slice(order, (j * K,), (K,))
             w_rows = jax.lax.dynamic_slice(weights, (j * K,), (K,)).astype(x_train.dtype)
-            value, grads = value_and_grad(carry.params, x_train[rows], y_train[rows], weights=w_rows)
+            value, grads = value_and_grad(
+                carry.params, x_train[rows], y_train[rows], weights=w_rows
+            )
         alpha = jnp.where(hyper.use_schedule, hyper.schedule(k), hyper.learning_rate)
         opt_state = carry.opt_state._replace(
-            hyperparams={**carry.opt_state.hyperparams, "learning_rate": alpha})
+            hyperparams={**carry.opt_state.hyperparams, "learning_rate": alpha}
+        )
         step, opt_state = opt.update(grads, opt_state, carry.params)
         params = optax.apply_updates(carry.params, step)
-        finite = jnp.isfinite(value) & jnp.all(jnp.stack(
-            [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)]))
+        finite = jnp.isfinite(value) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(params)])
+        )
         active = (slot < n) & ~carry.diverged
         take = active & finite
         new = TrainState(params, opt_state, carry.key, order, k + 1, carry.diverged)
@@ -153,15 +167,19 @@ def _advance_fn(program: Program):
         carry = carry._replace(diverged=carry.diverged | (active & ~finite))
         epoch_end = take & (carry.updates % spe == 0)
         train_loss, test_loss = jax.lax.cond(
-            epoch_end, lambda p: (J(p, x_train, y_train), J(p, x_test, y_test)),
-            lambda p: (jnp.full((), jnp.nan, x_train.dtype),) * 2, carry.params)
+            epoch_end,
+            lambda p: (J(p, x_train, y_train), J(p, x_test, y_test)),
+            lambda p: (jnp.full((), jnp.nan, x_train.dtype),) * 2,
+            carry.params,
+        )
         report = Chunk(epoch_end, carry.updates // spe, train_loss, test_loss, alpha)
         return carry, report
 
     def run(state, hyper, data, n):
         TRACE_COUNTS["advance"] += 1
-        return jax.lax.scan(lambda c, s: one_update(c, s, hyper, data, n), state,
-                            jnp.arange(program.chunk))
+        return jax.lax.scan(
+            lambda c, s: one_update(c, s, hyper, data, n), state, jnp.arange(program.chunk)
+        )
 
     return jax.jit(run)
 
@@ -178,13 +196,15 @@ def _losses_fn(program: Program):
 
 
 class Frame(NamedTuple):
-    surface: Array                # (grid²,): the output's probability of class 1 on the grid
-    units: tuple                  # per hidden layer (unit_grid², n_l): each unit's output a_j^l
-    train_pred: Array             # (m,) predicted class
-    test_pred: Array              # (m_test,)
+    surface: Array  # (grid²,): the output's probability of class 1 on the grid
+    units: tuple  # per hidden layer (unit_grid², n_l): each unit's output a_j^l
+    train_pred: Array  # (m,) predicted class
+    test_pred: Array  # (m_test,)
 
 
-def frame(net: fnn.MLP, params, grid: Array, unit_grid: Array, x_train: Array, x_test: Array) -> Frame:
+def frame(
+    net: fnn.MLP, params, grid: Array, unit_grid: Array, x_train: Array, x_test: Array
+) -> Frame:
     """The decision surface, every hidden unit's map and the predicted classes."""
     return _frame_fn(net)(params, grid, unit_grid, x_train, x_test)
 
@@ -198,8 +218,11 @@ def _frame_fn(net: fnn.MLP):
     def draw(params, grid, unit_grid, x_train, x_test):
         TRACE_COUNTS["frame"] += 1
         hidden = net.forward(params, unit_grid).activations[1:-1]
-        return Frame(class_one(params, grid), tuple(hidden),
-                     (class_one(params, x_train) > 0.5).astype(jnp.int32),
-                     (class_one(params, x_test) > 0.5).astype(jnp.int32))
+        return Frame(
+            class_one(params, grid),
+            tuple(hidden),
+            (class_one(params, x_train) > 0.5).astype(jnp.int32),
+            (class_one(params, x_test) > 0.5).astype(jnp.int32),
+        )
 
     return jax.jit(draw)

@@ -22,8 +22,20 @@ from functional_nn.playground.settings import Settings, SettingsError, parse_set
 
 SWEEPABLE = ("learning_rate", "hidden")
 _COMMON = ("extent", "grid", "unit_grid", "layer_sizes", "settings", "points", "inputs")
-_PER_FRAME = ("epoch", "updates", "learning_rate", "train_loss", "test_loss", "start_test_loss", "train_error",
-              "test_error", "surface", "units", "weights", "biases")
+_PER_FRAME = (
+    "epoch",
+    "updates",
+    "learning_rate",
+    "train_loss",
+    "test_loss",
+    "start_test_loss",
+    "train_error",
+    "test_error",
+    "surface",
+    "units",
+    "weights",
+    "biases",
+)
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -78,8 +90,14 @@ def record(settings: Settings, *, epochs: int, frames: int) -> dict:
     return {"common": common, "frames": kept}
 
 
-def export_html(path: str | Path, settings: Settings, *, epochs: int = 200, frames: int = 20,
-                sweep: tuple[str, Sequence] | None = None) -> Path:
+def export_html(
+    path: str | Path,
+    settings: Settings,
+    *,
+    epochs: int = 200,
+    frames: int = 20,
+    sweep: tuple[str, Sequence] | None = None,
+) -> Path:
     """Write the export file; returns its path.
 
     Args:
@@ -92,25 +110,40 @@ def export_html(path: str | Path, settings: Settings, *, epochs: int = 200, fram
     """
     members = []
     if sweep is None:
-        members.append({"label": _label(settings), **record(settings, epochs=epochs, frames=frames)})
+        members.append(
+            {"label": _label(settings), **record(settings, epochs=epochs, frames=frames)}
+        )
         sweep_name = "run"
     else:
         name, values = sweep
         if name not in SWEEPABLE:
-            raise SettingsError(f"sweep must be over one of {', '.join(SWEEPABLE)}, got {name!r}", "sweep")
+            raise SettingsError(
+                f"sweep must be over one of {', '.join(SWEEPABLE)}, got {name!r}", "sweep"
+            )
         for value in values:
             member = parse_settings({name: value}, settings)
-            members.append({"label": f"{name} = {_show(getattr(member, name))}",
-                            **record(member, epochs=epochs, frames=frames)})
+            members.append(
+                {
+                    "label": f"{name} = {_show(getattr(member, name))}",
+                    **record(member, epochs=epochs, frames=frames),
+                }
+            )
         sweep_name = name
     title = f"functional_nn playground: {settings.data}"
     description = html.escape(_label(settings))
     if sweep is not None:
-        description += html.escape(f"; one run per {sweep_name}: " + ", ".join(m["label"] for m in members))
+        description += html.escape(
+            f"; one run per {sweep_name}: " + ", ".join(m["label"] for m in members)
+        )
     data = json.dumps({"members": members}, allow_nan=False, separators=(",", ":"))
-    page = _PAGE.format(title=html.escape(title), description=description, sweep_name=html.escape(sweep_name),
-                        css=static_file("playground.css").decode(), frames=data.replace("</", "<\\/"),
-                        script=static_file("playground.js").decode().replace("</script", "<\\/script"))
+    page = _PAGE.format(
+        title=html.escape(title),
+        description=description,
+        sweep_name=html.escape(sweep_name),
+        css=static_file("playground.css").decode(),
+        frames=data.replace("</", "<\\/"),
+        script=static_file("playground.js").decode().replace("</script", "<\\/script"),
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
@@ -118,16 +151,25 @@ def export_html(path: str | Path, settings: Settings, *, epochs: int = 200, fram
 
 
 def _show(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" if isinstance(value, float) \
+    return (
+        ",".join(map(str, value))
+        if isinstance(value, tuple)
+        else f"{value:g}"
+        if isinstance(value, float)
         else str(value)
+    )
 
 
 def _label(s: Settings) -> str:
-    schedule = f"α = {s.learning_rate:g}" if s.schedule == "constant" else f"α = {s.c1:g}/(k + {s.c2:g})"
+    schedule = (
+        f"α = {s.learning_rate:g}" if s.schedule == "constant" else f"α = {s.c1:g}/(k + {s.c2:g})"
+    )
     sizes = "-".join(map(str, s.layer_sizes))
-    return (f"{s.data} (noise {s.noise:g}, {s.num_points} points, {s.train_fraction:g} for training), "
-            f"MLP {sizes} {s.activation}, {s.loss}, {schedule}, K = {s.batch_size}, {s.method} gradients, "
-            f"seed {s.seed}")
+    return (
+        f"{s.data} (noise {s.noise:g}, {s.num_points} points, {s.train_fraction:g} for training), "
+        f"MLP {sizes} {s.activation}, {s.loss}, {schedule}, K = {s.batch_size}, {s.method} gradients, "
+        f"seed {s.seed}"
+    )
 
 
 __all__ = ["SWEEPABLE", "export_html", "record"]

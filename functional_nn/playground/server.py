@@ -35,9 +35,15 @@ from functional_nn.playground.settings import SettingsError, options
 
 HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
-STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".css": "text/css; charset=utf-8", ".png": "image/png"}
-_SESSION_ROUTE = re.compile(r"^/api/sessions/([0-9a-f]{16})(?:/(advance|settings|reset|gradcheck))?$")
+STATIC_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+}
+_SESSION_ROUTE = re.compile(
+    r"^/api/sessions/([0-9a-f]{16})(?:/(advance|settings|reset|gradcheck))?$"
+)
 
 
 class HTTPError(Exception):
@@ -135,8 +141,8 @@ class Handler(BaseHTTPRequestHandler):
             return 200, (static_file("index.html"), STATIC_TYPES[".html"])
         if path.startswith("/static/"):
             self._only(method, "GET")
-            name = path[len("/static/"):]
-            suffix = name[name.rfind("."):] if "." in name else ""
+            name = path[len("/static/") :]
+            suffix = name[name.rfind(".") :] if "." in name else ""
             if not re.fullmatch(r"[a-z_]+\.[a-z]+", name) or suffix not in STATIC_TYPES:
                 raise HTTPError(404, f"no such file: {path}")
             try:
@@ -163,8 +169,11 @@ class Handler(BaseHTTPRequestHandler):
             return 204, None
         session = store.get(session_id)
         if session is None:
-            raise HTTPError(404, f"no session {session_id} (closed, or freed after being idle "
-                                 f"{store.idle_seconds:g} s); reload the page")
+            raise HTTPError(
+                404,
+                f"no session {session_id} (closed, or freed after being idle "
+                f"{store.idle_seconds:g} s); reload the page",
+            )
         history_from = _history_from(query)
         with session.lock:
             extra: dict[str, Any] = {}
@@ -180,8 +189,12 @@ class Handler(BaseHTTPRequestHandler):
                     history_from = 0 if extra["restarted"] else history_from
                 elif action == "reset":
                     seed = body.get("seed")
-                    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-                        raise HTTPError(400, f"seed must be a non-negative integer, got {seed!r}", "seed")
+                    if seed is not None and (
+                        isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
+                    ):
+                        raise HTTPError(
+                            400, f"seed must be a non-negative integer, got {seed!r}", "seed"
+                        )
                     session.reset(seed)
                     history_from = 0
                 else:  # gradcheck
@@ -228,7 +241,11 @@ class Handler(BaseHTTPRequestHandler):
         # the body of a refused request may be unread: drop the connection after answering
         self.close_connection = True
         try:
-            self._send(int(status), json.dumps({"error": message, "field": field}).encode(), "application/json")
+            self._send(
+                int(status),
+                json.dumps({"error": message, "field": field}).encode(),
+                "application/json",
+            )
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -242,9 +259,13 @@ def _history_from(query: dict) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise HTTPError(400, f"history_from must be a non-negative integer, got {raw!r}", "history_from") from None
+        raise HTTPError(
+            400, f"history_from must be a non-negative integer, got {raw!r}", "history_from"
+        ) from None
     if value < 0:
-        raise HTTPError(400, f"history_from must be a non-negative integer, got {raw!r}", "history_from")
+        raise HTTPError(
+            400, f"history_from must be a non-negative integer, got {raw!r}", "history_from"
+        )
     return value
 
 
@@ -253,9 +274,15 @@ def _advance_args(body: dict) -> dict:
     given = [k for k in ("updates", "epochs", "seconds") if k in body]
     unknown = sorted(set(body) - {"updates", "epochs", "seconds"})
     if unknown:
-        raise HTTPError(400, f"unknown field {unknown[0]!r}; advance takes updates, epochs or seconds", unknown[0])
+        raise HTTPError(
+            400,
+            f"unknown field {unknown[0]!r}; advance takes updates, epochs or seconds",
+            unknown[0],
+        )
     if len(given) != 1:
-        raise HTTPError(400, f"advance takes exactly one of updates, epochs, seconds; got {given or 'none'}")
+        raise HTTPError(
+            400, f"advance takes exactly one of updates, epochs, seconds; got {given or 'none'}"
+        )
     name = given[0]
     value = body[name]
     if name == "seconds":
@@ -267,8 +294,14 @@ def _advance_args(body: dict) -> dict:
     return {name: value}
 
 
-def serve(port: int = 0, *, open_browser: bool = False, idle_seconds: float = 600.0, quiet: bool = True,
-          announce=print) -> None:
+def serve(
+    port: int = 0,
+    *,
+    open_browser: bool = False,
+    idle_seconds: float = 600.0,
+    quiet: bool = True,
+    announce=print,
+) -> None:
     """Serve the playground on 127.0.0.1 until interrupted (Ctrl-C)."""
     server = PlaygroundServer(port, store=SessionStore(idle_seconds=idle_seconds), quiet=quiet)
     server.start_janitor(every=min(30.0, idle_seconds))

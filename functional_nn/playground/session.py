@@ -25,11 +25,13 @@ import functional_nn as fnn
 from functional_nn.playground import engine
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
 
-GRID = 48           # decision-surface resolution (GRID × GRID)
-UNIT_GRID = 20      # resolution of each hidden unit's small map
+GRID = 48  # decision-surface resolution (GRID × GRID)
+UNIT_GRID = 20  # resolution of each hidden unit's small map
 MAX_UPDATES_PER_REQUEST = 20_000
 MAX_SECONDS_PER_REQUEST = 2.0
-MAX_HISTORY = 2000  # epochs kept; beyond, every other one is dropped and later ones kept at that stride
+MAX_HISTORY = (
+    2000  # epochs kept; beyond, every other one is dropped and later ones kept at that stride
+)
 
 
 def make_data(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +46,7 @@ def make_data(settings: Settings) -> tuple[np.ndarray, np.ndarray]:
         x, y = fnn.data.spirals(n, key=key, noise=noise)
     elif settings.data == "moons":
         x, y = fnn.data.moons(n, key=key, noise=noise)
-        x = (x - jnp.asarray([0.5, 0.25])) / 1.5   # into about [-1, 1]², as the other sets
+        x = (x - jnp.asarray([0.5, 0.25])) / 1.5  # into about [-1, 1]², as the other sets
     else:  # two Gaussians: each blob has spread 0.2, the noise level adds to it
         x, y = fnn.data.blobs(n, key=key, centers=[[-0.5, -0.5], [0.5, 0.5]], noise=0.2 + noise)
     return np.asarray(x, np.float32), np.asarray(y, np.int32)
@@ -75,24 +77,42 @@ class Session:
         m = s.num_train
         self.x_train, self.x_test = x[:m], x[m:]
         self.labels_train, self.labels_test = labels[:m], labels[m:]
-        self.net = fnn.MLP(s.layer_sizes, activation=s.activation, output_activation=s.output_activation)
+        self.net = fnn.MLP(
+            s.layer_sizes, activation=s.activation, output_activation=s.output_activation
+        )
         self._set_program()
         self.state = engine.init_state(self.program, jax.random.fold_in(jax.random.key(s.seed), 2))
         self.history = {"epoch": [], "train_loss": [], "test_loss": []}
-        self.history_stride = 1   # the history keeps every stride-th epoch (1 until it grows past MAX_HISTORY)
-        self.latest = (0, float("nan"), float("nan"))  # (epoch, J_train, J_test) of the last epoch done
+        self.history_stride = (
+            1  # the history keeps every stride-th epoch (1 until it grows past MAX_HISTORY)
+        )
+        self.latest = (
+            0,
+            float("nan"),
+            float("nan"),
+        )  # (epoch, J_train, J_test) of the last epoch done
         self._record(0, *map(float, engine.losses(self.program, self.state.params, self.data)))
         self.last_learning_rate = self._alpha(0)
 
     def _set_program(self) -> None:
         s = self.settings
-        self.program = engine.Program(self.net, s.loss, s.method, s.effective_batch_size, len(self.x_train),
-                                      len(self.x_test))
-        self.data = tuple(jnp.asarray(a) for a in (self.x_train, targets(s.loss, self.labels_train),
-                                                   self.x_test, targets(s.loss, self.labels_test)))
-        self.hyper = engine.Hyper(jnp.asarray(s.learning_rate, jnp.float32),
-                                  fnn.inverse_time_decay(s.c1, s.c2),
-                                  jnp.asarray(s.schedule == "inverse_time"))
+        self.program = engine.Program(
+            self.net, s.loss, s.method, s.effective_batch_size, len(self.x_train), len(self.x_test)
+        )
+        self.data = tuple(
+            jnp.asarray(a)
+            for a in (
+                self.x_train,
+                targets(s.loss, self.labels_train),
+                self.x_test,
+                targets(s.loss, self.labels_test),
+            )
+        )
+        self.hyper = engine.Hyper(
+            jnp.asarray(s.learning_rate, jnp.float32),
+            fnn.inverse_time_decay(s.c1, s.c2),
+            jnp.asarray(s.schedule == "inverse_time"),
+        )
 
     def update_settings(self, fields: dict) -> bool:
         """Apply changed settings; returns True when the run restarted.
@@ -114,8 +134,9 @@ class Session:
         self.settings = parse_settings({"seed": seed % (2**31 - 1)}, self.settings)
         self._restart()
 
-    def advance(self, *, updates: int | None = None, epochs: int | None = None,
-                seconds: float | None = None) -> dict[str, float]:
+    def advance(
+        self, *, updates: int | None = None, epochs: int | None = None, seconds: float | None = None
+    ) -> dict[str, float]:
         """Do ``updates`` (or ``epochs`` × updates per epoch) updates, or as many as fit in ``seconds``.
 
         At most ``MAX_UPDATES_PER_REQUEST`` updates and ``MAX_SECONDS_PER_REQUEST`` seconds
@@ -125,9 +146,13 @@ class Session:
         spe = self.program.steps_per_epoch
         if epochs is not None:
             updates = epochs * spe
-        budget = min(MAX_UPDATES_PER_REQUEST, updates if updates is not None else MAX_UPDATES_PER_REQUEST)
+        budget = min(
+            MAX_UPDATES_PER_REQUEST, updates if updates is not None else MAX_UPDATES_PER_REQUEST
+        )
         # a time budget only when asked for one: an explicit count is done in full (the first call compiles)
-        deadline = None if seconds is None else time.perf_counter() + min(seconds, MAX_SECONDS_PER_REQUEST)
+        deadline = (
+            None if seconds is None else time.perf_counter() + min(seconds, MAX_SECONDS_PER_REQUEST)
+        )
         start, asked, before = time.perf_counter(), 0, self.updates
         while asked < budget and not bool(self.state.diverged):
             n = min(self.program.chunk, budget - asked)
@@ -135,7 +160,9 @@ class Session:
             asked += n
             report = jax.device_get(report)
             for i in np.flatnonzero(report.epoch_end):
-                self._record(int(report.epoch[i]), float(report.train_loss[i]), float(report.test_loss[i]))
+                self._record(
+                    int(report.epoch[i]), float(report.train_loss[i]), float(report.test_loss[i])
+                )
             if n:
                 self.last_learning_rate = float(report.learning_rate[n - 1])
             if deadline is not None and time.perf_counter() >= deadline:
@@ -150,7 +177,9 @@ class Session:
         h["epoch"].append(epoch)
         h["train_loss"].append(train_loss)
         h["test_loss"].append(test_loss)
-        if len(h["epoch"]) > MAX_HISTORY:  # thin out: a long full-batch run does thousands of epochs a second
+        if (
+            len(h["epoch"]) > MAX_HISTORY
+        ):  # thin out: a long full-batch run does thousands of epochs a second
             self.history_stride *= 2
             keep = [i for i, e in enumerate(h["epoch"]) if e % self.history_stride == 0]
             for key in h:
@@ -176,15 +205,23 @@ class Session:
         lo, hi = x.min(axis=0), x.max(axis=0)
         half = 0.55 * float(max(hi - lo)) + 0.05
         mid = (lo + hi) / 2
-        return [float(mid[0] - half), float(mid[0] + half), float(mid[1] - half), float(mid[1] + half)]
+        return [
+            float(mid[0] - half),
+            float(mid[0] + half),
+            float(mid[1] - half),
+            float(mid[1] + half),
+        ]
 
-    def frame(self, *, history_from: int = 0, grid: int = GRID, unit_grid: int = UNIT_GRID) -> dict[str, Any]:
+    def frame(
+        self, *, history_from: int = 0, grid: int = GRID, unit_grid: int = UNIT_GRID
+    ) -> dict[str, Any]:
         """Everything the page draws, JSON-ready."""
         ext = self.extent()
         plane = _plane(ext, grid)
         small = _plane(ext, unit_grid)
-        f = jax.device_get(engine.frame(self.net, self.state.params, plane, small,
-                                        self.data[0], self.data[2]))
+        f = jax.device_get(
+            engine.frame(self.net, self.state.params, plane, small, self.data[0], self.data[2])
+        )
         h = self.history
         params = jax.device_get(self.state.params)
         return {
@@ -211,8 +248,10 @@ class Session:
             "inputs": [_map(np.asarray(small[:, 0])), _map(np.asarray(small[:, 1]))],
             "weights": [np.round(layer.w, 4).tolist() for layer in params],
             "biases": [np.round(layer.b, 4).tolist() for layer in params],
-            "points": {"train": _points(self.x_train, self.labels_train),
-                       "test": _points(self.x_test, self.labels_test)},
+            "points": {
+                "train": _points(self.x_train, self.labels_train),
+                "test": _points(self.x_test, self.labels_test),
+            },
         }
 
     def check_gradients(self, max_rows: int = 16) -> dict[str, Any]:
@@ -220,14 +259,29 @@ class Session:
         s = self.settings
         rows = slice(0, min(max_rows, len(self.x_train)))
         y = targets(s.loss, self.labels_train[rows])
-        report = fnn.compare_gradients(self.net, s.loss, self.state.params, self.x_train[rows], y,
-                                       max_fd_coords=64)
+        report = fnn.compare_gradients(
+            self.net, s.loss, self.state.params, self.x_train[rows], y, max_fd_coords=64
+        )
         return {
-            "ok": report.ok, "title": report.title, "loss": report.loss_value, "text": str(report),
-            "leaves": [{"name": l.name, "symbol": l.symbol, "shape": list(l.shape),
-                        "abs_autodiff": l.abs_autodiff, "rel_autodiff": l.rel_autodiff,
-                        "abs_fd": l.abs_fd, "rel_fd": l.rel_fd, "fd_coords": l.fd_coords,
-                        "kinks": l.kinks, "verdict": l.verdict} for l in report.leaves],
+            "ok": report.ok,
+            "title": report.title,
+            "loss": report.loss_value,
+            "text": str(report),
+            "leaves": [
+                {
+                    "name": l.name,
+                    "symbol": l.symbol,
+                    "shape": list(l.shape),
+                    "abs_autodiff": l.abs_autodiff,
+                    "rel_autodiff": l.rel_autodiff,
+                    "abs_fd": l.abs_fd,
+                    "rel_fd": l.rel_fd,
+                    "fd_coords": l.fd_coords,
+                    "kinks": l.kinks,
+                    "verdict": l.verdict,
+                }
+                for l in report.leaves
+            ],
         }
 
 
@@ -272,8 +326,13 @@ class SessionStore:
         clock: seconds, monotonic; tests pass their own.
     """
 
-    def __init__(self, *, idle_seconds: float = 600.0, max_sessions: int = 32,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        idle_seconds: float = 600.0,
+        max_sessions: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.idle_seconds = idle_seconds
         self.max_sessions = max_sessions
         self.clock = clock
@@ -292,8 +351,10 @@ class SessionStore:
         settings = parse_settings(fields)
         self.reap()
         if len(self) >= self.max_sessions:
-            raise SettingsError(f"too many sessions ({self.max_sessions}); close a tab or wait for idle "
-                                f"sessions to be freed")
+            raise SettingsError(
+                f"too many sessions ({self.max_sessions}); close a tab or wait for idle "
+                f"sessions to be freed"
+            )
         session = Session(settings)
         session.last_used = self.clock()
         session_id = secrets.token_hex(8)
@@ -318,8 +379,11 @@ class SessionStore:
         """Free every session idle for longer than ``idle_seconds``; returns their ids."""
         now = self.clock()
         with self._lock:
-            idle = [sid for sid, s in self._sessions.items()
-                    if now - s.last_used > self.idle_seconds and not s.lock.locked()]
+            idle = [
+                sid
+                for sid, s in self._sessions.items()
+                if now - s.last_used > self.idle_seconds and not s.lock.locked()
+            ]
             for sid in idle:
                 del self._sessions[sid]
         return idle

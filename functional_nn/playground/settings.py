@@ -107,26 +107,33 @@ def parse_settings(fields: Any, base: Settings | None = None) -> Settings:
     known = {f.name for f in dataclasses.fields(Settings)}
     unknown = sorted(set(fields) - known)
     if unknown:
-        raise SettingsError(f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}",
-                            unknown[0])
+        raise SettingsError(
+            f"unknown setting {unknown[0]!r}; known settings: {', '.join(sorted(known))}",
+            unknown[0],
+        )
     values = dataclasses.asdict(base)
     for name, raw in fields.items():
         values[name] = _CHECKS[name](raw, name)
     settings = Settings(**values)
     m = settings.num_train
     if settings.batch_size != "all" and settings.batch_size > m:
-        raise SettingsError(f"batch_size must be at most the {m} training points (or 'all'), "
-                            f"got {settings.batch_size}", "batch_size")
+        raise SettingsError(
+            f"batch_size must be at most the {m} training points (or 'all'), "
+            f"got {settings.batch_size}",
+            "batch_size",
+        )
     return settings
 
 
 # --- one check per kind of field ---------------------------------------------------------
+
 
 def _choice(options):
     def check(raw, name):
         if not isinstance(raw, str) or raw not in options:
             raise SettingsError(f"{name} must be one of {', '.join(options)}, got {raw!r}", name)
         return raw
+
     return check
 
 
@@ -164,6 +171,7 @@ def _ranged(convert, low, high, *, low_open=False):
             bracket = "(" if low_open else "["
             raise SettingsError(f"{name} must be in {bracket}{low}, {high}], got {raw!r}", name)
         return value
+
     return check
 
 
@@ -172,13 +180,19 @@ def _hidden(raw, name) -> tuple[int, ...]:
         text = raw.strip()
         raw = [] if text in ("", "none") else text.split(",")
     if not isinstance(raw, (list, tuple)):
-        raise SettingsError(f"{name} must be a list of units per hidden layer such as [8, 8], got {raw!r}", name)
+        raise SettingsError(
+            f"{name} must be a list of units per hidden layer such as [8, 8], got {raw!r}", name
+        )
     if len(raw) > MAX_HIDDEN_LAYERS:
-        raise SettingsError(f"{name} may have at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(raw)}", name)
+        raise SettingsError(
+            f"{name} may have at most {MAX_HIDDEN_LAYERS} hidden layers, got {len(raw)}", name
+        )
     units = tuple(_integer(u, name) for u in raw)
     for u in units:
         if not 1 <= u <= MAX_UNITS:
-            raise SettingsError(f"{name}: every hidden layer needs 1 to {MAX_UNITS} units, got {u}", name)
+            raise SettingsError(
+                f"{name}: every hidden layer needs 1 to {MAX_UNITS} units, got {u}", name
+            )
     return units
 
 
@@ -188,7 +202,9 @@ def _batch_size(raw, name) -> int | str:
     try:
         value = _integer(raw, name)
     except SettingsError:
-        raise SettingsError(f"{name} must be a positive integer K or 'all', got {raw!r}", name) from None
+        raise SettingsError(
+            f"{name} must be a positive integer K or 'all', got {raw!r}", name
+        ) from None
     if value < 1:
         raise SettingsError(f"{name} must be a positive integer K or 'all', got {raw!r}", name)
     return value
@@ -215,9 +231,15 @@ _CHECKS = {
 def options() -> dict[str, Any]:
     """What the page may choose, for ``GET /api/options``."""
     return {
-        "data": list(DATA_NAMES), "activation": list(ACTIVATIONS), "loss": list(LOSSES),
-        "schedule": list(SCHEDULES), "method": list(METHODS),
-        "max_hidden_layers": MAX_HIDDEN_LAYERS, "max_units": MAX_UNITS,
-        "num_points": [MIN_POINTS, MAX_POINTS], "noise": [0.0, MAX_NOISE],
-        "learning_rate": [0.0, MAX_LEARNING_RATE], "defaults": Settings().to_json(),
+        "data": list(DATA_NAMES),
+        "activation": list(ACTIVATIONS),
+        "loss": list(LOSSES),
+        "schedule": list(SCHEDULES),
+        "method": list(METHODS),
+        "max_hidden_layers": MAX_HIDDEN_LAYERS,
+        "max_units": MAX_UNITS,
+        "num_points": [MIN_POINTS, MAX_POINTS],
+        "noise": [0.0, MAX_NOISE],
+        "learning_rate": [0.0, MAX_LEARNING_RATE],
+        "defaults": Settings().to_json(),
     }
