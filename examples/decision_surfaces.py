@@ -18,6 +18,7 @@ such region with one hidden layer network?". Three measurements:
 from __future__ import annotations
 
 import argparse
+import operator
 from pathlib import Path
 
 import jax
@@ -84,7 +85,7 @@ def main(
     )
     print(f"    {'width':>5} {'train MSE':>11} {'test MSE':>11}")
     for i, width in enumerate(widths_1d):
-        params = jax.tree.map(lambda a: a[i], many.members.params)
+        params = jax.tree.map(operator.itemgetter(i), many.members.params)
         mask = (_mask(width, max(widths_1d)),)
         train = float(jnp.mean((net_1d.apply(params, x1d, mask) - target_function(x1d)) ** 2))
         test_pred = net_1d.apply(params, x_test, mask)
@@ -111,7 +112,7 @@ def main(
         )
         models = {}
         for i, width in enumerate(widths_2d):
-            params = jax.tree.map(lambda a: a[i], res.members.params)
+            params = jax.tree.map(operator.itemgetter(i), res.members.params)
             mask = (_mask(width, max(widths_2d)),)
             models[f"1 hidden layer, {width} unit{'s' if width > 1 else ''}"] = (
                 lambda g, p=params, m=mask, n=wide: n.apply(p, g, m)

@@ -148,7 +148,7 @@ def _plot(path: Path, runs, schedule, num_updates: int) -> Path:
     ax_l.grid(alpha=0.3)
     k = np.arange(num_updates)
     ax_a.semilogy(k, np.asarray(schedule(k)), "C3", label="α_k = c1/(k + c2)")
-    for i, (name, r) in enumerate(list(runs.items())[:3]):
+    for i, name in enumerate(list(runs)[:3]):
         rate = float(name.split("= ")[-1])
         ax_a.axhline(rate, color=f"C{i}", ls="--", lw=1, label=name)
     ax_a.set(xlabel="update k", ylabel="α", title="step sizes: large first, fine-tuning later")

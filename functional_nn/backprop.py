@@ -16,7 +16,8 @@ so summing over the batch in ``(a^{l−1})ᵀ δ^l`` gives the lecture's
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

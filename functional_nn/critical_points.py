@@ -29,8 +29,9 @@ stuck XOR network) is reported as ``"none at finite weights"``. Used by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

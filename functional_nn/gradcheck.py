@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -372,7 +372,7 @@ def check_tree(
             crossed, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, noise / GOOD) + tiny)
         )
         abs_fd = np.where(crossed, 0.0, np.abs(picked - q))
-        unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))
+        unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))  # noqa: B023 (used in this iteration)
         kink_checks = _kink_checks(
             picked,
             fd["left"][sl],

@@ -25,8 +25,9 @@ Above ``α*`` the top mode flips sign and grows each step: the slide's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -20,7 +20,8 @@ Derivations: ``proofs/proof_output_delta.py``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -19,7 +19,7 @@ Try it on one CPU by faking devices before JAX starts:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np

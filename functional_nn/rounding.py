@@ -285,7 +285,7 @@ def check_rounding(
     ):
         b, g = np.asarray(b), np.asarray(g, np.float64)
         em, ea = np.abs(np.asarray(m, np.float64) - g), np.abs(np.asarray(a, np.float64) - g)
-        ratio = lambda e: float(
+        ratio = lambda e, b=b: float(
             np.max(np.where(e == 0, 0.0, e / np.maximum(b, np.finfo(np.float64).tiny)))
         )
         leaves.append(

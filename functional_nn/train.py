@@ -399,7 +399,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
             jnp.asarray(bad_step[i], jnp.int32),
         )
         member = (
-            last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)
+            last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)  # noqa: B023
         )
         whats[i], leaves[i] = _diagnose(
             config,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

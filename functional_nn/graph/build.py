@@ -6,7 +6,8 @@ See :mod:`functional_nn.graph` for the idea; rendering is in :mod:`functional_nn
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.extend.core as jex

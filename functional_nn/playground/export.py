@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from functional_nn.playground.server import static_file
 from functional_nn.playground.session import Session
