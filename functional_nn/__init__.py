@@ -60,7 +60,7 @@ from functional_nn.train import (
     fit_many,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # The public surface: what the API reference documents and `from functional_nn import *` binds.
 __all__ = [

@@ -25,6 +25,17 @@ import jax.numpy as jnp
 from functional_nn import _validate, activations, losses
 from functional_nn.network import MLP, Dense, Params
 
+__all__ = [
+    "Backward",
+    "backward",
+    "objective",
+    "check_setup",
+    "check_batch",
+    "value_and_grad",
+    "deltas",
+    "per_example_backward",
+]
+
 Array = jax.Array
 METHODS = ("manual", "autodiff")
 
@@ -144,7 +155,7 @@ def value_and_grad(net: MLP, loss: str, method: str = "manual") -> Callable:
     ``jax.value_and_grad`` of :func:`objective`. Both are jittable and vmappable;
     shapes are checked when ``f`` is called or traced.
 
-    Example:
+    Examples:
         >>> f = value_and_grad(MLP((2, 3, 1)), "mse", method="manual")
         >>> J, grads = f(params, x, y)     # grads[l].w: (n_{l-1}, n_l)
 

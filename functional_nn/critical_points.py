@@ -40,6 +40,17 @@ from jax.flatten_util import ravel_pytree
 
 from functional_nn._x64 import float64_mode  # noqa: F401  (used in the docstring example)
 
+__all__ = [
+    "CriticalPoint",
+    "saddle",
+    "classify_critical_point",
+    "gradient_descent",
+    "first_exit",
+    "saddle_escape_steps",
+    "CriticalPointSearch",
+    "find_critical_point",
+]
+
 Array = jax.Array
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -82,7 +93,7 @@ def classify_critical_point(
     Returns:
         :class:`CriticalPoint`.
 
-    Example:
+    Examples:
         >>> classify_critical_point(saddle, jnp.zeros(2)).kind
         'saddle'
     """
@@ -272,7 +283,7 @@ def find_critical_point(
     Returns:
         :class:`CriticalPointSearch`.
 
-    Example:
+    Examples:
         >>> with float64_mode():
         ...     find_critical_point(saddle, jnp.array([0.3, -0.2])).kind
         'saddle'

@@ -15,6 +15,8 @@ import jax.numpy as jnp
 from functional_nn import backprop
 from functional_nn.network import MLP, Params
 
+__all__ = ["per_example_gradients", "gradient_norms"]
+
 Array = jax.Array
 
 
@@ -46,7 +48,7 @@ def per_example_gradients(
         ``(values, grads)``: values ``(batch,)``; grads with the params' structure
         and a leading batch axis, e.g. ``grads[l].w`` of shape ``(batch, n_{l-1}, n_l)``.
 
-    Example:
+    Examples:
         >>> values, grads = per_example_gradients(net, "mse", params, x, y)
         >>> jnp.mean(grads[0].w, axis=0)   # == value_and_grad(net, "mse")(params, x, y)[1][0].w
     """

@@ -64,6 +64,19 @@ from functional_nn._gradcheck_report import GOOD, SUSPECT, GradientReport, KinkC
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
 
+__all__ = [
+    "GradientReport",
+    "to_float64",
+    "check_params_tree",
+    "check_scalar_function",
+    "check_gradients",
+    "compare_gradients",
+    "assert_gradients_match",
+    "mlp_functions",
+    "param_symbol",
+    "check_tree",
+]
+
 FLOOR = 1e-6
 _KINKS_SHOWN = 3
 
@@ -155,7 +168,7 @@ def check_gradients(
     Returns:
         A :class:`GradientReport` (``print`` it; ``.ok``; ``.assert_ok()``).
 
-    Example:
+    Examples:
         >>> f = lambda p, x: jnp.sum(jax.nn.softplus(x @ p["w"]))
         >>> g = lambda p, x: {"w": x.T @ jax.nn.sigmoid(x @ p["w"])}
         >>> check_gradients(f, {"w": w}, x, grad=g).assert_ok()
@@ -225,7 +238,7 @@ def compare_gradients(
     Returns:
         A :class:`GradientReport` with every parameter leaf and every ``δ^l``.
 
-    Example:
+    Examples:
         >>> report = compare_gradients(net, "mse", params, x, y)
         >>> print(report); report.assert_ok()
     """

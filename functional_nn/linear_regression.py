@@ -33,6 +33,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = [
+    "Trajectory",
+    "design_matrix",
+    "predict",
+    "cost",
+    "gradient",
+    "hessian",
+    "hessian_eigenvalues",
+    "divergence_threshold",
+    "contraction_factor",
+    "closed_form",
+    "gradient_descent",
+    "make_data",
+]
+
 Array = jax.Array
 Schedule = Callable[[Array], Array]
 
@@ -129,7 +144,7 @@ def gradient_descent(
     Returns:
         :class:`Trajectory` with ``num_steps + 1`` weights and costs.
 
-    Example:
+    Examples:
         >>> traj = gradient_descent(x, t, learning_rate=0.1, num_steps=100)
         >>> traj.weights[-1]      # close to closed_form(x, t)
     """

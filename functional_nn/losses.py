@@ -29,6 +29,22 @@ import jax.numpy as jnp
 from functional_nn import _validate, activations
 from functional_nn.activations import Activation
 
+__all__ = [
+    "check_loss_name",
+    "check_loss_output",
+    "prepare_targets",
+    "example_weights",
+    "mse",
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+    "loss_from_logits",
+    "output_gradient",
+    "output_delta_chain",
+    "output_delta",
+    "Loss",
+    "get_loss",
+]
+
 Array = jax.Array
 
 LOSS_NAMES = ("mse", "binary_cross_entropy", "categorical_cross_entropy")

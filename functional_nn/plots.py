@@ -13,7 +13,7 @@ Every function returns the :class:`~matplotlib.figure.Figure` and, given
 ``path=``, also writes it there (parent folders are created; the format follows
 the suffix: ``.png``, ``.pdf``, ``.svg``).
 
-Example:
+Examples:
     >>> from functional_nn import plots
     >>> fig = plots.loss_curves(result.history, path="out/loss_curves.png")
 """

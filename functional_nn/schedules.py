@@ -14,7 +14,7 @@ changes in ``w``, the later ones only fine-tune.
 ``k`` starts at 0, so the first update uses ``α_0 = c1 / c2``. It counts
 updates (optax's ``count``) by default, or epochs: ``k = ⌊count / steps_per_epoch⌋``.
 
-Example:
+Examples:
     >>> schedule = inverse_time_decay(1.0, 10.0)
     >>> optimizer = optax.sgd(schedule)                 # plain optax
     >>> result = fnn.fit(net, params, x, y, learning_rate=schedule, key=key)
@@ -35,6 +35,15 @@ import numpy as np
 import optax
 
 from functional_nn._validate import check_int
+
+__all__ = [
+    "InverseTimeDecay",
+    "inverse_time_decay",
+    "steps_per_epoch",
+    "SGDState",
+    "sgd",
+    "learning_rate_of",
+]
 
 Array = jax.Array
 SCHEDULE_UNITS = ("update", "epoch")
@@ -95,7 +104,7 @@ def inverse_time_decay(
     Returns:
         An :class:`InverseTimeDecay` (an optax ``Schedule``: ``count -> α``).
 
-    Example:
+    Examples:
         >>> s = inverse_time_decay(2.0, 4.0)
         >>> float(s(0)), float(s(4))
         (0.5, 0.25)
@@ -165,7 +174,7 @@ def sgd(learning_rate) -> optax.GradientTransformation:
         ``optax.GradientTransformation`` whose ``init(params)`` gives an :class:`SGDState`
         in the params' dtype.
 
-    Example:
+    Examples:
         >>> opt = fnn.sgd(fnn.inverse_time_decay(1.0, 10.0))
         >>> state = opt.init(params)
         >>> updates, state = opt.update(grads, state)   # −α_0 ∇J, α_0 = 0.1

@@ -40,6 +40,18 @@ from functional_nn._gradcheck_report import GOOD, SUSPECT
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
 
+__all__ = [
+    "second_derivative",
+    "hvp",
+    "gauss_newton_vp",
+    "HVPLeaf",
+    "HVPReport",
+    "max_abs_norm",
+    "check_hvp",
+    "random_direction",
+    "hessian_extreme_eigenvalues",
+]
+
 Array = jax.Array
 
 
@@ -356,7 +368,7 @@ def hessian_extreme_eigenvalues(
     Returns:
         ``(λ_min, λ_max)`` as floats (Ritz values: inner bounds that tighten with ``m``).
 
-    Example:
+    Examples:
         >>> lo, hi = hessian_extreme_eigenvalues(J, params, x, y, num_iterations=40)
     """
     from functional_nn.gradcheck import check_params_tree

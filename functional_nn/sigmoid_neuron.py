@@ -43,6 +43,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = [
+    "NeuronTrajectory",
+    "logits",
+    "predict",
+    "regression_cost",
+    "regression_gradient",
+    "classification_cost",
+    "classification_gradient",
+    "classification_gradient_as_written",
+    "cost",
+    "gradient",
+    "output_delta",
+    "train",
+]
+
 Array = jax.Array
 LOSSES = ("mse", "cross_entropy")
 METHODS = ("manual", "autodiff")

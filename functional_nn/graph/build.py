@@ -14,6 +14,8 @@ import jax.extend.core as jex
 import jax.numpy as jnp
 import numpy as np
 
+__all__ = ["Node", "Graph", "build_graph", "format_value"]
+
 Array = jax.Array
 NODE_KINDS = ("input", "parameter", "constant", "compute")
 _INLINE_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functional_nn.graph.build import NODE_KINDS, Graph, Node, format_value
 
+__all__ = ["node_label", "to_dot", "layers", "plot_graph"]
+
 
 def node_label(node: Node, precision: int = 4) -> str:
     """Multi-line text for a node: name, operation, forward value, backward value."""

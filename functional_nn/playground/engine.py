@@ -27,6 +27,19 @@ import optax
 
 import functional_nn as fnn
 
+__all__ = [
+    "Program",
+    "TrainState",
+    "Hyper",
+    "Chunk",
+    "optimizer",
+    "init_state",
+    "advance",
+    "losses",
+    "Frame",
+    "frame",
+]
+
 Array = jax.Array
 
 #: Updates per call of the compiled chunk; fewer are done by masking the rest.

@@ -4,7 +4,7 @@ The file holds the page's own drawing script and style inline and the frames as 
 a slider picks the frame, a second one the member of a sweep (learning rates or
 hidden widths). The first and last frames are shown side by side.
 
-Example:
+Examples:
     $ functional-nn playground --export out/demo.html --data spirals --hidden 8,8 --epochs 300
     $ functional-nn playground --export out/sweep.html --sweep learning_rate=0.03,0.3,3
 """

@@ -33,6 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 from functional_nn.playground.session import SessionStore
 from functional_nn.playground.settings import SettingsError, options
 
+__all__ = ["HTTPError", "static_file", "PlaygroundServer", "Handler", "serve"]
+
 HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
 STATIC_TYPES = {

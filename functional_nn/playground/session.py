@@ -26,6 +26,8 @@ import functional_nn as fnn
 from functional_nn.playground import engine
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
 
+__all__ = ["make_data", "targets", "Session", "SessionStore"]
+
 GRID = 48  # decision-surface resolution (GRID × GRID)
 UNIT_GRID = 20  # resolution of each hidden unit's small map
 MAX_UPDATES_PER_REQUEST = 20_000

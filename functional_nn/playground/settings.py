@@ -12,6 +12,8 @@ import dataclasses
 import math
 from typing import Any
 
+__all__ = ["SettingsError", "Settings", "train_count", "parse_settings", "options"]
+
 DATA_NAMES = ("xor", "circles", "spirals", "gaussians", "moons")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
 LOSSES = ("binary_cross_entropy", "mse", "categorical_cross_entropy")
