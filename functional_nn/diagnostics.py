@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from functional_nn import backprop
 from functional_nn.network import MLP, Params
@@ -24,8 +25,8 @@ def per_example_gradients(
     net: MLP,
     loss: str,
     params: Params,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     method: str = "manual",
     masks: tuple[Array, ...] | None = None,
@@ -56,7 +57,7 @@ def per_example_gradients(
     x, y = backprop.check_batch(net, loss, params, x, y)
     f = backprop.value_and_grad(net, loss, method)
 
-    def one(xk, yk):
+    def one(xk: Array, yk: Array) -> tuple[Array, Params]:
         return f(params, xk[None], yk[None], None, masks)
 
     return jax.vmap(one)(x, y)

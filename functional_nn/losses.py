@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from functional_nn import _validate, activations
 from functional_nn.activations import Activation
@@ -74,7 +75,7 @@ def check_loss_output(loss: str, output_activation: str) -> None:
 
 
 def prepare_targets(
-    loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, name: str = "y"
+    loss: str, y: ArrayLike, y_hat_shape: tuple[int, ...], dtype, name: str = "y"
 ) -> Array:
     """Return ``y`` with exactly ``y_hat``'s shape, or raise naming both shapes.
 

@@ -24,7 +24,7 @@ _INLINE_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")
 class Node(NamedTuple):
     """One node of a computation graph."""
 
-    index: int  # position in Graph.nodes (a topological order)
+    index: int  # type: ignore[assignment]  # position in Graph.nodes (a topological order)
     name: str  # argument path ("w1", "params[0].w"), compute name, or constant
     kind: str  # "input" | "parameter" | "constant" | "compute"
     op: str | None  # the primitive for compute nodes ("mul", "integer_pow", ...)
@@ -186,7 +186,7 @@ class _Builder:
                     if not isinstance(var, jex.DropVar):
                         env[var] = key
                 continue
-            out_keys = []
+            out_keys: list[int | None] = []
             for j, var in enumerate(eqn.outvars):
                 if isinstance(var, jex.DropVar):
                     out_keys.append(None)
@@ -300,7 +300,7 @@ def _seeds(cotangent, out_shape, out_avals) -> list:
         return [jnp.ones((), out_avals[0].dtype)]
     ct_leaves, ct_tree = jax.tree_util.tree_flatten(cotangent)
     out_tree = jax.tree_util.tree_structure(out_shape)
-    if ct_tree != out_tree:
+    if ct_tree != out_tree:  # type: ignore[operator]  # jaxlib ships no stub for PyTreeDef
         raise ValueError(f"cotangent must have the output's structure {out_tree}, got {ct_tree}")
     seeds = []
     for i, (ct, aval) in enumerate(zip(ct_leaves, out_avals)):
@@ -360,7 +360,7 @@ def _compute_names(builder: _Builder, compute_names) -> dict[int, str]:
     compute = [i for i, k in enumerate(builder.kinds) if k == "compute"]
     names = list(compute_names)
     if len(names) != len(compute):
-        ops = ", ".join(builder.ops[i] for i in compute)
+        ops = ", ".join(str(builder.ops[i]) for i in compute)
         raise ValueError(
             f"compute_names has {len(names)} names for {len(compute)} compute nodes ({ops})"
         )

@@ -56,7 +56,9 @@ class HTTPError(Exception):
 
 def static_file(name: str) -> bytes:
     """A file of the page, from the installed package."""
-    return resources.files("functional_nn.playground").joinpath("static", name).read_bytes()
+    return (
+        resources.files("functional_nn.playground").joinpath("static").joinpath(name).read_bytes()
+    )
 
 
 class PlaygroundServer(ThreadingHTTPServer):
@@ -169,13 +171,14 @@ class Handler(BaseHTTPRequestHandler):
             if not store.drop(session_id):
                 raise HTTPError(404, f"no session {session_id} (closed, or freed after being idle)")
             return 204, None
-        session = store.get(session_id)
-        if session is None:
+        found = store.get(session_id)
+        if found is None:
             raise HTTPError(
                 404,
                 f"no session {session_id} (closed, or freed after being idle "
                 f"{store.idle_seconds:g} s); reload the page",
             )
+        session = found
         history_from = _history_from(query)
         with session.lock:
             extra: dict[str, Any] = {}
@@ -211,11 +214,11 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(405, f"{method} is not allowed here; use {allowed}")
 
     def _body(self) -> dict:
-        length = self.headers.get("Content-Length")
+        header = self.headers.get("Content-Length")
         try:
-            length = int(length) if length is not None else 0
+            length = int(header) if header is not None else 0
         except ValueError:
-            raise HTTPError(400, f"Content-Length must be a number, got {length!r}") from None
+            raise HTTPError(400, f"Content-Length must be a number, got {header!r}") from None
         if length < 0 or length > MAX_BODY:
             raise HTTPError(413, f"request body must be at most {MAX_BODY} bytes, got {length}")
         raw = self.rfile.read(length) if length else b""

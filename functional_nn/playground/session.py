@@ -85,7 +85,7 @@ class Session:
         )
         self._set_program()
         self.state = engine.init_state(self.program, jax.random.fold_in(jax.random.key(s.seed), 2))
-        self.history = {"epoch": [], "train_loss": [], "test_loss": []}
+        self.history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "test_loss": []}
         self.history_stride = (
             1  # the history keeps every stride-th epoch (1 until it grows past MAX_HISTORY)
         )

@@ -118,7 +118,7 @@ def parse_settings(fields: Any, base: Settings | None = None) -> Settings:
         values[name] = _CHECKS[name](raw, name)
     settings = Settings(**values)
     m = settings.num_train
-    if settings.batch_size != "all" and settings.batch_size > m:
+    if isinstance(settings.batch_size, int) and settings.batch_size > m:
         raise SettingsError(
             f"batch_size must be at most the {m} training points (or 'all'), "
             f"got {settings.batch_size}",
