@@ -15,6 +15,7 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from functional_nn.playground.server import static_file
 from functional_nn.playground.session import Session
@@ -150,7 +151,7 @@ def export_html(
     return path
 
 
-def _show(value) -> str:
+def _show(value: Any) -> str:
     return (
         ",".join(map(str, value))
         if isinstance(value, tuple)

@@ -24,10 +24,11 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from functional_nn.playground.session import SessionStore
@@ -79,7 +80,7 @@ class PlaygroundServer(ThreadingHTTPServer):
         """Free idle sessions every ``every`` seconds, also while no request comes."""
         stop = threading.Event()
 
-        def loop():
+        def loop() -> None:
             while not stop.wait(every):
                 self.store.reap()
 
@@ -98,22 +99,22 @@ class Handler(BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
         if not self.server.quiet:
             sys.stderr.write(f"playground: {self.address_string()} {format % args}\n")
 
     # --- dispatch ---------------------------------------------------------------------
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_DELETE(self):
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
@@ -255,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
@@ -305,7 +306,7 @@ def serve(
     open_browser: bool = False,
     idle_seconds: float = 600.0,
     quiet: bool = True,
-    announce=print,
+    announce: Callable[[str], object] = print,
 ) -> None:
     """Serve the playground on 127.0.0.1 until interrupted (Ctrl-C)."""
     server = PlaygroundServer(port, store=SessionStore(idle_seconds=idle_seconds), quiet=quiet)

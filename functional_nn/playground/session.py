@@ -301,14 +301,14 @@ def _plane(extent: list[float], n: int) -> jax.Array:
     return jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
 
 
-def _bytes(values, lo: float, hi: float) -> str:
+def _bytes(values: Any, lo: float, hi: float) -> str:
     """Values in ``[lo, hi]`` as base64 of one byte each (0..255)."""
     values = np.nan_to_num(np.asarray(values, np.float64), nan=lo, posinf=hi, neginf=lo)
     scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     return base64.b64encode(np.round(scaled * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
-def _map(values) -> dict[str, Any]:
+def _map(values: Any) -> dict[str, Any]:
     """A unit's output on the small grid, scaled to its own range (``lo``, ``hi`` sent along)."""
     values = np.asarray(values, np.float64)
     finite = values[np.isfinite(values)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["SettingsError", "Settings", "train_count", "parse_settings", "options"]
@@ -130,8 +131,8 @@ def parse_settings(fields: Any, base: Settings | None = None) -> Settings:
 # --- one check per kind of field ---------------------------------------------------------
 
 
-def _choice(options):
-    def check(raw, name):
+def _choice(options: tuple[str, ...]) -> Callable[[Any, str], Any]:
+    def check(raw: Any, name: str) -> Any:
         if not isinstance(raw, str) or raw not in options:
             raise SettingsError(f"{name} must be one of {', '.join(options)}, got {raw!r}", name)
         return raw
@@ -139,7 +140,7 @@ def _choice(options):
     return check
 
 
-def _number(raw, name) -> float:
+def _number(raw: Any, name: str) -> float:
     if isinstance(raw, bool):
         raise SettingsError(f"{name} must be a number, got {raw!r}", name)
     if isinstance(raw, str):
@@ -152,7 +153,7 @@ def _number(raw, name) -> float:
     return float(raw)
 
 
-def _integer(raw, name) -> int:
+def _integer(raw: Any, name: str) -> int:
     if isinstance(raw, str):
         try:
             raw = int(raw.strip())
@@ -165,8 +166,10 @@ def _integer(raw, name) -> int:
     return raw
 
 
-def _ranged(convert, low, high, *, low_open=False):
-    def check(raw, name):
+def _ranged(
+    convert: Callable[[Any, str], float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[Any, str], float]:
+    def check(raw: Any, name: str) -> float:
         value = convert(raw, name)
         below = value <= low if low_open else value < low
         if below or value > high:
@@ -177,7 +180,7 @@ def _ranged(convert, low, high, *, low_open=False):
     return check
 
 
-def _hidden(raw, name) -> tuple[int, ...]:
+def _hidden(raw: Any, name: str) -> tuple[int, ...]:
     if isinstance(raw, str):
         text = raw.strip()
         raw = [] if text in ("", "none") else text.split(",")
@@ -198,7 +201,7 @@ def _hidden(raw, name) -> tuple[int, ...]:
     return units
 
 
-def _batch_size(raw, name) -> int | str:
+def _batch_size(raw: Any, name: str) -> int | str:
     if raw == "all":
         return "all"
     try:
