@@ -15,7 +15,6 @@ Softmax is vector-valued; it is drawn for z = (x, 0), where softmax(z)_1 = σ(x)
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import activations
+from functional_nn.flags import parse_flags
 
 ELEMENTWISE = ("linear", "threshold", "sigmoid", "tanh", "relu", "leaky_relu")
 
@@ -45,7 +45,11 @@ def main(
     negative_slope: float = 0.1,
     out_dir: str = "out/activation_gallery",
 ) -> dict:
-    """Tabulate and draw every activation; write ``activation_gallery.png``."""
+    """Tabulate and draw every activation; write ``activation_gallery.png``.
+
+    Args:
+        negative_slope: leaky ReLU slope (0.1 so it is visible)
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     xs = jnp.linspace(-x_max, x_max, num_points)
@@ -137,19 +141,5 @@ def _plot(path: Path, xs, curves, autodiff) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--x-max", type=float, default=5.0)
-    p.add_argument("--num-points", type=int, default=1001)
-    p.add_argument(
-        "--negative-slope", type=float, default=0.1, help="leaky ReLU slope (0.1 so it is visible)"
-    )
-    p.add_argument("--out-dir", default="out/activation_gallery")
-    a = p.parse_args(argv)
-    return dict(
-        x_max=a.x_max, num_points=a.num_points, negative_slope=a.negative_slope, out_dir=a.out_dir
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

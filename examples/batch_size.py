@@ -16,14 +16,15 @@ large batches process the most examples (one matrix product instead of many).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
+from typing import Literal
 
 import jax
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 # K -> learning rate: a larger batch averages away more noise and takes larger steps.
 DEFAULT_RUNS = ((1, 0.05), (50, 0.5), (None, 2.0))
@@ -36,7 +37,7 @@ def main(
     num_epochs: int = 30,
     runs=DEFAULT_RUNS,
     hidden: int = 16,
-    method: str = "manual",
+    method: Literal["manual", "autodiff"] = "manual",
     out_dir: str = "out/batch_size",
 ) -> dict:
     """Train one network per batch size; print the table, write ``batch_size.png``."""
@@ -160,19 +161,4 @@ def _plot(path: Path, results: dict, num_epochs: int) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-train", type=int, default=1000)
-    parser.add_argument("--num-epochs", type=int, default=30)
-    parser.add_argument("--hidden", type=int, default=16)
-    parser.add_argument("--method", choices=("manual", "autodiff"), default="manual")
-    parser.add_argument("--out-dir", default="out/batch_size")
-    args = parser.parse_args()
-    main(
-        seed=args.seed,
-        num_train=args.num_train,
-        num_epochs=args.num_epochs,
-        hidden=args.hidden,
-        method=args.method,
-        out_dir=args.out_dir,
-    )
+    main(**parse_flags(main, skip=("runs",)))  # runs: a table, set in code

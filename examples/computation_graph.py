@@ -15,7 +15,6 @@ pass (fnn.backward). Both graphs are written as DOT text and as figures.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 
 import functional_nn as fnn
 from functional_nn import graph as G
+from functional_nn.flags import parse_flags
 
 
 def lecture_loss(x, y, w0, w1):
@@ -43,7 +43,11 @@ def main(
     seed: int = 0,
     out_dir: str = "out/computation_graph",
 ) -> dict:
-    """Build, check and draw both graphs; write ``*.dot`` and ``*.png`` to ``out_dir``."""
+    """Build, check and draw both graphs; write ``*.dot`` and ``*.png`` to ``out_dir``.
+
+    Args:
+        seed: initial weights of the network example
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -127,17 +131,5 @@ def main(
     }
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--x", type=float, default=2.0)
-    p.add_argument("--y", type=float, default=1.0)
-    p.add_argument("--w0", type=float, default=0.5)
-    p.add_argument("--w1", type=float, default=3.0)
-    p.add_argument("--seed", type=int, default=0, help="initial weights of the network example")
-    p.add_argument("--out-dir", default="out/computation_graph")
-    a = p.parse_args(argv)
-    return dict(x=a.x, y=a.y, w0=a.w0, w1=a.w1, seed=a.seed, out_dir=a.out_dir)
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

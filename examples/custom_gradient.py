@@ -15,13 +15,13 @@ Command:
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import jax
 import jax.numpy as jnp
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 
 def loss(params, x, y):
@@ -88,11 +88,4 @@ def main(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-in", type=int, default=4)
-    parser.add_argument("--n-out", type=int, default=3)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--out-dir", default="out/custom_gradient")
-    a = parser.parse_args()
-    main(seed=a.seed, n_in=a.n_in, n_out=a.n_out, batch=a.batch, out_dir=a.out_dir)
+    main(**parse_flags(main))

@@ -18,10 +18,8 @@ first and build the mesh over ``jax.devices()``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-
 
 DEFAULT_DEVICES = 4
 
@@ -53,6 +51,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 import functional_nn as fnn  # noqa: E402
+from functional_nn.flags import parse_flags  # noqa: E402
 
 
 def main(
@@ -65,7 +64,11 @@ def main(
     learning_rate: float = 0.1,
     out_dir: str = "out/data_parallel",
 ) -> dict:
-    """Train the same digits classifier on one device and on a mesh; print the table, write the figure."""
+    """Train the same digits classifier on one device and on a mesh; print the table, write the figure.
+
+    Args:
+        devices: data-parallel devices (faked on a CPU)
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     available = jax.devices()
@@ -163,26 +166,4 @@ def _plot(path: Path, runs: dict) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--devices",
-        type=int,
-        default=DEFAULT_DEVICES,
-        help="data-parallel devices (faked on a CPU)",
-    )
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--num-epochs", type=int, default=20)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--out-dir", default="out/data_parallel")
-    args = parser.parse_args()
-    main(
-        seed=args.seed,
-        devices=args.devices,
-        batch_size=args.batch_size,
-        num_epochs=args.num_epochs,
-        hidden=args.hidden,
-        learning_rate=args.learning_rate,
-        out_dir=args.out_dir,
-    )
+    main(**parse_flags(main))

@@ -17,8 +17,9 @@ such region with one hidden layer network?". Three measurements:
 
 from __future__ import annotations
 
-import argparse
+import operator
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,7 @@ import optax
 
 import functional_nn as fnn
 from functional_nn import neurons
+from functional_nn.flags import parse_flags
 
 
 def target_function(x):
@@ -42,11 +44,18 @@ def main(
     widths_2d: tuple[int, ...] = (1, 2, 3, 8, 64),
     deep: tuple[int, ...] = (16, 16),
     epochs_2d: int = 3000,
-    datasets: tuple[str, ...] = ("circle", "spirals"),
+    datasets: tuple[Literal["circle", "spirals", "moons", "xor_quadrants"], ...] = (
+        "circle",
+        "spirals",
+    ),
     num_points: int = 200,
     out_dir: str = "out/decision_surfaces",
 ) -> dict:
-    """Run (a), (b) and (c); print their tables, write ``decision_surfaces.png`` and ``decision_regions.png``."""
+    """Run (a), (b) and (c); print their tables, write ``decision_surfaces.png`` and ``decision_regions.png``.
+
+    Args:
+        deep: hidden widths of the deeper network (none: skip it)
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k_sep, k_1d, k_2d = jax.random.split(jax.random.key(seed), 3)
@@ -84,7 +93,7 @@ def main(
     )
     print(f"    {'width':>5} {'train MSE':>11} {'test MSE':>11}")
     for i, width in enumerate(widths_1d):
-        params = jax.tree.map(lambda a: a[i], many.members.params)
+        params = jax.tree.map(operator.itemgetter(i), many.members.params)
         mask = (_mask(width, max(widths_1d)),)
         train = float(jnp.mean((net_1d.apply(params, x1d, mask) - target_function(x1d)) ** 2))
         test_pred = net_1d.apply(params, x_test, mask)
@@ -111,7 +120,7 @@ def main(
         )
         models = {}
         for i, width in enumerate(widths_2d):
-            params = jax.tree.map(lambda a: a[i], res.members.params)
+            params = jax.tree.map(operator.itemgetter(i), res.members.params)
             mask = (_mask(width, max(widths_2d)),)
             models[f"1 hidden layer, {width} unit{'s' if width > 1 else ''}"] = (
                 lambda g, p=params, m=mask, n=wide: n.apply(p, g, m)
@@ -228,41 +237,5 @@ def _plot_regions(path: Path, regions, accuracies) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--widths-1d", type=int, nargs="+", default=(1, 2, 4, 8, 16, 32))
-    p.add_argument("--epochs-1d", type=int, default=4000)
-    p.add_argument("--widths-2d", type=int, nargs="+", default=(1, 2, 3, 8, 64))
-    p.add_argument(
-        "--deep",
-        type=int,
-        nargs="*",
-        default=(16, 16),
-        help="hidden widths of the deeper network (none: skip it)",
-    )
-    p.add_argument("--epochs-2d", type=int, default=3000)
-    p.add_argument(
-        "--datasets",
-        nargs="+",
-        default=("circle", "spirals"),
-        choices=["circle", "spirals", "moons", "xor_quadrants"],
-    )
-    p.add_argument("--num-points", type=int, default=200)
-    p.add_argument("--out-dir", default="out/decision_surfaces")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        widths_1d=tuple(a.widths_1d),
-        epochs_1d=a.epochs_1d,
-        widths_2d=tuple(a.widths_2d),
-        deep=tuple(a.deep),
-        epochs_2d=a.epochs_2d,
-        datasets=tuple(a.datasets),
-        num_points=a.num_points,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -15,7 +15,6 @@ judged once on the test data.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 import optax
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 
 def noisy_sine(key, m: int, noise: float):
@@ -146,23 +146,4 @@ def _plot(path: Path, net, stopped, full, train, test) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num-train", type=int, default=24)
-    parser.add_argument("--noise", type=float, default=0.3)
-    parser.add_argument("--num-epochs", type=int, default=2000)
-    parser.add_argument("--patience", type=int, default=100)
-    parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--out-dir", default="out/early_stopping")
-    args = parser.parse_args()
-    main(
-        seed=args.seed,
-        num_train=args.num_train,
-        noise=args.noise,
-        num_epochs=args.num_epochs,
-        patience=args.patience,
-        learning_rate=args.learning_rate,
-        hidden=args.hidden,
-        out_dir=args.out_dir,
-    )
+    main(**parse_flags(main))

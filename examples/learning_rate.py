@@ -16,7 +16,6 @@ the decreasing schedule starts as fast as the large constant and then fine-tunes
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -25,6 +24,7 @@ import numpy as np
 
 import functional_nn as fnn
 from functional_nn import linear_regression as lr
+from functional_nn.flags import parse_flags
 
 
 def main(
@@ -148,7 +148,7 @@ def _plot(path: Path, runs, schedule, num_updates: int) -> Path:
     ax_l.grid(alpha=0.3)
     k = np.arange(num_updates)
     ax_a.semilogy(k, np.asarray(schedule(k)), "C3", label="α_k = c1/(k + c2)")
-    for i, (name, r) in enumerate(list(runs.items())[:3]):
+    for i, name in enumerate(list(runs)[:3]):
         rate = float(name.split("= ")[-1])
         ax_a.axhline(rate, color=f"C{i}", ls="--", lw=1, label=name)
     ax_a.set(xlabel="update k", ylabel="α", title="step sizes: large first, fine-tuning later")
@@ -157,30 +157,5 @@ def _plot(path: Path, runs, schedule, num_updates: int) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-examples", type=int, default=50)
-    p.add_argument("--num-epochs", type=int, default=40)
-    p.add_argument("--too-high", type=float, default=0.5)
-    p.add_argument("--too-low", type=float, default=0.0005)
-    p.add_argument("--constant", type=float, default=0.1)
-    p.add_argument("--c1", type=float, default=10.0)
-    p.add_argument("--c2", type=float, default=60.0)
-    p.add_argument("--out-dir", default="out/learning_rate")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        num_examples=a.num_examples,
-        num_epochs=a.num_epochs,
-        too_high=a.too_high,
-        too_low=a.too_low,
-        constant=a.constant,
-        c1=a.c1,
-        c2=a.c2,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

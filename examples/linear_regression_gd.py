@@ -13,7 +13,6 @@ measured error decay with the predicted factor ρ = max |1 − αλ| per step.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -21,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import linear_regression as lr
+from functional_nn.flags import parse_flags
 
 # (label, step size as a multiple of α*)
 STEP_SIZES = (
@@ -204,24 +204,5 @@ def _plot(path: Path, x, t, w_star, runs, a_star) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-examples", type=int, default=50)
-    p.add_argument("--noise", type=float, default=0.5)
-    p.add_argument("--num-steps", type=int, default=400)
-    p.add_argument("--w-init", type=float, nargs=2, default=(-1.0, -1.0), metavar=("W0", "W1"))
-    p.add_argument("--out-dir", default="out/linear_regression_gd")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        num_examples=a.num_examples,
-        noise=a.noise,
-        num_steps=a.num_steps,
-        w_init=tuple(a.w_init),
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -23,12 +23,11 @@ float32 and float64.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 from collections import Counter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 import jax
 import jax.numpy as jnp
@@ -39,10 +38,14 @@ import functional_nn as fnn
 from functional_nn import critical_points as cp
 from functional_nn import losses, neurons
 from functional_nn._x64 import float64_mode
+from functional_nn.flags import parse_flags
 
-ARCHITECTURES = ("2-2-1", "2-3-1", "2-1-1-skip")
-LOSSES = ("mse", "binary_cross_entropy")
-DTYPES = ("float32", "float64")
+ArchitectureName = Literal["2-2-1", "2-3-1", "2-1-1-skip"]
+LossName = Literal["mse", "binary_cross_entropy"]
+DType = Literal["float32", "float64"]
+ARCHITECTURES: tuple[ArchitectureName, ...] = get_args(ArchitectureName)
+LOSSES: tuple[LossName, ...] = get_args(LossName)
+DTYPES: tuple[DType, ...] = get_args(DType)
 LEARNING_RATES = {"mse": 2.0, "binary_cross_entropy": 0.5}
 
 
@@ -197,14 +200,23 @@ def main(
     long_steps: int = 100_000,
     num_checkpoints: int = 60,
     learning_rate: float | None = None,
-    architectures=ARCHITECTURES,
-    loss_names=LOSSES,
-    dtypes=DTYPES,
+    architectures: tuple[ArchitectureName, ...] = ARCHITECTURES,
+    loss_names: tuple[LossName, ...] = LOSSES,
+    dtypes: tuple[DType, ...] = DTYPES,
     num_solved_searched: int = 2,
     search_iter: int = 1000,
     out_dir: str = "out/local_minima",
 ) -> dict:
-    """Train every group, follow and search every stuck run; print the table, write ``local_minima.png``."""
+    """Train every group, follow and search every stuck run; print the table, write ``local_minima.png``.
+
+    Args:
+        num_epochs: the usual training length (marked in the table)
+        long_steps: full-batch steps for every run (10^5–10^6)
+        num_checkpoints: log-spaced steps where J, ‖∇J‖, ‖w‖ are kept
+        learning_rate: default: 2.0 for mse, 0.5 for bce
+        num_solved_searched: solved runs also searched, for comparison
+        search_iter: Levenberg–Marquardt steps at most
+    """
     for name, value, low in (
         ("num_seeds", num_seeds, 1),
         ("num_epochs", num_epochs, 1),
@@ -492,57 +504,5 @@ def _plot(path: Path, groups, steps) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-seeds", type=int, default=128)
-    p.add_argument(
-        "--num-epochs",
-        type=int,
-        default=5000,
-        help="the usual training length (marked in the table)",
-    )
-    p.add_argument(
-        "--long-steps", type=int, default=100_000, help="full-batch steps for every run (10^5–10^6)"
-    )
-    p.add_argument(
-        "--num-checkpoints",
-        type=int,
-        default=60,
-        help="log-spaced steps where J, ‖∇J‖, ‖w‖ are kept",
-    )
-    p.add_argument(
-        "--learning-rate", type=float, default=None, help="default: 2.0 for mse, 0.5 for bce"
-    )
-    p.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
-    p.add_argument("--losses", nargs="+", default=list(LOSSES), choices=LOSSES)
-    p.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=DTYPES)
-    p.add_argument(
-        "--num-solved-searched",
-        type=int,
-        default=2,
-        help="solved runs also searched, for comparison",
-    )
-    p.add_argument(
-        "--search-iter", type=int, default=1000, help="Levenberg–Marquardt steps at most"
-    )
-    p.add_argument("--out-dir", default="out/local_minima")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        num_seeds=a.num_seeds,
-        num_epochs=a.num_epochs,
-        long_steps=a.long_steps,
-        num_checkpoints=a.num_checkpoints,
-        learning_rate=a.learning_rate,
-        architectures=tuple(a.architectures),
-        loss_names=tuple(a.losses),
-        dtypes=tuple(a.dtypes),
-        num_solved_searched=a.num_solved_searched,
-        search_iter=a.search_iter,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main, flag_names={"loss_names": "losses"}))

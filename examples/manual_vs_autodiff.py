@@ -14,7 +14,6 @@ finite differences over every parameter leaf and layer delta.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -22,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 # (name, MLP, loss)
 ARCHITECTURES = (
@@ -50,7 +50,12 @@ def main(
     num_architectures: int | None = None,
     out_dir: str = "out/manual_vs_autodiff",
 ) -> dict:
-    """Compare the gradient engines on every architecture; print the table, write ``manual_vs_autodiff.png``."""
+    """Compare the gradient engines on every architecture; print the table, write ``manual_vs_autodiff.png``.
+
+    Args:
+        max_fd_coords: finite-difference coordinates per leaf
+        num_architectures: only the first N of the list
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     key = jax.random.key(seed)
@@ -120,26 +125,5 @@ def _plot(path: Path, rows) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument(
-        "--max-fd-coords", type=int, default=32, help="finite-difference coordinates per leaf"
-    )
-    p.add_argument(
-        "--num-architectures", type=int, default=None, help="only the first N of the list"
-    )
-    p.add_argument("--out-dir", default="out/manual_vs_autodiff")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        batch=a.batch,
-        max_fd_coords=a.max_fd_coords,
-        num_architectures=a.num_architectures,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -14,13 +14,13 @@ each gate's threshold line in the input plane.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from pathlib import Path
 
 import numpy as np
 
 from functional_nn import neurons
+from functional_nn.flags import parse_flags
 
 # The 16 two-input Boolean functions, truth table in the order (0,0), (0,1), (1,0), (1,1).
 FUNCTION_NAMES = {
@@ -63,7 +63,14 @@ def main(
     num_random_units: int = 200,
     out_dir: str = "out/neurons_logic_gates",
 ) -> dict:
-    """Print the gate tables and the single-unit census; write ``gates.png`` and ``census.png``."""
+    """Print the gate tables and the single-unit census; write ``gates.png`` and ``census.png``.
+
+    Args:
+        seed: seed for the random units of the translation check
+        max_weight: search weights in [-max, max], thresholds in ±2·max
+        num_random_units: random layers for the translation check
+        out_dir: where the figures go
+    """
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -218,26 +225,5 @@ def _plot_census(census: dict, path: Path) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed for the random units of the translation check"
-    )
-    p.add_argument(
-        "--max-weight",
-        type=int,
-        default=2,
-        help="search weights in [-max, max], thresholds in ±2·max",
-    )
-    p.add_argument(
-        "--num-random-units", type=int, default=200, help="random layers for the translation check"
-    )
-    p.add_argument("--out-dir", default="out/neurons_logic_gates", help="where the figures go")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed, max_weight=a.max_weight, num_random_units=a.num_random_units, out_dir=a.out_dir
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -14,7 +14,6 @@ the mistakes per epoch and Adaline's loss curves against the least-squares loss.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -22,6 +21,7 @@ import numpy as np
 
 from functional_nn import neurons
 from functional_nn._x64 import float64_mode
+from functional_nn.flags import parse_flags
 
 
 def main(
@@ -34,7 +34,13 @@ def main(
     learning_rate: float = 0.02,
     out_dir: str = "out/perceptron_vs_adaline",
 ) -> dict:
-    """Train both rules on one data set; print the table; write ``perceptron_vs_adaline.png``."""
+    """Train both rules on one data set; print the table; write ``perceptron_vs_adaline.png``.
+
+    Args:
+        margin: margin γ of the generating separator
+        max_epochs: perceptron's epoch limit
+        learning_rate: Adaline's α for online and mini-batch
+    """
     key_data, key_perceptron, key_adaline = jax.random.split(jax.random.key(seed), 3)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,28 +191,5 @@ def _plot(path: Path, data, p, adaline, w_ls, loss_ls, bound) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-examples", type=int, default=100)
-    p.add_argument("--margin", type=float, default=0.1, help="margin γ of the generating separator")
-    p.add_argument("--max-epochs", type=int, default=100, help="perceptron's epoch limit")
-    p.add_argument("--adaline-epochs", type=int, default=100)
-    p.add_argument(
-        "--learning-rate", type=float, default=0.02, help="Adaline's α for online and mini-batch"
-    )
-    p.add_argument("--out-dir", default="out/perceptron_vs_adaline")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        num_examples=a.num_examples,
-        margin=a.margin,
-        max_epochs=a.max_epochs,
-        adaline_epochs=a.adaline_epochs,
-        learning_rate=a.learning_rate,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

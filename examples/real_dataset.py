@@ -13,16 +13,17 @@ set. The params are checkpointed and loaded back, and the loss curves drawn.
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 
 def accuracy(net, params, x, y) -> float:
@@ -39,7 +40,7 @@ def main(
     batch_size: int = 16,
     num_epochs: int = 200,
     patience: int = 20,
-    method: str = "manual",
+    method: Literal["manual", "autodiff"] = "manual",
     out_dir: str = "out/real_dataset",
 ) -> dict:
     """Train, early-stop, test, checkpoint; print the table; write ``loss_curves.png``."""
@@ -136,25 +137,4 @@ def main(
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dataset", default="breast_cancer")
-    parser.add_argument("--hidden", type=int, default=16)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--num-epochs", type=int, default=200)
-    parser.add_argument("--patience", type=int, default=20)
-    parser.add_argument("--method", choices=("manual", "autodiff"), default="manual")
-    parser.add_argument("--out-dir", default="out/real_dataset")
-    args = parser.parse_args()
-    main(
-        seed=args.seed,
-        dataset=args.dataset,
-        hidden=args.hidden,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        num_epochs=args.num_epochs,
-        patience=args.patience,
-        method=args.method,
-        out_dir=args.out_dir,
-    )
+    main(**parse_flags(main))

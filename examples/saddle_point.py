@@ -13,13 +13,13 @@ after about log(r/ε) / log(1 + 2α) steps — predicted and measured for severa
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import critical_points as cp
+from functional_nn.flags import parse_flags
 
 FUNCTIONS = {
     "x1² − x2²  (lecture)": cp.saddle,
@@ -154,22 +154,5 @@ def _plot(path: Path, stable, paths, escapes, learning_rate, radius) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--learning-rate", type=float, default=0.1)
-    p.add_argument("--num-steps", type=int, default=200)
-    p.add_argument("--perturbations", type=float, nargs="+", default=(1e-2, 1e-4, 1e-6))
-    p.add_argument("--radius", type=float, default=1.0)
-    p.add_argument("--out-dir", default="out/saddle_point")
-    a = p.parse_args(argv)
-    return dict(
-        learning_rate=a.learning_rate,
-        num_steps=a.num_steps,
-        perturbations=tuple(a.perturbations),
-        radius=a.radius,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -16,7 +16,6 @@ once under cross-entropy, where σ' cancels.
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import sigmoid_neuron as sn
+from functional_nn.flags import parse_flags
 
 
 @partial(jax.jit, static_argnames="num_steps")
@@ -47,7 +47,11 @@ def main(
     saturation_steps: int = 300,
     out_dir: str = "out/sigmoid_neuron",
 ) -> dict:
-    """Run the three experiments, print their tables, write ``sigmoid_neuron.png``."""
+    """Run the three experiments, print their tables, write ``sigmoid_neuron.png``.
+
+    Args:
+        learning_rate: classification step per example (the slide's J is a sum); regression uses 8x
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     k_reg, k_noise, k_cls, k_lab = jax.random.split(jax.random.key(seed), 4)
@@ -235,29 +239,5 @@ def _plot(path, x_reg, t_reg, w_reg, x_cls, labels, w_good, w_bad, outputs) -> P
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-examples", type=int, default=100)
-    p.add_argument("--num-steps", type=int, default=300)
-    p.add_argument(
-        "--learning-rate",
-        type=float,
-        default=0.5,
-        help="classification step per example (the slide's J is a sum); regression uses 8x",
-    )
-    p.add_argument("--saturation-steps", type=int, default=300)
-    p.add_argument("--out-dir", default="out/sigmoid_neuron")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        num_examples=a.num_examples,
-        num_steps=a.num_steps,
-        learning_rate=a.learning_rate,
-        saturation_steps=a.saturation_steps,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -17,7 +17,6 @@ validation loss is chosen, and only that network is evaluated on the test data.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 DEFAULT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 
@@ -33,7 +33,7 @@ DEFAULT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 def main(
     *,
     seed: int = 0,
-    widths=DEFAULT_WIDTHS,
+    widths: tuple[int, ...] = DEFAULT_WIDTHS,
     seeds_per_width: int = 3,
     num_epochs: int = 100,
     patience: int = 10,
@@ -41,7 +41,11 @@ def main(
     learning_rate: float = 0.1,
     out_dir: str = "out/topology_search",
 ) -> dict:
-    """Search the hidden width; print the table, write ``topology_search.png``."""
+    """Search the hidden width; print the table, write ``topology_search.png``.
+
+    Args:
+        widths: comma-separated widths
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     key_data, key_runs = jax.random.split(jax.random.key(seed))
@@ -150,25 +154,4 @@ def _plot(path: Path, widths, rows: dict, chosen: int) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--widths", default=",".join(map(str, DEFAULT_WIDTHS)), help="comma-separated widths"
-    )
-    parser.add_argument("--seeds-per-width", type=int, default=3)
-    parser.add_argument("--num-epochs", type=int, default=100)
-    parser.add_argument("--patience", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=0.1)
-    parser.add_argument("--out-dir", default="out/topology_search")
-    args = parser.parse_args()
-    main(
-        seed=args.seed,
-        widths=tuple(int(w) for w in args.widths.split(",")),
-        seeds_per_width=args.seeds_per_width,
-        num_epochs=args.num_epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        out_dir=args.out_dir,
-    )
+    main(**parse_flags(main))

@@ -15,7 +15,6 @@ ratio ‖∇ layer 2‖ / ‖∇ layer L−1‖ (two hidden layers of the same s
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import jax
@@ -23,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import functional_nn as fnn
+from functional_nn.flags import parse_flags
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 # (label, MLP initializer, init_scale)
@@ -45,7 +45,11 @@ def main(
     num_inputs: int = 32,
     out_dir: str = "out/vanishing_gradients",
 ) -> dict:
-    """Measure per-layer gradient norms at initialization; print the table, write ``vanishing_gradients.png``."""
+    """Measure per-layer gradient norms at initialization; print the table, write ``vanishing_gradients.png``.
+
+    Args:
+        depth: weight layers (>= 8 for the lecture's point)
+    """
     if depth < 2:
         raise ValueError(f"depth must be >= 2 weight layers, got {depth}")
     out = Path(out_dir)
@@ -163,26 +167,5 @@ def _plot(path: Path, results) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--depth", type=int, default=10, help="weight layers (>= 8 for the lecture's point)"
-    )
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--num-inputs", type=int, default=32)
-    p.add_argument("--out-dir", default="out/vanishing_gradients")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        depth=a.depth,
-        width=a.width,
-        batch=a.batch,
-        num_inputs=a.num_inputs,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -14,8 +14,8 @@ network's two hidden lines and the learned network's decision region.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,7 @@ import numpy as np
 
 import functional_nn as fnn
 from functional_nn import neurons
+from functional_nn.flags import parse_flags
 
 
 def train_full_batch(
@@ -56,11 +57,17 @@ def main(
     max_epochs: int = 20,
     mlp_steps: int = 3000,
     mlp_learning_rate: float = 1.0,
-    loss: str = "binary_cross_entropy",
-    method: str = "manual",
+    loss: Literal["mse", "binary_cross_entropy"] = "binary_cross_entropy",
+    method: Literal["manual", "autodiff"] = "manual",
     out_dir: str = "out/xor",
 ) -> dict:
-    """Run the four XOR checks, print their tables and write ``xor.png``."""
+    """Run the four XOR checks, print their tables and write ``xor.png``.
+
+    Args:
+        max_epochs: perceptron epochs
+        mlp_steps: full-batch gradient steps for the sigmoid net
+        method: backward pass
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     x, t = neurons.xor_data()
@@ -222,32 +229,5 @@ def _plot(path: Path, x, t, perceptron, params_u, net, params) -> Path:
     return path
 
 
-def _parse_args(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-epochs", type=int, default=20, help="perceptron epochs")
-    p.add_argument(
-        "--mlp-steps", type=int, default=3000, help="full-batch gradient steps for the sigmoid net"
-    )
-    p.add_argument("--mlp-learning-rate", type=float, default=1.0)
-    p.add_argument(
-        "--loss", default="binary_cross_entropy", choices=["mse", "binary_cross_entropy"]
-    )
-    p.add_argument(
-        "--method", default="manual", choices=["manual", "autodiff"], help="backward pass"
-    )
-    p.add_argument("--out-dir", default="out/xor")
-    a = p.parse_args(argv)
-    return dict(
-        seed=a.seed,
-        max_epochs=a.max_epochs,
-        mlp_steps=a.mlp_steps,
-        mlp_learning_rate=a.mlp_learning_rate,
-        loss=a.loss,
-        method=a.method,
-        out_dir=a.out_dir,
-    )
-
-
 if __name__ == "__main__":
-    main(**_parse_args())
+    main(**parse_flags(main))

@@ -10,7 +10,8 @@ second call with the same ``f``, structure and shapes reuses the compiled code.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp

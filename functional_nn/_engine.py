@@ -25,7 +25,8 @@ vmap); ``fit`` runs the same functions without the vmap.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -487,5 +488,5 @@ def redo_step(
     value, grads, new_params, _ = update_step(config, params, opt_state, xb, yb, wb, masks)
     finite = lambda tree: jnp.stack(
         [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
-    )  # noqa
+    )
     return jnp.isfinite(value), finite(grads), finite(new_params)

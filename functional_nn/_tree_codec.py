@@ -84,7 +84,7 @@ def encode(node, path: str, arrays: dict[str, np.ndarray]) -> dict:
     if isinstance(node, (bool, int, float, np.ndarray, np.generic, jax.Array)):
         return _encode_leaf(node, path, arrays)
     flat, treedef = jax.tree_util.tree_flatten_with_path(node)
-    if treedef.num_nodes == 1 and treedef.num_leaves == 1:  # jax sees a leaf: it must be array-like
+    if jax.tree_util.treedef_is_leaf(treedef) and len(flat) == 1:  # a leaf: it must be array-like
         return _encode_leaf(node, path, arrays)
     cls = type(node)
     return {
@@ -164,7 +164,7 @@ def namedtuple_class(name: str, fields: tuple[str, ...], cache: dict):
     if (name, fields) in cache:
         return cache[name, fields]
     module_name, _, qualname = name.partition(":")
-    cls = None
+    cls: Any = None
     module = sys.modules.get(module_name)
     if module is None and module_name.split(".")[0] in _IMPORTABLE:
         try:
@@ -183,7 +183,7 @@ def namedtuple_class(name: str, fields: tuple[str, ...], cache: dict):
             cls = None
     if cls is None:
         try:
-            cls = collections.namedtuple(qualname.split(".")[-1] or "Node", fields)
+            cls = collections.namedtuple(qualname.split(".")[-1] or "Node", fields)  # type: ignore[misc,no-redef]
         except ValueError as err:
             raise TreeDecodeError(
                 f"cannot rebuild NamedTuple {name} with fields {fields}: {err}"

@@ -6,7 +6,7 @@ import jax
 def float64_mode():
     """A context in which JAX creates and computes float64 arrays.
 
-    Example:
+    Examples:
         >>> with float64_mode():
         ...     x = jnp.ones(3)   # float64
     """

@@ -20,10 +20,31 @@ Kink conventions (the lecture leaves them as "?"):
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+__all__ = [
+    "linear",
+    "linear_derivative",
+    "threshold",
+    "threshold_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "tanh",
+    "tanh_derivative",
+    "relu",
+    "relu_derivative",
+    "leaky_relu",
+    "leaky_relu_derivative",
+    "softmax",
+    "softmax_jvp",
+    "softmax_jacobian",
+    "Activation",
+    "get_activation",
+]
 
 Array = jax.Array
 
@@ -143,7 +164,7 @@ class Activation(NamedTuple):
 def get_activation(name: str, *, negative_slope: float = 0.01) -> Activation:
     """Look an activation up by name; an unknown name lists the known ones.
 
-    Example:
+    Examples:
         >>> act = get_activation("sigmoid")
         >>> act.derivative(jnp.zeros(()))   # 0.25
     """

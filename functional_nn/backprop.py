@@ -16,13 +16,26 @@ so summing over the batch in ``(a^{l−1})ᵀ δ^l`` gives the lecture's
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from functional_nn import _validate, activations, losses
 from functional_nn.network import MLP, Dense, Params
+
+__all__ = [
+    "Backward",
+    "backward",
+    "objective",
+    "check_setup",
+    "check_batch",
+    "value_and_grad",
+    "deltas",
+    "per_example_backward",
+]
 
 Array = jax.Array
 METHODS = ("manual", "autodiff")
@@ -89,6 +102,7 @@ def _through_activation(act: activations.Activation, o: Array, a: Array, da: Arr
     """``∂J/∂o = ∂J/∂a · ∂a/∂o``: elementwise ``f'(o)``, or the softmax Jacobian."""
     if act.name == "softmax":
         return activations.softmax_jvp(a, da)
+    assert act.derivative is not None  # every activation but softmax is elementwise
     return da * act.derivative(o)
 
 
@@ -99,7 +113,13 @@ def objective(net: MLP, loss: str) -> Callable[..., Array]:
     """
     output = net.layer_activations[-1]
 
-    def J(params, x, y, weights=None, masks=None):
+    def J(
+        params: Params,
+        x: Array,
+        y: Array,
+        weights: Array | None = None,
+        masks: tuple[Array, ...] | None = None,
+    ) -> Array:
         return losses.loss_from_logits(loss, output, net.logits(params, x, masks), y, weights)
 
     return J
@@ -115,7 +135,14 @@ def check_setup(net: MLP, loss: str, method: str | None = None) -> None:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def check_batch(net: MLP, loss: str, params: Params, x, y, weights=None) -> tuple[Array, Array]:
+def check_batch(
+    net: MLP,
+    loss: str,
+    params: Params,
+    x: ArrayLike,
+    y: ArrayLike,
+    weights: ArrayLike | None = None,
+) -> tuple[Array, Array]:
     """Check and return ``(x, y)`` as arrays in the params' dtype, ``y`` in the outputs' shape.
 
     Shapes and dtypes are always checked (also while ``jit`` traces); NaN/inf
@@ -143,7 +170,7 @@ def value_and_grad(net: MLP, loss: str, method: str = "manual") -> Callable:
     ``jax.value_and_grad`` of :func:`objective`. Both are jittable and vmappable;
     shapes are checked when ``f`` is called or traced.
 
-    Example:
+    Examples:
         >>> f = value_and_grad(MLP((2, 3, 1)), "mse", method="manual")
         >>> J, grads = f(params, x, y)     # grads[l].w: (n_{l-1}, n_l)
 
@@ -153,7 +180,13 @@ def value_and_grad(net: MLP, loss: str, method: str = "manual") -> Callable:
     check_setup(net, loss, method)
     autodiff = jax.value_and_grad(objective(net, loss))
 
-    def f(params, x, y, weights=None, masks=None):
+    def f(
+        params: Params,
+        x: ArrayLike,
+        y: ArrayLike,
+        weights: Array | None = None,
+        masks: tuple[Array, ...] | None = None,
+    ) -> tuple[Array, Params]:
         x, y = check_batch(net, loss, params, x, y, weights)
         if method == "manual":
             value, grads, _ = backward(net, loss, params, x, y, weights, masks)
@@ -163,7 +196,7 @@ def value_and_grad(net: MLP, loss: str, method: str = "manual") -> Callable:
     return f
 
 
-def deltas(net: MLP, loss: str, params: Params, x, y) -> tuple[Array, ...]:
+def deltas(net: MLP, loss: str, params: Params, x: ArrayLike, y: ArrayLike) -> tuple[Array, ...]:
     """The per-layer deltas ``δ^l = ∂J/∂o^l`` of the manual pass, checked inputs."""
     check_setup(net, loss)
     x, y = check_batch(net, loss, params, x, y)

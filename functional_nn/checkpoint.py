@@ -34,6 +34,8 @@ import numpy as np
 
 from functional_nn import _tree_codec as codec
 
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"]
+
 FORMAT = "functional_nn.checkpoint"
 VERSION = 1
 MANIFEST_KEY = "__manifest__"

@@ -25,6 +25,15 @@ from functional_nn.checkpoint import (
     save_checkpoint,
 )
 
+__all__ = [
+    "LatestCheckpoint",
+    "checkpoint_path",
+    "checkpoint_steps",
+    "save_checkpoint_step",
+    "latest_checkpoint",
+    "load_latest",
+]
+
 _NAME = re.compile(r"^ckpt_(\d+)\.npz$")
 _TEMPORARY = re.compile(
     r"^\.ckpt_\d+\.npz\..*\.tmp$"

@@ -29,8 +29,9 @@ stuck XOR network) is reported as ``"none at finite weights"``. Used by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,6 +39,17 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from functional_nn._x64 import float64_mode  # noqa: F401  (used in the docstring example)
+
+__all__ = [
+    "CriticalPoint",
+    "saddle",
+    "classify_critical_point",
+    "gradient_descent",
+    "first_exit",
+    "saddle_escape_steps",
+    "CriticalPointSearch",
+    "find_critical_point",
+]
 
 Array = jax.Array
 KINDS = ("minimum", "maximum", "saddle", "degenerate")
@@ -81,7 +93,7 @@ def classify_critical_point(
     Returns:
         :class:`CriticalPoint`.
 
-    Example:
+    Examples:
         >>> classify_critical_point(saddle, jnp.zeros(2)).kind
         'saddle'
     """
@@ -271,7 +283,7 @@ def find_critical_point(
     Returns:
         :class:`CriticalPointSearch`.
 
-    Example:
+    Examples:
         >>> with float64_mode():
         ...     find_critical_point(saddle, jnp.array([0.3, -0.2])).kind
         'saddle'

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from functional_nn import backprop
 from functional_nn.network import MLP, Params
+
+__all__ = ["per_example_gradients", "gradient_norms"]
 
 Array = jax.Array
 
@@ -22,8 +25,8 @@ def per_example_gradients(
     net: MLP,
     loss: str,
     params: Params,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     method: str = "manual",
     masks: tuple[Array, ...] | None = None,
@@ -46,7 +49,7 @@ def per_example_gradients(
         ``(values, grads)``: values ``(batch,)``; grads with the params' structure
         and a leading batch axis, e.g. ``grads[l].w`` of shape ``(batch, n_{l-1}, n_l)``.
 
-    Example:
+    Examples:
         >>> values, grads = per_example_gradients(net, "mse", params, x, y)
         >>> jnp.mean(grads[0].w, axis=0)   # == value_and_grad(net, "mse")(params, x, y)[1][0].w
     """
@@ -54,7 +57,7 @@ def per_example_gradients(
     x, y = backprop.check_batch(net, loss, params, x, y)
     f = backprop.value_and_grad(net, loss, method)
 
-    def one(xk, yk):
+    def one(xk: Array, yk: Array) -> tuple[Array, Params]:
         return f(params, xk[None], yk[None], None, masks)
 
     return jax.vmap(one)(x, y)

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -63,6 +63,19 @@ from functional_nn._bound import Bound, bind
 from functional_nn._gradcheck_report import GOOD, SUSPECT, GradientReport, KinkCheck, LeafCheck  # noqa: F401
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
+
+__all__ = [
+    "GradientReport",
+    "to_float64",
+    "check_params_tree",
+    "check_scalar_function",
+    "check_gradients",
+    "compare_gradients",
+    "assert_gradients_match",
+    "mlp_functions",
+    "param_symbol",
+    "check_tree",
+]
 
 FLOOR = 1e-6
 _KINKS_SHOWN = 3
@@ -155,7 +168,7 @@ def check_gradients(
     Returns:
         A :class:`GradientReport` (``print`` it; ``.ok``; ``.assert_ok()``).
 
-    Example:
+    Examples:
         >>> f = lambda p, x: jnp.sum(jax.nn.softplus(x @ p["w"]))
         >>> g = lambda p, x: {"w": x.T @ jax.nn.sigmoid(x @ p["w"])}
         >>> check_gradients(f, {"w": w}, x, grad=g).assert_ok()
@@ -225,7 +238,7 @@ def compare_gradients(
     Returns:
         A :class:`GradientReport` with every parameter leaf and every ``δ^l``.
 
-    Example:
+    Examples:
         >>> report = compare_gradients(net, "mse", params, x, y)
         >>> print(report); report.assert_ok()
     """
@@ -372,7 +385,7 @@ def check_tree(
             crossed, 0.0, _rel(picked, q, np.maximum(FLOOR * scale, noise / GOOD) + tiny)
         )
         abs_fd = np.where(crossed, 0.0, np.abs(picked - q))
-        unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))
+        unravel_index = lambda flat_i: tuple(int(v) for v in np.unravel_index(flat_i, m.shape))  # noqa: B023 (used in this iteration)
         kink_checks = _kink_checks(
             picked,
             fd["left"][sl],

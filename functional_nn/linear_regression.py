@@ -25,12 +25,28 @@ Above ``α*`` the top mode flips sign and grows each step: the slide's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+__all__ = [
+    "Trajectory",
+    "design_matrix",
+    "predict",
+    "cost",
+    "gradient",
+    "hessian",
+    "hessian_eigenvalues",
+    "divergence_threshold",
+    "contraction_factor",
+    "closed_form",
+    "gradient_descent",
+    "make_data",
+]
 
 Array = jax.Array
 Schedule = Callable[[Array], Array]
@@ -128,7 +144,7 @@ def gradient_descent(
     Returns:
         :class:`Trajectory` with ``num_steps + 1`` weights and costs.
 
-    Example:
+    Examples:
         >>> traj = gradient_descent(x, t, learning_rate=0.1, num_steps=100)
         >>> traj.weights[-1]      # close to closed_form(x, t)
     """

@@ -20,13 +20,31 @@ Derivations: ``proofs/proof_output_delta.py``.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from functional_nn import _validate, activations
 from functional_nn.activations import Activation
+
+__all__ = [
+    "check_loss_name",
+    "check_loss_output",
+    "prepare_targets",
+    "example_weights",
+    "mse",
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+    "loss_from_logits",
+    "output_gradient",
+    "output_delta_chain",
+    "output_delta",
+    "Loss",
+    "get_loss",
+]
 
 Array = jax.Array
 
@@ -57,7 +75,7 @@ def check_loss_output(loss: str, output_activation: str) -> None:
 
 
 def prepare_targets(
-    loss: str, y: Array, y_hat_shape: tuple[int, ...], dtype, name: str = "y"
+    loss: str, y: ArrayLike, y_hat_shape: tuple[int, ...], dtype, name: str = "y"
 ) -> Array:
     """Return ``y`` with exactly ``y_hat``'s shape, or raise naming both shapes.
 

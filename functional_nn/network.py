@@ -21,6 +21,8 @@ import numpy as np
 
 from functional_nn import activations
 
+__all__ = ["Dense", "Trace", "MLP"]
+
 Array = jax.Array
 
 INIT_NAMES = (
@@ -68,7 +70,7 @@ class MLP:
             for the others a gain on the scheme's standard deviation (default 1).
         negative_slope: the slope of ``"leaky_relu"`` for negative inputs.
 
-    Example:
+    Examples:
         >>> net = MLP((2, 4, 1), activation="sigmoid", output_activation="sigmoid")
         >>> params = net.init(jax.random.key(0))
         >>> net.apply(params, jnp.zeros((3, 2))).shape

@@ -19,7 +19,7 @@ Try it on one CPU by faking devices before JAX starts:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
@@ -29,6 +29,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from functional_nn import backprop, schedules
 from functional_nn._validate import check_number
 from functional_nn.network import MLP
+
+__all__ = ["data_mesh", "check_mesh", "replicate", "shard_batch", "data_parallel_step"]
 
 Array = jax.Array
 DATA_AXIS = "data"
@@ -92,7 +94,7 @@ def data_parallel_step(
     (:func:`functional_nn.sgd`), otherwise ``optimizer``'s; the state comes from
     ``init`` of that rule (``fnn.sgd(α).init(params)``).
 
-    Example:
+    Examples:
         >>> mesh = data_mesh()
         >>> step = data_parallel_step(net, "mse", mesh, learning_rate=0.1)
         >>> params, state, J = step(replicate(params, mesh), fnn.sgd(0.1).init(params), shard_batch(x, mesh),

@@ -20,6 +20,8 @@ from functional_nn._gradcheck_report import GOOD, SUSPECT
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Params
 
+__all__ = ["PerExampleLeaf", "PerExampleReport", "check_per_example"]
+
 
 @dataclasses.dataclass(frozen=True)
 class PerExampleLeaf:

@@ -13,7 +13,7 @@ Every function returns the :class:`~matplotlib.figure.Figure` and, given
 ``path=``, also writes it there (parent folders are created; the format follows
 the suffix: ``.png``, ``.pdf``, ``.svg``).
 
-Example:
+Examples:
     >>> from functional_nn import plots
     >>> fig = plots.loss_curves(result.history, path="out/loss_curves.png")
 """
@@ -27,8 +27,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 if TYPE_CHECKING:  # only for annotations; matplotlib stays optional
+    from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -146,7 +148,8 @@ def loss_curves(
             ax.plot(epochs[: len(h[key])], h[key], style, label=label)
     if best_epoch is not None:
         ax.axvline(best_epoch, color="0.4", linestyle=":", linewidth=1)
-        curve = h.get("val_loss", h.get(train_key)) if train_key or "val_loss" in h else None
+        fallback = h.get(train_key) if train_key else None
+        curve = h.get("val_loss", fallback) if train_key or "val_loss" in h else None
         at = np.flatnonzero(epochs == best_epoch)
         if curve is not None and at.size and at[0] < len(curve):
             ax.plot([best_epoch], [curve[at[0]]], "o", color="C3", label=f"best epoch {best_epoch}")
@@ -179,8 +182,8 @@ def loss_curves(
 
 def decision_boundary(
     predict: Callable[[np.ndarray], Any],
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     path: str | os.PathLike | None = None,
     resolution: int = 200,
@@ -231,7 +234,7 @@ def decision_boundary(
         fig.colorbar(filled, ax=ax, label="P(class 1)")
         if p.min() < 0.5 < p.max():
             ax.contour(g0, g1, p, levels=[0.5], colors="k", linewidths=1.5)
-        cmap = "RdBu_r"
+        cmap: str | Colormap = "RdBu_r"
     else:
         from matplotlib.colors import ListedColormap
 
@@ -261,8 +264,8 @@ def decision_boundary(
     return _finish(fig, path)
 
 
-def _labels(y, n: int) -> np.ndarray:
-    y = np.asarray(y)
+def _labels(targets: ArrayLike, n: int) -> np.ndarray:
+    y = np.asarray(targets)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     elif y.ndim == 2 and y.shape[1] > 1:
@@ -330,6 +333,7 @@ def activation_functions(
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, act in zip(axes, acts):
         f = np.asarray(act.fn(xs))
+        assert act.derivative is not None  # checked above
         df = np.asarray(act.derivative(xs))
         # a jump is drawn as a gap, not as a vertical line through the kink
         ax.plot(np.asarray(xs), _with_gaps(f), label="f(x)")
@@ -352,7 +356,7 @@ def _with_gaps(values: np.ndarray, jump: float = 0.5) -> np.ndarray:
 
 
 def gradient_norms(
-    norms,
+    norms: ArrayLike,
     *,
     labels: Sequence[str] | None = None,
     path: str | os.PathLike | None = None,

@@ -40,6 +40,8 @@ from functional_nn import backprop
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
 
+__all__ = ["gamma", "gradient_error_bound", "RoundingLeaf", "RoundingReport", "check_rounding"]
+
 UNIT_ROUNDOFF = {"float32": 2.0**-24, "bfloat16": 2.0**-8, "float16": 2.0**-11}
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 EVAL_ULPS = 8.0  # c: accuracy of exp / log / tanh / logistic kernels, in units of u (XLA float32 tanh: 4.2 measured)
@@ -285,7 +287,7 @@ def check_rounding(
     ):
         b, g = np.asarray(b), np.asarray(g, np.float64)
         em, ea = np.abs(np.asarray(m, np.float64) - g), np.abs(np.asarray(a, np.float64) - g)
-        ratio = lambda e: float(
+        ratio = lambda e, b=b: float(
             np.max(np.where(e == 0, 0.0, e / np.maximum(b, np.finfo(np.float64).tiny)))
         )
         leaves.append(

@@ -14,7 +14,7 @@ changes in ``w``, the later ones only fine-tune.
 ``k`` starts at 0, so the first update uses ``α_0 = c1 / c2``. It counts
 updates (optax's ``count``) by default, or epochs: ``k = ⌊count / steps_per_epoch⌋``.
 
-Example:
+Examples:
     >>> schedule = inverse_time_decay(1.0, 10.0)
     >>> optimizer = optax.sgd(schedule)                 # plain optax
     >>> result = fnn.fit(net, params, x, y, learning_rate=schedule, key=key)
@@ -26,14 +26,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 from functional_nn._validate import check_int
+
+__all__ = [
+    "InverseTimeDecay",
+    "inverse_time_decay",
+    "steps_per_epoch",
+    "SGDState",
+    "sgd",
+    "learning_rate_of",
+]
 
 Array = jax.Array
 SCHEDULE_UNITS = ("update", "epoch")
@@ -94,7 +105,7 @@ def inverse_time_decay(
     Returns:
         An :class:`InverseTimeDecay` (an optax ``Schedule``: ``count -> α``).
 
-    Example:
+    Examples:
         >>> s = inverse_time_decay(2.0, 4.0)
         >>> float(s(0)), float(s(4))
         (0.5, 0.25)
@@ -129,10 +140,10 @@ def steps_per_epoch(num_examples: int, batch_size: int | None, *, drop_last: boo
     return num_examples // batch_size if drop_last else math.ceil(num_examples / batch_size)
 
 
-def _number_or_array(value):
+def _number_or_array(value: ArrayLike) -> float | Array:
     # Python numbers stay numbers (hashable, printable); arrays become jax arrays.
     if np.ndim(value) == 0 and not isinstance(value, jax.Array):
-        return float(value)
+        return float(np.asarray(value))
     return jnp.asarray(value)
 
 
@@ -142,12 +153,14 @@ def _number_or_array(value):
 class SGDState(NamedTuple):
     """State of :func:`sgd`: the step size's traced values and the update count."""
 
-    count: Array  # () int32: updates applied so far, the schedule's k
+    count: Array  # type: ignore[assignment]  # () int32: updates applied so far, the schedule's k
     rate: Any  # () α, or (c1 (), c2 ()) of α_k = c1/(k + c2); () for an opaque optax schedule
     learning_rate: Array  # () α of the last update (0 before the first)
 
 
-def sgd(learning_rate) -> optax.GradientTransformation:
+def sgd(
+    learning_rate: float | ArrayLike | InverseTimeDecay | Callable[[Array], ArrayLike],
+) -> optax.GradientTransformation:
     r"""The lecture's rule ``w ← w − α_k ∇J`` as an optax ``GradientTransformation``.
 
     ``updates = −α_k g`` with ``k`` the number of updates applied so far. The
@@ -164,11 +177,12 @@ def sgd(learning_rate) -> optax.GradientTransformation:
         ``optax.GradientTransformation`` whose ``init(params)`` gives an :class:`SGDState`
         in the params' dtype.
 
-    Example:
+    Examples:
         >>> opt = fnn.sgd(fnn.inverse_time_decay(1.0, 10.0))
         >>> state = opt.init(params)
         >>> updates, state = opt.update(grads, state)   # −α_0 ∇J, α_0 = 0.1
     """
+    rate: Any
     if isinstance(learning_rate, InverseTimeDecay):
         rate = (learning_rate.c1, learning_rate.c2)
         update = _schedule_update(
@@ -179,7 +193,7 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     else:
         rate, update = learning_rate, _schedule_update(None)
 
-    def init(params) -> SGDState:
+    def init(params: Any) -> SGDState:
         dtype = jax.tree_util.tree_leaves(params)[0].dtype
         return SGDState(
             jnp.zeros((), jnp.int32),
@@ -190,24 +204,25 @@ def sgd(learning_rate) -> optax.GradientTransformation:
     return optax.GradientTransformation(init, update)
 
 
-def _step(grads, state: SGDState, alpha: Array):
+def _step(grads: Any, state: SGDState, alpha: ArrayLike) -> tuple[Any, SGDState]:
     alpha = jnp.asarray(alpha, state.learning_rate.dtype)
     updates = jax.tree_util.tree_map(lambda g: (-alpha).astype(g.dtype) * g, grads)
     return updates, SGDState(state.count + 1, state.rate, alpha)
 
 
 @functools.lru_cache(maxsize=64)
-def _schedule_update(schedule) -> Callable:
+def _schedule_update(schedule: Any) -> Callable[..., tuple[Any, SGDState]]:
     """The update for ``α``: constant (``None``: the state's ``α``), the lecture's schedule
     (``("inverse_time", per, steps_per_epoch)``: of the state's ``(c1, c2)``) or an opaque
     optax schedule. One function per schedule, so reusing it reuses the compiled program."""
 
-    def update(grads, state: SGDState, params=None):
+    def update(grads: Any, state: SGDState, params: Any = None) -> tuple[Any, SGDState]:
         del params
         if schedule is None:
             alpha = state.rate
         elif isinstance(schedule, tuple):
-            alpha = InverseTimeDecay(*state.rate, per=schedule[1], steps_per_epoch=schedule[2])(
+            c1, c2 = state.rate
+            alpha = InverseTimeDecay(c1, c2, per=schedule[1], steps_per_epoch=schedule[2])(
                 state.count
             )
         else:
@@ -217,7 +232,7 @@ def _schedule_update(schedule) -> Callable:
     return update
 
 
-def learning_rate_of(opt_state) -> Array | None:
+def learning_rate_of(opt_state: Any) -> Array | None:
     """The ``α`` of the last update, where the state shows it: :func:`sgd`, or ``optax.inject_hyperparams``."""
     injected = (optax.InjectHyperparamsState, optax.InjectStatefulHyperparamsState)
     for s in jax.tree_util.tree_leaves(

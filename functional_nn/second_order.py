@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.flatten_util
@@ -40,6 +39,18 @@ from functional_nn import activations, backprop, losses
 from functional_nn._gradcheck_report import GOOD, SUSPECT
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
+
+__all__ = [
+    "second_derivative",
+    "hvp",
+    "gauss_newton_vp",
+    "HVPLeaf",
+    "HVPReport",
+    "max_abs_norm",
+    "check_hvp",
+    "random_direction",
+    "hessian_extreme_eigenvalues",
+]
 
 Array = jax.Array
 
@@ -357,7 +368,7 @@ def hessian_extreme_eigenvalues(
     Returns:
         ``(λ_min, λ_max)`` as floats (Ritz values: inner bounds that tighten with ``m``).
 
-    Example:
+    Examples:
         >>> lo, hi = hessian_extreme_eigenvalues(J, params, x, y, num_iterations=40)
     """
     from functional_nn.gradcheck import check_params_tree

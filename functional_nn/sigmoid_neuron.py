@@ -35,12 +35,28 @@ under cross-entropy it gets the largest possible gradient.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+__all__ = [
+    "NeuronTrajectory",
+    "logits",
+    "predict",
+    "regression_cost",
+    "regression_gradient",
+    "classification_cost",
+    "classification_gradient",
+    "classification_gradient_as_written",
+    "cost",
+    "gradient",
+    "output_delta",
+    "train",
+]
 
 Array = jax.Array
 LOSSES = ("mse", "cross_entropy")

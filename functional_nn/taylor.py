@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +45,16 @@ import numpy as np
 from functional_nn import _validate
 from functional_nn._bound import Bound, bind
 from functional_nn._x64 import float64_mode
-from functional_nn.gradcheck import check_params_tree, check_scalar_function, _check_same_tree
+from functional_nn.gradcheck import _check_same_tree, check_params_tree, check_scalar_function
+
+__all__ = [
+    "TaylorLeaf",
+    "TaylorReport",
+    "cast_floating",
+    "check_dtype",
+    "taylor_test",
+    "taylor_test_mlp",
+]
 
 DTYPES = {
     "float64": jnp.float64,

@@ -8,6 +8,8 @@ import numpy as np
 
 from functional_nn.plots import _finish, _new_figure
 
+__all__ = ["taylor_sweep"]
+
 
 def taylor_sweep(report, *, path: str | os.PathLike | None = None, title: str | None = None):
     """``r(h)`` against ``h`` on log–log axes, one line per leaf, the fitted window bold, slopes 1 and 2 dotted.

@@ -38,6 +38,8 @@ from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
 
+__all__ = ["ConvergenceWarning", "FitResult", "FitManyResult", "fit", "fit_many", "batch_indices"]
+
 Array = jax.Array
 
 
@@ -207,7 +209,7 @@ def fit(
         ConvergenceWarning: once, when ``patience`` is given and the run reaches
             ``num_epochs`` while the validation loss was still improving.
 
-    Example:
+    Examples:
         >>> net = fnn.MLP((2, 2, 1))
         >>> result = fnn.fit(net, net.init(key), x, y, learning_rate=0.5, batch_size=1,
         ...                  num_epochs=2000, key=key)
@@ -296,8 +298,7 @@ def fit_many(
 
     Args:
         net: the network (with the largest widths when ``hidden_widths`` is given).
-        x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta,
-        progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
+        x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta, progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
             :func:`functional_nn.fit` (``mesh`` splits every member's batches over ``"data"``).
         opt_state: resume with the stacked ``FitManyResult.members.opt_state``.
     Returns:
@@ -305,7 +306,7 @@ def fit_many(
     Warns:
         ConvergenceWarning: once, naming how many members reached ``num_epochs`` still improving.
 
-    Example:
+    Examples:
         >>> many = fnn.fit_many(net, x, y, key=key, learning_rate=jnp.array([0.01, 0.1, 1.0]),
         ...                     validation=(x_val, y_val), num_epochs=50)
         >>> many.best.best_params     # evaluate these on the test set
@@ -399,7 +400,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
             jnp.asarray(bad_step[i], jnp.int32),
         )
         member = (
-            last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)
+            last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)  # noqa: B023
         )
         whats[i], leaves[i] = _diagnose(
             config,

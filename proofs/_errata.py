@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +42,9 @@ def verdict_problems(erratum: Erratum) -> list[str]:
         except Exception as error:  # a check that crashes decides nothing
             problems.append(f"{erratum.row}: holds({name}) raised {type(error).__name__}: {error}")
             continue
-        if getattr(verdict, "shape", None) == () and getattr(verdict, "dtype", None) == bool:
+        if getattr(verdict, "shape", None) == () and getattr(verdict, "dtype", None) == np.dtype(
+            bool
+        ):
             verdict = bool(verdict)  # a numpy / jax boolean scalar
         if verdict is not expected:
             problems.append(

@@ -6,7 +6,7 @@ Not collected by pytest (the name does not start with ``proof_``).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def random_params(layer_sizes, seed: int, scale: float = 1.0):
     )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def jitted_value_and_grad(net, loss: str, method: str = "manual"):
     """``jax.jit(functional_nn.value_and_grad(net, loss, method))``, built once per configuration.
 

@@ -32,8 +32,8 @@ import sys
 import textwrap
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from proofs import _rows
 

@@ -343,12 +343,13 @@ def test_leaky_relu_sign_convention():
         points = [-3.0, -1.0, -0.5, 0.5, 2.0]
         lib = np.asarray(act.leaky_relu(jnp.asarray(points), negative_slope))
         read_as_usual = np.array([float(lrelu.subs({a: negative_slope, x: p})) for p in points])
-        lecture_a = np.array([float(lrelu.subs({a: -negative_slope, x: p})) for p in points])
+        lecture_slope = -negative_slope  # the slide's a
+        lecture_a = np.array([float(lrelu.subs({a: lecture_slope, x: p})) for p in points])
         # With the usual positive a = 0.01 the slide maps -1 to +0.01: not the library's function.
         assert read_as_usual[1] > 0 and not np.allclose(read_as_usual, lib)
         np.testing.assert_allclose(lecture_a, lib, rtol=1e-15)
         derivative = np.asarray(act.leaky_relu_derivative(jnp.asarray(points), negative_slope))
-        np.testing.assert_allclose(derivative, [-(-negative_slope)] * 3 + [1.0, 1.0])
+        np.testing.assert_allclose(derivative, [-lecture_slope] * 3 + [1.0, 1.0])  # d(-a o)/do = -a
         np.testing.assert_allclose(
             _autodiff(lambda v: act.leaky_relu(v, negative_slope), points), derivative
         )

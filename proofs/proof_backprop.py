@@ -256,7 +256,7 @@ def _output_gradients(y_hat, y_prob, y_soft):
     return {
         name: (
             losses.output_gradient(name, y_hat, y),
-            jax.grad(lambda yh: jnp.sum(ell(yh)) / K)(y_hat),
+            jax.grad(lambda yh, ell=ell: jnp.sum(ell(yh)) / K)(y_hat),
         )
         for name, (ell, y) in ells.items()
     }

@@ -43,8 +43,8 @@ import numpy as np
 from functional_nn import activations as act
 from functional_nn import losses
 from functional_nn._x64 import float64_mode
-from functional_nn.network import MLP
 from functional_nn.backprop import value_and_grad
+from functional_nn.network import MLP
 from proofs._errata import Erratum, assert_decided
 from proofs._numerics import random_params
 

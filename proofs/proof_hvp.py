@@ -91,6 +91,10 @@ def test_the_r_operator_of_a_two_layer_chain_is_the_directional_derivative_of_th
     for a, b in zip(Hv_true, Hv_r):
         assert abs(float((a - b).subs(point))) < 1e-12
         assert sp.simplify(a - b) == 0
+    # The forward-mode pass differentiates the backward pass: its δ's give the gradient itself.
+    grad_backprop = [x * delta1, delta1, a1 * delta2, delta2]
+    for a, b in zip(grad, grad_backprop):
+        assert sp.simplify(a - b) == 0
 
 
 def test_second_derivatives_match_autodiff():

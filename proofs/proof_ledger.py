@@ -88,7 +88,7 @@ def test_every_erratum_check_rejects_the_written_form_and_accepts_the_correction
     )
     problems = [p for erratum in errata.values() for p in _errata.verdict_problems(erratum)]
     assert not problems, problems
-    for row_id, erratum in errata.items():
+    for row_id in errata:
         # The row's check runs this erratum's decision (it is the test the ledger names).
         source = inspect.getsource(L.check_function(erratum_rows[row_id].check))
         assert "assert_decided(" in source, f"{erratum_rows[row_id].check} does not decide {row_id}"

@@ -190,7 +190,7 @@ def test_jit_and_vmap(key):
         for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
         # Per-example gradients: vmap over single-example batches.
-        per_example = jax.vmap(lambda xi, yi: f(params, xi[None], yi[None])[1])(x, y)
+        per_example = jax.vmap(lambda xi, yi: f(params, xi[None], yi[None])[1])(x, y)  # noqa: B023
         mean = jax.tree.map(lambda g: jnp.mean(g, axis=0), per_example)
         for a, b in zip(jax.tree.leaves(mean), jax.tree.leaves(eager[1])):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from functional_nn.flags import parse_flags
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -104,7 +106,7 @@ def test_xor(tmp_path, capsys):
 )
 def test_flags_map_onto_main(name, argv, expected):
     example = _load(name)
-    assert example._parse_args(argv) == expected
+    assert parse_flags(example.main, argv) == expected
     # The flag defaults are main()'s defaults: one configuration, not two.
     defaults = {k: v.default for k, v in inspect.signature(example.main).parameters.items()}
-    assert example._parse_args([]) == defaults
+    assert parse_flags(example.main, []) == defaults

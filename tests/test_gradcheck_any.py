@@ -183,7 +183,7 @@ def _buggy(mistake):
     def backward(net, loss, params, x, y, *_):
         acts = net.layer_activations
         trace = net.forward(params, x)
-        o_out, y_hat = trace.pre_activations[-1], trace.activations[-1]
+        y_hat = trace.activations[-1]
         k = 1 if mistake == "missing 1/K" else x.shape[0]
         g = (y_hat - y) / k
         if mistake == "wrong softmax Jacobian":

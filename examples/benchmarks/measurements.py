@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 import functional_nn as fnn
-from harness import median_call_s
+
 from workloads import Problem, glorot_uniform, to_jax
 
 

@@ -16,7 +16,7 @@ one after another (``sequential``) or vmapped over the stacked initial params.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -24,6 +24,7 @@ import optax
 
 import functional_nn as fnn
 from functional_nn._engine import epoch_orders, shuffle_seed
+
 from workloads import Problem, Spec, to_jax
 
 

@@ -39,6 +39,7 @@ import jax  # noqa: E402
 import optax  # noqa: E402
 
 import functional_nn as fnn  # noqa: E402
+
 import harness  # noqa: E402
 import measurements  # noqa: E402
 import reference_jax  # noqa: E402

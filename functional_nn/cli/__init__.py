@@ -4,7 +4,7 @@ Each subcommand has ``--help``. A usage or input error (an unknown data set, a
 malformed ``--hidden``, a missing file) is printed as one line on stderr and
 exits with status 2; ``--debug`` shows the traceback instead.
 
-Example:
+Examples:
     $ functional-nn train                      # digits, 64-32 hidden units, figures in out/train
     $ functional-nn gradcheck --layers 3,5,2 --loss mse
     $ functional-nn proofs --run

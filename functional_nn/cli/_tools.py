@@ -7,6 +7,7 @@ import importlib
 import importlib.metadata
 import json
 import platform
+from typing import Any
 
 from functional_nn.cli._common import (
     CLIError,
@@ -130,7 +131,7 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     params = net.init(key_params)
     x = jax.random.normal(key_x, (args.batch, sizes[0]))
     y = _random_targets(key_y, args.loss, output, args.batch, sizes[-1])
-    reports = {
+    reports: dict[str, Any] = {
         "gradients": fnn.compare_gradients(
             net, args.loss, params, x, y, max_fd_coords=args.max_fd_coords, key=key_fd
         )
@@ -274,7 +275,8 @@ def collect_info() -> dict:
     import functional_nn
 
     devices = jax.devices()
-    active_cache = jax.config.jax_compilation_cache_dir
+    config: Any = jax.config  # its flags are attributes jax declares at run time
+    active_cache = config.jax_compilation_cache_dir
     return {
         "functional_nn": functional_nn.__version__,
         "python": platform.python_version(),
@@ -284,11 +286,11 @@ def collect_info() -> dict:
         "backend": jax.default_backend(),
         "devices": [f"{d.platform}:{d.id} ({d.device_kind})" for d in devices],
         "process_count": jax.process_count(),
-        "x64": bool(jax.config.jax_enable_x64),
+        "x64": bool(config.jax_enable_x64),
         "compilation_cache": {
             "default_dir": str(default_cache_dir()),
             "active_dir": active_cache,
-            "enabled": bool(jax.config.jax_enable_compilation_cache),
+            "enabled": bool(config.jax_enable_compilation_cache),
         },
     }
 

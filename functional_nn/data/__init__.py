@@ -6,7 +6,7 @@ a softmax output or :func:`binary_targets` for one sigmoid output); regression
 targets are float32 ``(m, n_targets)``. Every random function takes a
 ``jax.random`` key.
 
-Example:
+Examples:
     >>> from functional_nn import data
     >>> ds = data.load_dataset("iris", key=jax.random.key(0))   # 60/20/20, standardized
     >>> y_train = data.one_hot(ds.y_train, ds.num_classes)       # (90, 3)

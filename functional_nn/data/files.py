@@ -21,6 +21,17 @@ import numpy as np
 
 from functional_nn.data._raw import RawData, check_task, encode_targets
 
+__all__ = [
+    "load_csv",
+    "read_csv",
+    "load_npz",
+    "read_npz",
+    "read_idx",
+    "write_idx",
+    "load_idx",
+    "load_mnist",
+]
+
 Array = jax.Array
 PathLike = str | os.PathLike
 

@@ -17,6 +17,16 @@ import numpy as np
 from functional_nn import _validate
 from functional_nn.data._checks import check_count, check_fraction, check_labels, host_rng
 
+__all__ = [
+    "one_hot",
+    "binary_targets",
+    "Standardizer",
+    "standardize",
+    "Split",
+    "Dataset",
+    "train_val_test_split",
+]
+
 Array = jax.Array
 
 TASKS = ("classification", "regression")
@@ -34,7 +44,7 @@ def one_hot(labels, num_classes: int) -> Array:
     Returns:
         ``(batch, C)`` float32.
 
-    Example:
+    Examples:
         >>> one_hot(jnp.array([0, 2]), 3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
@@ -85,7 +95,7 @@ def standardize(x_train) -> Standardizer:
     Args:
         x_train: ``(batch, n_features)`` with ``batch >= 1``.
 
-    Example:
+    Examples:
         >>> s = standardize(x_train)
         >>> x_train, x_val = s.apply(x_train), s.apply(x_val)
     """

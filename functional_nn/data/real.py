@@ -11,6 +11,8 @@ import numpy as np
 
 from functional_nn.data._raw import RawData
 
+__all__ = ["sklearn_datasets", "read_sklearn"]
+
 #: name -> (scikit-learn loader, task, description)
 SKLEARN_SETS: dict[str, tuple[str, str, str]] = {
     "iris": (

@@ -10,8 +10,9 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,8 @@ from functional_nn.data.files import read_csv, read_npz
 from functional_nn.data.preprocessing import Dataset, train_val_test_split
 from functional_nn.data.preprocessing import standardize as fit_standardizer
 from functional_nn.data.real import SKLEARN_SETS, read_sklearn
+
+__all__ = ["DatasetInfo", "names", "info", "load", "read", "load_dataset"]
 
 Array = jax.Array
 
@@ -101,7 +104,7 @@ def load(
         n, noise: toy sets only; ``None`` keeps each generator's default.
         options: further toy-generator arguments, e.g. ``num_classes=`` for ``"blobs"``.
 
-    Example:
+    Examples:
         >>> x, y = load("moons", key=jax.random.key(0), n=100)
         >>> x.shape, y.shape
         ((100, 2), (100,))

@@ -23,6 +23,17 @@ import numpy as np
 
 from functional_nn.data._checks import check_count, check_nonnegative, host_rng
 
+__all__ = [
+    "logic_gate",
+    "xor",
+    "noisy_line",
+    "circle",
+    "xor_quadrants",
+    "blobs",
+    "spirals",
+    "moons",
+]
+
 Array = jax.Array
 
 #: The four inputs of a two-input gate, in truth-table order.
@@ -54,7 +65,7 @@ def logic_gate(
     Returns:
         ``x`` ``(n, 2)`` float32 inputs in {0, 1} (plus noise), ``y`` ``(n,)`` int32.
 
-    Example:
+    Examples:
         >>> x, y = logic_gate("xor")
         >>> y.tolist()
         [0, 1, 1, 0]

@@ -6,12 +6,15 @@ See :mod:`functional_nn.graph` for the idea; rendering is in :mod:`functional_nn
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.extend.core as jex
 import jax.numpy as jnp
 import numpy as np
+
+__all__ = ["Node", "Graph", "build_graph", "format_value"]
 
 Array = jax.Array
 NODE_KINDS = ("input", "parameter", "constant", "compute")
@@ -21,7 +24,7 @@ _INLINE_PRIMITIVES = ("jit", "pjit", "closed_call", "core_call")
 class Node(NamedTuple):
     """One node of a computation graph."""
 
-    index: int  # position in Graph.nodes (a topological order)
+    index: int  # type: ignore[assignment]  # position in Graph.nodes (a topological order)
     name: str  # argument path ("w1", "params[0].w"), compute name, or constant
     kind: str  # "input" | "parameter" | "constant" | "compute"
     op: str | None  # the primitive for compute nodes ("mul", "integer_pow", ...)
@@ -67,8 +70,8 @@ class _Step(NamedTuple):
 
 
 def build_graph(
-    fn: Callable,
-    *args,
+    fn: Callable[..., Any],
+    *args: Any,
     parameters: Sequence[str | int] = (),
     compute_names: Sequence[str] | None = None,
     cotangent: Any = None,
@@ -133,7 +136,7 @@ def build_graph(
 class _Builder:
     """Flattens a jaxpr into nodes and steps, then evaluates it instrumented."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.names: list[str] = []
         self.kinds: list[str] = []
         self.ops: list[str | None] = []
@@ -144,7 +147,16 @@ class _Builder:
         self.steps: list[_Step] = []
         self._num_constants = 0
 
-    def add(self, name, kind, op, params, parents, value=None, aval=None) -> int:
+    def add(
+        self,
+        name: str,
+        kind: str,
+        op: str | None,
+        params: str,
+        parents: Sequence[int],
+        value: Array | None = None,
+        aval: Any = None,
+    ) -> int:
         key = len(self.names)
         self.names.append(name)
         self.kinds.append(kind)
@@ -157,18 +169,20 @@ class _Builder:
         self.avals.append(aval)
         return key
 
-    def constant(self, value) -> int:
+    def constant(self, value: Any) -> int:
         value = jnp.asarray(value)
         name = format_value(value) if value.size == 1 else f"const_{self._num_constants}"
         self._num_constants += 1
         return self.add(name, "constant", None, "", (), value)
 
-    def read(self, atom, env) -> int:
+    def read(self, atom: Any, env: dict[Any, int]) -> int:
         if isinstance(atom, jex.Literal):
             return self.constant(atom.val)
         return env[atom]
 
-    def walk(self, jaxpr, consts, env, inline) -> list[int]:
+    def walk(
+        self, jaxpr: jex.Jaxpr, consts: Sequence[Any], env: dict[Any, int], inline: bool
+    ) -> list[int]:
         for var, c in zip(jaxpr.constvars, consts):
             env[var] = self.constant(c)
         for eqn in jaxpr.eqns:
@@ -183,7 +197,7 @@ class _Builder:
                     if not isinstance(var, jex.DropVar):
                         env[var] = key
                 continue
-            out_keys = []
+            out_keys: list[int | None] = []
             for j, var in enumerate(eqn.outvars):
                 if isinstance(var, jex.DropVar):
                     out_keys.append(None)
@@ -202,7 +216,9 @@ class _Builder:
             self.steps.append(_Step(eqn, in_keys, tuple(out_keys)))
         return [self.read(a, env) for a in jaxpr.outvars]
 
-    def evaluate(self, out_keys, seeds) -> tuple[list[Array], list[Array | None]]:
+    def evaluate(
+        self, out_keys: Sequence[int], seeds: Sequence[Array | None]
+    ) -> tuple[list[Array], list[Array | None]]:
         """Forward values and ``∂out/∂node`` of every node, from one ``jax.vjp``.
 
         Instrumentation: every float compute node ``v`` becomes ``v + ε_v`` with
@@ -218,9 +234,11 @@ class _Builder:
         ]
         steps = self.steps
 
-        def forward(source_vals, eps, fixed_vals):
+        def forward(
+            source_vals: list[Array], eps_vals: list[Array], fixed_vals: list[Array]
+        ) -> tuple[list[Array], list[Array]]:
             vals = dict(zip(float_sources, source_vals)) | dict(zip(fixed_sources, fixed_vals))
-            eps = dict(zip(perturbed, eps))
+            eps = dict(zip(perturbed, eps_vals))
             for step in steps:
                 outs = _bind(step.eqn, [vals[k] for k in step.in_keys])
                 for k, out in zip(step.out_keys, outs):
@@ -230,7 +248,12 @@ class _Builder:
 
         # Run eagerly: each primitive's compiled kernel is cached across calls, while a
         # jit of this one-off closure would recompile the whole graph on every call.
-        def run(source_vals, eps, fixed_vals, seeds):
+        def run(
+            source_vals: list[Array],
+            eps: list[Array],
+            fixed_vals: list[Array],
+            seeds: Sequence[Array | None],
+        ) -> Any:
             outs, pullback, all_vals = jax.vjp(
                 lambda s, e: forward(s, e, fixed_vals), source_vals, eps, has_aux=True
             )
@@ -256,7 +279,7 @@ class _Builder:
         return list(all_vals), grads
 
 
-def _bind(eqn, in_vals) -> list:
+def _bind(eqn: jex.JaxprEqn, in_vals: Sequence[Any]) -> list[Any]:
     """Evaluate one equation, as ``jax.core.eval_jaxpr`` does."""
     bind_params = eqn.primitive.get_bind_params(eqn.params)
     with eqn.ctx.manager:
@@ -264,7 +287,7 @@ def _bind(eqn, in_vals) -> list:
     return list(out) if eqn.primitive.multiple_results else [out]
 
 
-def _inner_jaxpr(eqn):
+def _inner_jaxpr(eqn: jex.JaxprEqn) -> tuple[jex.Jaxpr, Sequence[Any]] | None:
     """``(jaxpr, consts)`` of a call to inline, or None for an operation kept whole."""
     if eqn.primitive.name not in _INLINE_PRIMITIVES:
         return None
@@ -277,11 +300,11 @@ def _inner_jaxpr(eqn):
     return None
 
 
-def _is_float_dtype(dtype) -> bool:
+def _is_float_dtype(dtype: Any) -> bool:
     return jnp.issubdtype(dtype, jnp.inexact)
 
 
-def _seeds(cotangent, out_shape, out_avals) -> list:
+def _seeds(cotangent: Any, out_shape: Any, out_avals: Sequence[Any]) -> list[Array | None]:
     """One cotangent per output leaf (None for integer outputs), checked against the output."""
     if cotangent is None:
         if (
@@ -297,7 +320,7 @@ def _seeds(cotangent, out_shape, out_avals) -> list:
         return [jnp.ones((), out_avals[0].dtype)]
     ct_leaves, ct_tree = jax.tree_util.tree_flatten(cotangent)
     out_tree = jax.tree_util.tree_structure(out_shape)
-    if ct_tree != out_tree:
+    if ct_tree != out_tree:  # type: ignore[operator]  # jaxlib ships no stub for PyTreeDef
         raise ValueError(f"cotangent must have the output's structure {out_tree}, got {ct_tree}")
     seeds = []
     for i, (ct, aval) in enumerate(zip(ct_leaves, out_avals)):
@@ -309,7 +332,7 @@ def _seeds(cotangent, out_shape, out_avals) -> list:
     return seeds
 
 
-def _argument_names(fn, num_args: int) -> list[str]:
+def _argument_names(fn: Callable[..., Any], num_args: int) -> list[str]:
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -326,7 +349,9 @@ def _argument_names(fn, num_args: int) -> list[str]:
     return names[:num_args]
 
 
-def _parameter_positions(parameters, arg_names) -> set[int]:
+def _parameter_positions(
+    parameters: Sequence[str | int] | str | int, arg_names: Sequence[str]
+) -> set[int]:
     if isinstance(parameters, (str, int)):
         parameters = (parameters,)
     positions = set()
@@ -349,7 +374,7 @@ def _parameter_positions(parameters, arg_names) -> set[int]:
     return positions
 
 
-def _compute_names(builder: _Builder, compute_names) -> dict[int, str]:
+def _compute_names(builder: _Builder, compute_names: Sequence[str] | None) -> dict[int, str]:
     if compute_names is None:
         return {}
     if isinstance(compute_names, str):
@@ -357,7 +382,7 @@ def _compute_names(builder: _Builder, compute_names) -> dict[int, str]:
     compute = [i for i, k in enumerate(builder.kinds) if k == "compute"]
     names = list(compute_names)
     if len(names) != len(compute):
-        ops = ", ".join(builder.ops[i] for i in compute)
+        ops = ", ".join(str(builder.ops[i]) for i in compute)
         raise ValueError(
             f"compute_names has {len(names)} names for {len(compute)} compute nodes ({ops})"
         )
@@ -367,7 +392,7 @@ def _compute_names(builder: _Builder, compute_names) -> dict[int, str]:
 # --- text ------------------------------------------------------------------------
 
 
-def format_value(value, precision: int = 4) -> str:
+def format_value(value: Any, precision: int = 4) -> str:
     """A short text for a node value: the number, a short list, or dtype[shape]."""
     a = np.asarray(value)
     if a.size == 1:

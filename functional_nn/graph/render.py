@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from functional_nn.graph.build import NODE_KINDS, Graph, Node, format_value
+
+if TYPE_CHECKING:  # matplotlib stays optional
+    from matplotlib.figure import Figure
+
+__all__ = ["node_label", "to_dot", "layers", "plot_graph"]
 
 
 def node_label(node: Node, precision: int = 4) -> str:
@@ -67,7 +74,9 @@ def layers(graph: Graph) -> tuple[int, ...]:
 _COLORS = {"input": "#dbe9f6", "parameter": "#fde0c5", "constant": "#eeeeee", "compute": "#e4f2dd"}
 
 
-def plot_graph(graph: Graph, *, ax=None, precision: int = 3, title: str | None = None):
+def plot_graph(
+    graph: Graph, *, ax: Any = None, precision: int = 3, title: str | None = None
+) -> Figure:
     """Draw the graph with a layered layout (left to right) on a matplotlib axes.
 
     Args:
@@ -132,7 +141,7 @@ def plot_graph(graph: Graph, *, ax=None, precision: int = 3, title: str | None =
     return ax.figure
 
 
-def _check_graph(graph) -> None:
+def _check_graph(graph: object) -> None:
     if not isinstance(graph, Graph):
         raise TypeError(
             f"graph must be a functional_nn.graph.Graph (from build_graph), got {type(graph).__name__}"

@@ -93,5 +93,6 @@ __all__ = [
     "verify_certificate",
     "xor_certificate",
     "xor_data",
+    "xor_network",
     "xor_threshold_network",
 ]

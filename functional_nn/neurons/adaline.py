@@ -43,6 +43,15 @@ from functional_nn.neurons._checks import (
     check_targets,
 )
 
+__all__ = [
+    "AdalineResult",
+    "adaline_output",
+    "adaline_classify",
+    "adaline_loss",
+    "least_squares",
+    "train_adaline",
+]
+
 Array = jax.Array
 Schedule = Callable[[Array], Array]
 
@@ -127,7 +136,7 @@ def train_adaline(
     Returns:
         :class:`AdalineResult`.
 
-    Example:
+    Examples:
         >>> x = jnp.linspace(-1, 1, 20)[:, None]
         >>> r = train_adaline(x, 3 * x[:, 0] + 1, learning_rate=0.5, num_epochs=200, batch_size=None)
         >>> r.w   # ≈ [1, 3]

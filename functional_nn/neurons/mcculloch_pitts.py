@@ -43,6 +43,22 @@ import numpy as np
 
 from functional_nn.neurons._checks import check_inputs, float_dtype
 
+__all__ = [
+    "McCullochPitts",
+    "mcculloch_pitts",
+    "fire",
+    "fire_network",
+    "all_binary_inputs",
+    "truth_table",
+    "and_gate",
+    "or_gate",
+    "not_gate",
+    "nand_gate",
+    "xor_network",
+    "absolute_to_weighted",
+    "find_unit",
+]
+
 Array = jax.Array
 
 INHIBITION_READINGS = ("weighted", "absolute")
@@ -63,7 +79,7 @@ def mcculloch_pitts(weights, threshold) -> McCullochPitts:
             entry makes the connection excitatory (> 0) or inhibitory (< 0).
         threshold: a number for one unit, or ``(n_units,)``.
 
-    Example:
+    Examples:
         >>> and_unit = mcculloch_pitts([1, 1], 2)
         >>> fire(and_unit, [[1, 1], [1, 0]])   # [[1], [0]]
     """

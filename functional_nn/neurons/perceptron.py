@@ -47,6 +47,8 @@ from functional_nn.neurons._checks import (
     check_targets,
 )
 
+__all__ = ["PerceptronResult", "perceptron_output", "train_perceptron", "margin", "novikoff_bound"]
+
 Array = jax.Array
 
 
@@ -104,7 +106,7 @@ def train_perceptron(
     Returns:
         :class:`PerceptronResult`.
 
-    Example:
+    Examples:
         >>> x = jnp.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
         >>> r = train_perceptron(x, jnp.array([0, 0, 0, 1]))      # AND
         >>> bool(r.converged), perceptron_output(r.w, x)          # True, [0 0 0 1]

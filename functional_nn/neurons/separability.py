@@ -36,6 +36,17 @@ from functional_nn.neurons._checks import (
     check_targets,
 )
 
+__all__ = [
+    "SeparableData",
+    "SeparatingHyperplane",
+    "InseparabilityCertificate",
+    "separable_data",
+    "separability_certificate",
+    "linearly_separable",
+    "certificate_combination",
+    "verify_certificate",
+]
+
 Array = jax.Array
 
 

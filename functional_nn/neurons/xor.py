@@ -24,6 +24,8 @@ import numpy as np
 from functional_nn.network import MLP, Dense, Params
 from functional_nn.neurons.separability import InseparabilityCertificate
 
+__all__ = ["xor_data", "xor_certificate", "xor_threshold_network"]
+
 
 def xor_data() -> tuple[np.ndarray, np.ndarray]:
     """The XOR truth table: inputs ``(4, 2)`` and targets ``(4,)``, int32, rows (0,0), (0,1), (1,0), (1,1)."""

@@ -19,13 +19,27 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
 import functional_nn as fnn
+
+__all__ = [
+    "Program",
+    "TrainState",
+    "Hyper",
+    "Chunk",
+    "optimizer",
+    "init_state",
+    "advance",
+    "losses",
+    "Frame",
+    "frame",
+]
 
 Array = jax.Array
 
@@ -90,8 +104,8 @@ def init_state(program: Program, key: Array) -> TrainState:
 
 
 @functools.lru_cache(maxsize=64)
-def _init_fn(program: Program):
-    def init(key):
+def _init_fn(program: Program) -> Callable[[Array], TrainState]:
+    def init(key: Array) -> TrainState:
         key_params, key_order = jax.random.split(key)
         params = program.net.init(key_params)
         order = jnp.zeros(
@@ -116,13 +130,13 @@ def advance(
     return _advance_fn(program)(state, hyper, data, jnp.asarray(n, jnp.int32))
 
 
-def losses(program: Program, params, data: tuple) -> tuple[Array, Array]:
+def losses(program: Program, params: Any, data: tuple) -> tuple[Array, Array]:
     """``(J_train, J_test)`` on the whole sets."""
     return _losses_fn(program)(params, data)
 
 
 @functools.lru_cache(maxsize=64)
-def _advance_fn(program: Program):
+def _advance_fn(program: Program) -> Callable[..., tuple[TrainState, Chunk]]:
     net, m, K = program.net, program.num_train, program.batch_size
     spe = program.steps_per_epoch
     pad = spe * K - m
@@ -132,11 +146,13 @@ def _advance_fn(program: Program):
     # the padding of a short last batch: row 0 with weight 0, so J is the mean over the real rows
     weights = jnp.concatenate([jnp.ones((m,)), jnp.zeros((pad,))])
 
-    def shuffled(key, epoch):
+    def shuffled(key: Array, epoch: Array) -> Array:
         order = jax.random.permutation(jax.random.fold_in(key, epoch), m).astype(jnp.int32)
         return jnp.concatenate([order, jnp.zeros((pad,), jnp.int32)])
 
-    def one_update(carry: TrainState, slot, hyper, data, n):
+    def one_update(
+        carry: TrainState, slot: Array, hyper: Hyper, data: tuple, n: Array
+    ) -> tuple[TrainState, Any]:
         x_train, y_train, x_test, y_test = data
         k = carry.updates
         epoch, j = k // spe, k % spe
@@ -175,7 +191,7 @@ def _advance_fn(program: Program):
         report = Chunk(epoch_end, carry.updates // spe, train_loss, test_loss, alpha)
         return carry, report
 
-    def run(state, hyper, data, n):
+    def run(state: TrainState, hyper: Hyper, data: tuple, n: Array) -> tuple[TrainState, Chunk]:
         TRACE_COUNTS["advance"] += 1
         return jax.lax.scan(
             lambda c, s: one_update(c, s, hyper, data, n), state, jnp.arange(program.chunk)
@@ -185,10 +201,10 @@ def _advance_fn(program: Program):
 
 
 @functools.lru_cache(maxsize=64)
-def _losses_fn(program: Program):
+def _losses_fn(program: Program) -> Callable[[Any, tuple], tuple[Array, Array]]:
     J = fnn.objective(program.net, program.loss)
 
-    def both(params, data):
+    def both(params: Any, data: tuple) -> tuple[Array, Array]:
         x_train, y_train, x_test, y_test = data
         return J(params, x_train, y_train), J(params, x_test, y_test)
 
@@ -203,19 +219,19 @@ class Frame(NamedTuple):
 
 
 def frame(
-    net: fnn.MLP, params, grid: Array, unit_grid: Array, x_train: Array, x_test: Array
+    net: fnn.MLP, params: Any, grid: Array, unit_grid: Array, x_train: Array, x_test: Array
 ) -> Frame:
     """The decision surface, every hidden unit's map and the predicted classes."""
     return _frame_fn(net)(params, grid, unit_grid, x_train, x_test)
 
 
 @functools.lru_cache(maxsize=64)
-def _frame_fn(net: fnn.MLP):
-    def class_one(params, x):
+def _frame_fn(net: fnn.MLP) -> Callable[..., Frame]:
+    def class_one(params: Any, x: Array) -> Array:
         y_hat = net.apply(params, x)
         return y_hat[:, 1] if net.layer_sizes[-1] == 2 else y_hat[:, 0]
 
-    def draw(params, grid, unit_grid, x_train, x_test):
+    def draw(params: Any, grid: Array, unit_grid: Array, x_train: Array, x_test: Array) -> Frame:
         TRACE_COUNTS["frame"] += 1
         hidden = net.forward(params, unit_grid).activations[1:-1]
         return Frame(

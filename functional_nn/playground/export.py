@@ -4,7 +4,7 @@ The file holds the page's own drawing script and style inline and the frames as 
 a slider picks the frame, a second one the member of a sweep (learning rates or
 hidden widths). The first and last frames are shown side by side.
 
-Example:
+Examples:
     $ functional-nn playground --export out/demo.html --data spirals --hidden 8,8 --epochs 300
     $ functional-nn playground --export out/sweep.html --sweep learning_rate=0.03,0.3,3
 """
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 from functional_nn.playground.server import static_file
 from functional_nn.playground.session import Session
@@ -150,7 +151,7 @@ def export_html(
     return path
 
 
-def _show(value) -> str:
+def _show(value: Any) -> str:
     return (
         ",".join(map(str, value))
         if isinstance(value, tuple)

@@ -24,14 +24,17 @@ import json
 import re
 import sys
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, urlsplit
 
 from functional_nn.playground.session import SessionStore
 from functional_nn.playground.settings import SettingsError, options
+
+__all__ = ["HTTPError", "static_file", "PlaygroundServer", "Handler", "serve"]
 
 HOST = "127.0.0.1"
 MAX_BODY = 64 * 1024
@@ -54,7 +57,9 @@ class HTTPError(Exception):
 
 def static_file(name: str) -> bytes:
     """A file of the page, from the installed package."""
-    return resources.files("functional_nn.playground").joinpath("static", name).read_bytes()
+    return (
+        resources.files("functional_nn.playground").joinpath("static").joinpath(name).read_bytes()
+    )
 
 
 class PlaygroundServer(ThreadingHTTPServer):
@@ -75,7 +80,7 @@ class PlaygroundServer(ThreadingHTTPServer):
         """Free idle sessions every ``every`` seconds, also while no request comes."""
         stop = threading.Event()
 
-        def loop():
+        def loop() -> None:
             while not stop.wait(every):
                 self.store.reap()
 
@@ -94,22 +99,22 @@ class Handler(BaseHTTPRequestHandler):
     server: PlaygroundServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's signature
         if not self.server.quiet:
             sys.stderr.write(f"playground: {self.address_string()} {format % args}\n")
 
     # --- dispatch ---------------------------------------------------------------------
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         self._dispatch("GET")
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         self._dispatch("POST")
 
-    def do_DELETE(self):
+    def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def do_PUT(self):
+    def do_PUT(self) -> None:
         self._dispatch("PUT")
 
     def _dispatch(self, method: str) -> None:
@@ -167,13 +172,14 @@ class Handler(BaseHTTPRequestHandler):
             if not store.drop(session_id):
                 raise HTTPError(404, f"no session {session_id} (closed, or freed after being idle)")
             return 204, None
-        session = store.get(session_id)
-        if session is None:
+        found = store.get(session_id)
+        if found is None:
             raise HTTPError(
                 404,
                 f"no session {session_id} (closed, or freed after being idle "
                 f"{store.idle_seconds:g} s); reload the page",
             )
+        session = found
         history_from = _history_from(query)
         with session.lock:
             extra: dict[str, Any] = {}
@@ -209,11 +215,11 @@ class Handler(BaseHTTPRequestHandler):
             raise HTTPError(405, f"{method} is not allowed here; use {allowed}")
 
     def _body(self) -> dict:
-        length = self.headers.get("Content-Length")
+        header = self.headers.get("Content-Length")
         try:
-            length = int(length) if length is not None else 0
+            length = int(header) if header is not None else 0
         except ValueError:
-            raise HTTPError(400, f"Content-Length must be a number, got {length!r}") from None
+            raise HTTPError(400, f"Content-Length must be a number, got {header!r}") from None
         if length < 0 or length > MAX_BODY:
             raise HTTPError(413, f"request body must be at most {MAX_BODY} bytes, got {length}")
         raw = self.rfile.read(length) if length else b""
@@ -250,7 +256,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
@@ -300,7 +306,7 @@ def serve(
     open_browser: bool = False,
     idle_seconds: float = 600.0,
     quiet: bool = True,
-    announce=print,
+    announce: Callable[[str], object] = print,
 ) -> None:
     """Serve the playground on 127.0.0.1 until interrupted (Ctrl-C)."""
     server = PlaygroundServer(port, store=SessionStore(idle_seconds=idle_seconds), quiet=quiet)

@@ -15,7 +15,8 @@ import base64
 import secrets
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,8 @@ import numpy as np
 import functional_nn as fnn
 from functional_nn.playground import engine
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
+
+__all__ = ["make_data", "targets", "Session", "SessionStore"]
 
 GRID = 48  # decision-surface resolution (GRID × GRID)
 UNIT_GRID = 20  # resolution of each hidden unit's small map
@@ -82,7 +85,7 @@ class Session:
         )
         self._set_program()
         self.state = engine.init_state(self.program, jax.random.fold_in(jax.random.key(s.seed), 2))
-        self.history = {"epoch": [], "train_loss": [], "test_loss": []}
+        self.history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "test_loss": []}
         self.history_stride = (
             1  # the history keeps every stride-th epoch (1 until it grows past MAX_HISTORY)
         )
@@ -298,14 +301,14 @@ def _plane(extent: list[float], n: int) -> jax.Array:
     return jnp.asarray(np.stack([gx.ravel(), gy.ravel()], axis=1))
 
 
-def _bytes(values, lo: float, hi: float) -> str:
+def _bytes(values: Any, lo: float, hi: float) -> str:
     """Values in ``[lo, hi]`` as base64 of one byte each (0..255)."""
     values = np.nan_to_num(np.asarray(values, np.float64), nan=lo, posinf=hi, neginf=lo)
     scaled = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     return base64.b64encode(np.round(scaled * 255).astype(np.uint8).tobytes()).decode("ascii")
 
 
-def _map(values) -> dict[str, Any]:
+def _map(values: Any) -> dict[str, Any]:
     """A unit's output on the small grid, scaled to its own range (``lo``, ``hi`` sent along)."""
     values = np.asarray(values, np.float64)
     finite = values[np.isfinite(values)]

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
+
+__all__ = ["SettingsError", "Settings", "train_count", "parse_settings", "options"]
 
 DATA_NAMES = ("xor", "circles", "spirals", "gaussians", "moons")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
@@ -116,7 +119,7 @@ def parse_settings(fields: Any, base: Settings | None = None) -> Settings:
         values[name] = _CHECKS[name](raw, name)
     settings = Settings(**values)
     m = settings.num_train
-    if settings.batch_size != "all" and settings.batch_size > m:
+    if isinstance(settings.batch_size, int) and settings.batch_size > m:
         raise SettingsError(
             f"batch_size must be at most the {m} training points (or 'all'), "
             f"got {settings.batch_size}",
@@ -128,8 +131,8 @@ def parse_settings(fields: Any, base: Settings | None = None) -> Settings:
 # --- one check per kind of field ---------------------------------------------------------
 
 
-def _choice(options):
-    def check(raw, name):
+def _choice(options: tuple[str, ...]) -> Callable[[Any, str], Any]:
+    def check(raw: Any, name: str) -> Any:
         if not isinstance(raw, str) or raw not in options:
             raise SettingsError(f"{name} must be one of {', '.join(options)}, got {raw!r}", name)
         return raw
@@ -137,7 +140,7 @@ def _choice(options):
     return check
 
 
-def _number(raw, name) -> float:
+def _number(raw: Any, name: str) -> float:
     if isinstance(raw, bool):
         raise SettingsError(f"{name} must be a number, got {raw!r}", name)
     if isinstance(raw, str):
@@ -150,7 +153,7 @@ def _number(raw, name) -> float:
     return float(raw)
 
 
-def _integer(raw, name) -> int:
+def _integer(raw: Any, name: str) -> int:
     if isinstance(raw, str):
         try:
             raw = int(raw.strip())
@@ -163,8 +166,10 @@ def _integer(raw, name) -> int:
     return raw
 
 
-def _ranged(convert, low, high, *, low_open=False):
-    def check(raw, name):
+def _ranged(
+    convert: Callable[[Any, str], float], low: float, high: float, *, low_open: bool = False
+) -> Callable[[Any, str], float]:
+    def check(raw: Any, name: str) -> float:
         value = convert(raw, name)
         below = value <= low if low_open else value < low
         if below or value > high:
@@ -175,7 +180,7 @@ def _ranged(convert, low, high, *, low_open=False):
     return check
 
 
-def _hidden(raw, name) -> tuple[int, ...]:
+def _hidden(raw: Any, name: str) -> tuple[int, ...]:
     if isinstance(raw, str):
         text = raw.strip()
         raw = [] if text in ("", "none") else text.split(",")
@@ -196,7 +201,7 @@ def _hidden(raw, name) -> tuple[int, ...]:
     return units
 
 
-def _batch_size(raw, name) -> int | str:
+def _batch_size(raw: Any, name: str) -> int | str:
     if raw == "all":
         return "all"
     try:
