@@ -29,7 +29,7 @@ from functional_nn.gradcheck import GradientReport, assert_gradients_match, comp
 from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot
 from functional_nn.losses import get_loss
 from functional_nn.network import MLP, Dense, Trace
-from functional_nn.parallel import data_mesh
+from functional_nn.parallel import data_mesh, members_mesh
 from functional_nn.schedules import (
     InverseTimeDecay,
     SGDState,
