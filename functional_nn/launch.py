@@ -15,7 +15,7 @@ coordinator itself, or is given ``coordinator_address="host0:1234"``,
 ``num_processes`` and ``process_id``.
 
 Example:
-    $ python -m functional_nn.launch -n 2 --local-devices 2 examples/data_parallel.py
+    $ python -m functional_nn.launch -n 2 --local-devices 2 examples/multi_process.py
 """
 
 from __future__ import annotations

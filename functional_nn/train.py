@@ -298,7 +298,8 @@ def fit_many(
         net: the network (with the largest widths when ``hidden_widths`` is given).
         x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta,
         progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
-            :func:`functional_nn.fit` (``mesh`` splits every member's batches over ``"data"``).
+            :func:`functional_nn.fit`; ``mesh`` splits the members over its ``"members"`` axis
+            (:func:`functional_nn.members_mesh`) and every member's batches over ``"data"``.
         opt_state: resume with the stacked ``FitManyResult.members.opt_state``.
     Returns:
         :class:`FitManyResult`: stacked results and ``best_index``.
