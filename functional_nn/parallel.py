@@ -372,3 +372,24 @@ def _fingerprint(config, params, opt_state, data, hyper) -> dict[str, str]:
         "params": values(params),
         "optimizer state (learning rate)": values(opt_state),
     }
+
+
+def to_local(tree):
+    """``tree`` with every leaf split across processes gathered here: one all-gather, local arrays.
+
+    ``fit_many``'s results when its ``"members"`` axis spans several processes' devices:
+    each process gets every member's result, as in one process. Leaves that are
+    replicated, or held by this process alone, are returned as they are.
+    """
+    if jax.process_count() == 1:
+        return tree
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    split = [i for i, a in enumerate(leaves) if _is_global(a) and not a.is_fully_replicated]
+    if not split:
+        return tree
+    from jax.experimental import multihost_utils
+
+    gathered = multihost_utils.process_allgather([leaves[i] for i in split], tiled=True)
+    for i, value in zip(split, gathered):
+        leaves[i] = jax.numpy.asarray(value)
+    return jax.tree_util.tree_unflatten(treedef, leaves)

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from functional_nn import _engine as engine
-from functional_nn import _progress
+from functional_nn import _progress, parallel
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
@@ -347,6 +347,7 @@ def _train(run: Prepared, description: str) -> FitManyResult:
         member, history = jax.block_until_ready(
             _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id)
         )
+    member, history = parallel.to_local((member, history))  # members split across processes
     result = _collect(run, member, history)
     _warn_if_unconverged(run.config, result)
     return result

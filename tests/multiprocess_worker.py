@@ -148,6 +148,14 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
     except ValueError as err:
         errors["rows"] = str(err)
     report["errors"] = errors
+    # fit_many with its members split over all 4 devices of both processes, against one device
+    xor, xs, ys, kwargs = xor_members()
+    many = fnn.fit_many(xor, xs, ys, mesh=fnn.members_mesh(), **kwargs)
+    one = fnn.fit_many(xor, xs, ys, **kwargs)  # here alone, on one local device
+    report["members_across_processes"] = {
+        "vs_one_device": max_diff(many.members.params, one.members.params),
+        "stopped": np.asarray(many.members.stopped_epoch).tolist(),
+    }
     if p == 0:
         with open(out, "w") as f:
             json.dump(report, f)
@@ -181,32 +189,48 @@ def _die_mid_run(net, params, x, labels, key, x_val, labels_val) -> None:
     print("the survivor finished: the run did not end when process 1 died", flush=True)
 
 
-def members_mode(out: str) -> None:
+def xor_members():
+    """``(net, x, y, fit_many's arguments)``: 8 XOR members, mini-batches of 2 of the 4 rows."""
     import jax
     import jax.numpy as jnp
+
+    import functional_nn as fnn
+
+    xor = fnn.MLP((2, 2, 1), activation="sigmoid", output_activation="sigmoid")
+    xs = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    ys = jnp.array([[0.0], [1.0], [1.0], [0.0]])
+    kwargs = dict(
+        key=jax.random.split(jax.random.key(4), 8),
+        loss="binary_cross_entropy",
+        learning_rate=jnp.linspace(0.5, 2.0, 8),
+        batch_size=2,
+        num_epochs=30,
+    )
+    return xor, xs, ys, kwargs
+
+
+def max_diff(a, b) -> float:
+    import jax
+    import numpy as np
+
+    return max(
+        float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    )
+
+
+def members_mode(out: str) -> None:
+    import jax
     import numpy as np
 
     import functional_nn as fnn
 
     assert jax.device_count() == 4, jax.devices()
     report = {}
-    # fit_many: XOR members split over "members" (and their batches over "data")
-    xor = fnn.MLP((2, 2, 1), activation="sigmoid", output_activation="sigmoid")
-    xs = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    ys = jnp.array([[0.0], [1.0], [1.0], [0.0]])
-    keys = jax.random.split(jax.random.key(4), 8)
-    rates = jnp.linspace(0.5, 2.0, 8)
-
-    def diff(a, b):
-        return max(
-            float(np.max(np.abs(np.asarray(u) - np.asarray(v))))
-            for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
-        )
-
-    # one configuration (mini-batches K=2 of XOR's 4 rows) for every run: one compile of the reference
-    kwargs = dict(
-        key=keys, loss="binary_cross_entropy", learning_rate=rates, batch_size=2, num_epochs=30
-    )
+    # fit_many: XOR members split over "members" (and their batches over "data"); one
+    # configuration for every run, so the one-device reference compiles once
+    xor, xs, ys, kwargs = xor_members()
+    keys, rates, diff = kwargs["key"], kwargs["learning_rate"], max_diff
     one = fnn.fit_many(xor, xs, ys, **kwargs)
     for name, mesh in (
         ("members", fnn.members_mesh()),

@@ -84,6 +84,12 @@ def test_two_processes_match_one_process_on_one_device(launched, reference):
     assert report["one_device_per_process"]["mesh_devices"] == 2
 
 
+def test_fit_many_with_members_split_across_processes_matches_one_device(launched):
+    _, report, _ = launched
+    across = report["members_across_processes"]
+    assert across["vs_one_device"] <= 1e-6 and len(across["stopped"]) == 8, across
+
+
 def test_each_process_holds_only_its_own_rows(launched):
     # the worker asserts it in each process (a failed assertion fails the launch before
     # the results are written); process 0 reports the rows it held
