@@ -308,6 +308,13 @@ def place(config, params, opt_state, data, hyper):
         check_same_run(config, params, opt_state, data, hyper)
     replicated = NamedSharding(mesh, PartitionSpec())
     per_member = NamedSharding(mesh, PartitionSpec(axis)) if axis else replicated
+    devices = set(mesh.devices.flat)
+    for name, a in zip(("x", "y", "x_val", "y_val"), data):
+        if _is_global(a) and a.sharding.device_set != devices:
+            raise ValueError(
+                f"{name} is a global array over other devices than mesh's; build it with "
+                f"parallel.global_rows({name}_of_this_process, mesh)"
+            )
     data = jax.tree_util.tree_map(
         lambda a: a if _is_global(a) else jax.device_put(a, replicated), data
     )
