@@ -188,9 +188,8 @@ def _on_mesh(config: Config, tree, spec: PartitionSpec):
 
 def update_step(config: Config, params, opt_state, xb: Array, yb: Array, wb: Array | None, masks):
     """One update on one batch: ``(J, ∇J, new params, new optimizer state)``."""
-    xb, yb = _on_mesh(
-        config, (xb, yb), parallel.batch_spec(config.mesh)
-    )  # XLA all-reduces ∇J over "data"
+    # split over "data" (XLA all-reduces ∇J over it); fit_many's vmap adds "members"
+    xb, yb = _on_mesh(config, (xb, yb), parallel.batch_spec(config.mesh))
     value, grads = _value_and_grad(config)(params, xb, yb, wb, masks)
     updates, new_opt = config.update(grads, opt_state, params)
     new_params = _on_mesh(config, optax.apply_updates(params, updates), PartitionSpec())

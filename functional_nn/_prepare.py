@@ -169,9 +169,7 @@ def prepare(
         members=n,
         first_epoch=start,
     )
-    if (
-        mesh is not None
-    ):  # params and state replicated (or split by member), data kept or replicated
+    if mesh is not None:  # params, state replicated or split by member; data kept or replicated
         params, opt_state, data, hyper = parallel.place(config, params, opt_state, data, hyper)
     if len(rate_texts) == 1 and n:
         rate_texts = rate_texts * n
