@@ -40,7 +40,7 @@ from functional_nn.gradcheck import (
 from functional_nn.graph import Graph, Node, build_graph, plot_graph, to_dot
 from functional_nn.losses import get_loss
 from functional_nn.network import MLP, Dense, Trace
-from functional_nn.parallel import data_mesh
+from functional_nn.parallel import data_mesh, members_mesh
 from functional_nn.per_example import check_per_example
 from functional_nn.rounding import check_rounding, gradient_error_bound
 from functional_nn.schedules import (

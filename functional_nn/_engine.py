@@ -34,7 +34,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from functional_nn import _progress, backprop, losses
+from functional_nn import _progress, backprop, losses, parallel
 from functional_nn.diagnostics import gradient_norms
 from functional_nn.network import MLP
 from functional_nn.schedules import learning_rate_of
@@ -189,7 +189,8 @@ def _on_mesh(config: Config, tree, spec: PartitionSpec):
 
 def update_step(config: Config, params, opt_state, xb: Array, yb: Array, wb: Array | None, masks):
     """One update on one batch: ``(J, ∇J, new params, new optimizer state)``."""
-    xb, yb = _on_mesh(config, (xb, yb), PartitionSpec("data"))  # XLA all-reduces ∇J over "data"
+    # split over "data" (XLA all-reduces ∇J over it); fit_many's vmap adds "members"
+    xb, yb = _on_mesh(config, (xb, yb), parallel.batch_spec(config.mesh))
     value, grads = _value_and_grad(config)(params, xb, yb, wb, masks)
     updates, new_opt = config.update(grads, opt_state, params)
     new_params = _on_mesh(config, optax.apply_updates(params, updates), PartitionSpec())
@@ -401,7 +402,9 @@ def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id
     segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
     lead = ()
     if config.members is not None:
-        segment, lead = jax.vmap(segment, in_axes=(0, None, 0, None)), (config.members,)
+        axis = parallel.members_axis(config.mesh)  # members split over a "members" mesh axis
+        segment = jax.vmap(segment, in_axes=(0, None, 0, None), spmd_axis_name=axis)
+        lead = (config.members,)
     empty = empty_record(config, jax.tree_util.tree_leaves(member.params)[0].dtype)
     length = config.num_epochs - config.first_epoch  # a multiple of C
     history = {name: jnp.zeros(lead + (length,) + z.shape, z.dtype) for name, z in empty.items()}

@@ -95,7 +95,7 @@ def prepare(
     m = int(data.x.shape[0])
     k, b, shuffle, padded = _batch_geometry(m, batch_size, drop_last)
     if mesh is not None:
-        parallel.check_mesh(mesh, k)
+        parallel.check_mesh(mesh, k, members=members)
     optimizer, rate, rate_texts = _check_rate(learning_rate, optimizer, b, members, sizes)
     if init_scale is not None:
         if not members or params is not None:
@@ -169,8 +169,8 @@ def prepare(
         members=n,
         first_epoch=start,
     )
-    if mesh is not None:  # data, params and state on every device; each batch is split in the loop
-        params, opt_state, data, hyper = parallel.replicate((params, opt_state, data, hyper), mesh)
+    if mesh is not None:  # params, state replicated or split by member; data kept or replicated
+        params, opt_state, data, hyper = parallel.place(config, params, opt_state, data, hyper)
     if len(rate_texts) == 1 and n:
         rate_texts = rate_texts * n
     return Prepared(config, params, opt_state, data, hyper, start, rate_texts)

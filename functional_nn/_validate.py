@@ -19,6 +19,19 @@ def is_concrete(a) -> bool:
     return not isinstance(a, jax.core.Tracer)
 
 
+def host_values(a, dtype=None) -> np.ndarray:
+    """``a``'s values on the host; of a ``jax.Array`` spread over processes, only this process's rows.
+
+    Each process of a multi-process run checks the rows it holds (its addressable
+    shards, each copy once, in row order); a fully replicated array is read whole.
+    """
+    if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
+        shards = {str(s.index): s for s in a.addressable_shards}.values()
+        rows = sorted(shards, key=lambda s: s.index[0].start or 0 if s.index else 0)
+        return np.concatenate([np.asarray(s.data, dtype) for s in rows])
+    return np.asarray(a, dtype)
+
+
 def real_dtype(a, name: str) -> np.dtype:
     """The dtype of ``a``; strings, objects and complex numbers are refused (ints, bools and floats pass)."""
     dtype = getattr(a, "dtype", None)
@@ -40,7 +53,7 @@ def check_finite(a, name: str) -> None:
     """Refuse NaN / inf in a concrete array, naming how many and the first index; tracers pass."""
     if not is_concrete(a):
         return
-    values = np.asarray(a)
+    values = host_values(a)
     if values.dtype.kind in "biu":
         return
     bad = ~np.isfinite(values.astype(np.float32) if values.dtype.kind == "V" else values)
@@ -71,7 +84,7 @@ def check_labels_in_range(labels, name: str, num_classes: int) -> None:
     """Integer labels of a concrete array lie in ``0..num_classes-1``; tracers pass."""
     if not is_concrete(labels):
         return
-    values = np.asarray(labels)
+    values = host_values(labels)
     if values.size and (values.min() < 0 or values.max() >= num_classes):
         raise ValueError(
             f"{name} must hold integer labels in [0, {num_classes}), got min {values.min()} "
@@ -83,7 +96,7 @@ def check_unit_interval(y, name: str, loss: str) -> None:
     """Targets of a concrete array lie in ``[0, 1]`` (cross-entropies); tracers pass."""
     if not is_concrete(y):
         return
-    values = np.asarray(y, np.float64)
+    values = host_values(y, np.float64)
     if values.size and (values.min() < 0 or values.max() > 1):
         raise ValueError(
             f"{loss} needs targets {name} in [0, 1], got values in [{values.min()}, {values.max()}]"
@@ -95,7 +108,7 @@ def check_probability_rows(y, name: str, atol: float = 1e-3) -> None:
     if not is_concrete(y):
         return
     check_unit_interval(y, name, "categorical_cross_entropy")
-    sums = np.asarray(y, np.float64).sum(axis=-1)
+    sums = host_values(y, np.float64).sum(axis=-1)
     bad = np.flatnonzero(np.abs(sums - 1) > atol)
     if bad.size:
         raise ValueError(

@@ -33,7 +33,7 @@ import numpy as np
 import optax
 
 from functional_nn import _engine as engine
-from functional_nn import _progress
+from functional_nn import _progress, parallel
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
@@ -299,7 +299,8 @@ def fit_many(
     Args:
         net: the network (with the largest widths when ``hidden_widths`` is given).
         x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta, progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
-            :func:`functional_nn.fit` (``mesh`` splits every member's batches over ``"data"``).
+            :func:`functional_nn.fit`; ``mesh`` splits the members over its ``"members"`` axis
+            (:func:`functional_nn.members_mesh`) and every member's batches over ``"data"``.
         opt_state: resume with the stacked ``FitManyResult.members.opt_state``.
     Returns:
         :class:`FitManyResult`: stacked results and ``best_index``.
@@ -347,6 +348,7 @@ def _train(run: Prepared, description: str) -> FitManyResult:
         member, history = jax.block_until_ready(
             _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id)
         )
+    member, history = parallel.to_local((member, history))  # members split across processes
     result = _collect(run, member, history)
     _warn_if_unconverged(run.config, result)
     return result

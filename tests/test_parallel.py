@@ -110,3 +110,44 @@ def test_mesh_errors_name_the_problem(key):
         parallel.data_parallel_step(net, "mse", fnn.data_mesh(devices))
     with pytest.raises(ValueError, match="devices"):
         parallel.data_mesh([])
+
+
+def test_members_mesh_and_its_errors():
+    device = jax.devices()[0]
+    mesh = fnn.members_mesh([device])
+    assert mesh.axis_names == ("members", "data") and mesh.devices.shape == (1, 1)
+    assert parallel.batch_spec(mesh) == jax.sharding.PartitionSpec("data")
+    assert parallel.members_axis(mesh) == "members" and parallel.members_axis(None) is None
+    with pytest.raises(ValueError, match="multiple of data=2"):
+        fnn.members_mesh([device], data=2)
+    only_members = Mesh(np.array([device]), ("members",))
+    assert parallel.batch_spec(only_members) == jax.sharding.PartitionSpec()
+    assert parallel.check_mesh(only_members, 4, members=True) == 1
+    with pytest.raises(ValueError, match="axis named 'data', got axes"):
+        parallel.check_mesh(only_members)  # fit splits batches: it needs "data"
+
+
+def test_the_accelerator_benchmark_runs_tiny_on_cpu(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "examples" / "benchmarks"
+    sys.path.insert(0, str(bench))
+    spec = importlib.util.spec_from_file_location(
+        "_fnn_bench_accelerator", bench / "accelerator.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    report = module.main(tiny=True, only=("MNIST",), reps=1)  # W4xor: tests/test_benchmarks.py
+    module.print_table(report)
+    assert report["backend"] == jax.default_backend() and report["matmul_peak_flops"] > 0
+    assert [r["workload"] for r in report["rows"]] == ["MNIST"]
+    for row in report["rows"]:
+        for name in ("samples_per_s", "run_s", "fraction_of_matmul_peak", "highest_run_s"):
+            assert np.isfinite(row[name]) and row[name] > 0, (name, row)
+        assert row["compile_s"] >= 0
+        assert 0 <= row["highest_vs_default_params"] < 1e-2  # precisions agree closely
+    assert "of peak" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown workloads"):
+        module.main(tiny=True, only=("W9",))

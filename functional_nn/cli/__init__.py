@@ -27,6 +27,7 @@ __all__ = ["main", "build_parser", "CLIError"]
 def build_parser() -> Parser:
     """The argument parser with every subcommand."""
     from functional_nn import __version__
+    from functional_nn.cli._launch import add_launch
     from functional_nn.cli._playground import add_playground
     from functional_nn.cli._tools import add_gradcheck, add_info, add_proofs
     from functional_nn.cli._train import add_train
@@ -47,6 +48,7 @@ def build_parser() -> Parser:
     add_proofs(commands)
     add_info(commands)
     add_playground(commands)
+    add_launch(commands)
     return parser
 
 
