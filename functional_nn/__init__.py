@@ -53,4 +53,7 @@ from functional_nn.second_order import check_hvp, gauss_newton_vp, hessian_extre
 from functional_nn.per_example import check_per_example
 from functional_nn.rounding import check_rounding, gradient_error_bound
 
+from functional_nn.checkpoint import CheckpointWriteError
+from functional_nn.train import SegmentState
+
 __version__ = "0.1.0"
