@@ -54,6 +54,7 @@ _LABELS = {
     "min_delta": "min_delta",
     "members": "members",
     "record_grad_norms": "record_grad_norms",
+    "checkpoint_every": "checkpoint_every",
     "step_size": "step size",
     "shuffle_seed": "key (the shuffles' seed)",
     "hidden_widths": "hidden_widths",
@@ -83,6 +84,8 @@ def describe(run, kind: str) -> dict:
         "min_delta": np.atleast_1d(np.asarray(hyper.min_delta, float)).tolist(),
         "members": config.members,
         "record_grad_norms": config.record_grad_norms,
+        # the segments' boundaries: a checkpoint's epoch lies on them
+        "checkpoint_every": None if run.checkpoints is None else run.checkpoints.every,
         "step_size": list(run.rate_texts),
         "shuffle_seed": np.asarray(hyper.seed).reshape(-1).tolist(),
         "hidden_widths": None
