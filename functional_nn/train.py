@@ -427,10 +427,10 @@ def _run_by_segments(run: Prepared, description: str):
     """
     config, plan, single = run.config, run.checkpoints, run.config.members is None
     args = (run.config, run.params, run.opt_state, run.data, run.hyper)
-    epoch, resumed = run.start, None
+    epoch, resumed, described = run.start, None, None
     if plan is not None:
         kind = "fit" if single else "fit_many"
-        described = _checkpointing.describe(run, kind)
+        described = _checkpointing.describe(run, kind)  # once: it hashes the data
         if plan.resume:
             resumed = _checkpointing.restore(
                 plan,
@@ -457,13 +457,13 @@ def _run_by_segments(run: Prepared, description: str):
                 )
                 epoch = stop
             if not fresh:
-                _after_segment(run, *finished, report)
+                _after_segment(run, described, *finished, report)
             if not running:
                 return member, history
             fresh = False
 
 
-def _after_segment(run: Prepared, member, history, epoch: int, report) -> None:
+def _after_segment(run: Prepared, described, member, history, epoch: int, report) -> None:
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
     wanted = plan is not None or report is not None or run.on_segment is not None
@@ -472,14 +472,7 @@ def _after_segment(run: Prepared, member, history, epoch: int, report) -> None:
     path = None
     if plan is not None:
         host_member, host_history = jax.device_get((member, history))
-        path = _checkpointing.save(
-            plan,
-            run,
-            _checkpointing.describe(run, "fit" if single else "fit_many"),
-            host_member,
-            host_history,
-            epoch,
-        )
+        path = _checkpointing.save(plan, run, described, host_member, host_history, epoch)
     else:
         host_member = jax.device_get(member._replace(params=None, opt_state=None, best_params=None))
         host_history = jax.device_get(history)
