@@ -15,7 +15,13 @@ from functional_nn import (
 )
 from functional_nn.activations import get_activation
 from functional_nn.backprop import backward, objective, value_and_grad
-from functional_nn.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from functional_nn.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointWriteError,
+    load_checkpoint,
+    save_checkpoint,
+)
 from functional_nn.checkpoint_dir import (
     LatestCheckpoint,
     checkpoint_path,
@@ -56,6 +62,7 @@ from functional_nn.train import (
     ConvergenceWarning,
     FitManyResult,
     FitResult,
+    SegmentState,
     batch_indices,
     fit,
     fit_many,
@@ -92,6 +99,7 @@ __all__ = [
     "FitResult",
     "FitManyResult",
     "ConvergenceWarning",
+    "SegmentState",
     "batch_indices",
     "sgd",
     "SGDState",
@@ -99,12 +107,14 @@ __all__ = [
     "InverseTimeDecay",
     "steps_per_epoch",
     "data_mesh",
+    "members_mesh",
     # checkpoints
     "Checkpoint",
     "CheckpointError",
     "save_checkpoint",
     "load_checkpoint",
     "LatestCheckpoint",
+    "CheckpointWriteError",
     "checkpoint_path",
     "checkpoint_steps",
     "latest_checkpoint",

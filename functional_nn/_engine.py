@@ -17,7 +17,12 @@ is three nested loops, each as lean as the hand-written one:
 * a *segment* is ``C`` epochs whose shuffles are drawn in one call (:func:`epoch_orders`);
   without validation its updates are one ``lax.scan``, with validation a scan over its
   epochs, and an epoch after the member stopped is skipped. A ``lax.while_loop`` runs segments until
-  every member stopped, so early stopping and divergence end the run early.
+  every member stopped or a stop epoch is reached, so early stopping and divergence end the run early.
+
+:func:`run` is the whole run in one call: :func:`start` (the initial state, with the
+initial params' validation loss) then :func:`run_from` up to ``num_epochs``. A run with
+checkpoints or progress calls :func:`run_from` again and again with the stop epoch as a
+traced argument — one compiled program for every call — and the host works between calls.
 
 ``fit_many`` vmaps the segment over members (the while loop stays outside the
 vmap); ``fit`` runs the same functions without the vmap.
@@ -34,7 +39,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from functional_nn import _progress, backprop, losses, parallel
+from functional_nn import backprop, losses, parallel
 from functional_nn.diagnostics import gradient_norms
 from functional_nn.network import MLP
 from functional_nn.schedules import learning_rate_of
@@ -63,7 +68,6 @@ class Config(NamedTuple):
     update: Callable  # the optimizer's update function (init runs at the boundary)
     records_lr: bool  # the optimizer's state shows its learning rate
     record_grad_norms: bool
-    progress: bool
     mesh: Mesh | None
     use_masks: bool
     members: int | None  # None: fit (no vmap); n: fit_many
@@ -91,23 +95,29 @@ class Member(NamedTuple):
     params: Any
     opt_state: Any
     best_params: Any  # None without validation (best = final)
-    best_val: Array  # () lowest validation loss so far (+inf before the first epoch)
-    best_epoch: Array  # () int32, 1-based; 0 = the initial params
+    best_val: Array  # () lowest validation loss so far (the initial params' before the first epoch)
+    best_epoch: Array  # () int32, 1-based; first_epoch (0 for a fresh run) = the initial params
     bad_epochs: Array  # () int32, epochs since the last improvement
     status: Array  # () int32: RUNNING, FINISHED, STOPPED_EARLY or DIVERGED
     epochs_done: Array  # () int32, epochs completed (from the start of the whole run)
     bad_step: Array  # () int32, 0-based step of the non-finite update (DIVERGED only)
 
 
-def init_member(config: Config, params, opt_state) -> Member:
+def init_member(config: Config, params, opt_state, data: Data, hyper: Hyper) -> Member:
+    """The state before the first epoch; with validation the initial params are the first candidate
+    for the best ones, so a run that only gets worse returns them (``best_epoch = first_epoch``)."""
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     i32 = lambda v: jnp.asarray(v, jnp.int32)  # noqa: E731
+    best_val = jnp.asarray(jnp.inf, dtype)
+    if config.has_validation:
+        best_val = validation_loss(config, params, data, hyper)[0]
+        best_val = jnp.where(jnp.isnan(best_val), jnp.inf, best_val)  # NaN never counts as a best
     return Member(
         params=params,
         opt_state=opt_state,
         best_params=params if config.has_validation else None,
-        best_val=jnp.asarray(jnp.inf, dtype),
-        best_epoch=i32(0),
+        best_val=best_val,
+        best_epoch=i32(config.first_epoch),
         bad_epochs=i32(0),
         status=i32(RUNNING),
         epochs_done=i32(config.first_epoch),
@@ -270,16 +280,14 @@ def _segment_rows(config: Config, orders: Array | None, epochs: int) -> Array:
     return rows.reshape(epochs * config.num_batches, config.batch_size)
 
 
-def run_segment(
-    config: Config, member: Member, data: Data, hyper: Hyper, first_epoch: Array, limit=None
-):
+def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_epoch: Array):
     """Epochs ``first_epoch .. first_epoch + C − 1`` of one member: ``(member, records (C, ...))``.
 
     Without validation every step of the segment is one ``lax.scan`` and the epochs'
     records are read off its outputs; with validation each epoch is a scan of its
     steps followed by validation and early stopping, and an epoch after the member
     stopped is skipped. A segment (an epoch, with validation) that meets a non-finite
-    step hands back the state it started from; ``limit`` replays it up to that step.
+    step hands back the state it started from; :func:`replay` advances it to that step.
     """
     c, b = config.epochs_per_segment, config.num_batches
     dtype = jax.tree_util.tree_leaves(member.params)[0].dtype
@@ -293,13 +301,11 @@ def run_segment(
             _segment_rows(config, orders, c),
             data,
             hyper,
-            limit,
+            None,
         )
         records = _epoch_records(
             config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out), dtype
         )
-        if limit is not None:
-            return member._replace(params=params, opt_state=opt_state), records
         diverged = bad < c * b
         done = jnp.where(diverged, first_epoch + bad // b, first_epoch + c)
         after = member._replace(
@@ -316,41 +322,36 @@ def run_segment(
     empty = empty_record(config, dtype)
 
     def epoch_or_skip(m: Member, xs):
-        epoch, order, offset = xs
-        run = lambda m: _epoch_with_validation(
-            config,
-            m,
-            epoch,
-            order,
-            data,
-            hyper,  # noqa: E731
-            None if limit is None else limit - offset,
-        )
+        epoch, order = xs
+        run = lambda m: _epoch_with_validation(config, m, epoch, order, data, hyper)  # noqa: E731
         return jax.lax.cond(m.status == RUNNING, run, lambda m: (m, empty), m)
 
-    return jax.lax.scan(epoch_or_skip, member, (epochs, orders, jnp.arange(c, dtype=jnp.int32) * b))
+    return jax.lax.scan(epoch_or_skip, member, (epochs, orders))
+
+
+def validation_loss(config: Config, params, data: Data, hyper: Hyper):
+    """``(J on the validation set, logits)`` for ``params``."""
+    masks = hyper.masks if config.use_masks else None
+    logits = config.net.logits(params, data.x_val, masks)
+    value = losses.loss_from_logits(
+        config.loss, config.net.layer_activations[-1], logits, data.y_val
+    )
+    return value, logits
 
 
 def _epoch_with_validation(
-    config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper, limit
+    config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper
 ):
     b = config.num_batches
     dtype = jax.tree_util.tree_leaves(member.params)[0].dtype
     rows = _segment_rows(config, None if order is None else order[None], 1)
     (params, opt_state, bad), out = _scan_steps(
-        config, member.params, member.opt_state, rows, data, hyper, limit
+        config, member.params, member.opt_state, rows, data, hyper, None
     )
     record = _epoch_records(config, out, dtype)
-    diverged = bad < b if limit is None else limit < b  # a replay stops inside the diverged epoch
-    if limit is None:
-        params, opt_state = _select(
-            diverged, (member.params, member.opt_state), (params, opt_state)
-        )
-    masks = hyper.masks if config.use_masks else None
-    logits = config.net.logits(params, data.x_val, masks)
-    val_loss = losses.loss_from_logits(
-        config.loss, config.net.layer_activations[-1], logits, data.y_val
-    )
+    diverged = bad < b
+    params, opt_state = _select(diverged, (member.params, member.opt_state), (params, opt_state))
+    val_loss, logits = validation_loss(config, params, data, hyper)
     record["val_loss"] = val_loss
     if config.accuracy is not None:
         record["val_accuracy"] = accuracy(config.accuracy, logits, data.y_val)
@@ -391,28 +392,34 @@ def empty_record(config: Config, dtype) -> dict:
     }
 
 
-def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id: Array):
-    """From the initial params and optimizer state (stacked for ``fit_many``), segments until every
-    member stopped: ``(member, history)``, history ``(..., E − first_epoch)`` per name."""
-    init = lambda p, o: init_member(config, p, o)  # noqa: E731
-    member = (
-        jax.vmap(init)(params, opt_state) if config.members is not None else init(params, opt_state)
-    )
-    c = config.epochs_per_segment
-    segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
+def start(config: Config, params, opt_state, data: Data, hyper: Hyper):
+    """The state before the first epoch (stacked for ``fit_many``): ``(member, history of zeros)``,
+    history ``(..., E − first_epoch)`` per name."""
+    init = lambda p, o, h: init_member(config, p, o, data, h)  # noqa: E731
     lead = ()
     if config.members is not None:
-        axis = parallel.members_axis(config.mesh)  # members split over a "members" mesh axis
-        segment = jax.vmap(segment, in_axes=(0, None, 0, None), spmd_axis_name=axis)
-        lead = (config.members,)
+        init, lead = jax.vmap(init), (config.members,)
+    member = init(params, opt_state, hyper)
     empty = empty_record(config, jax.tree_util.tree_leaves(member.params)[0].dtype)
     length = config.num_epochs - config.first_epoch  # a multiple of C
     history = {name: jnp.zeros(lead + (length,) + z.shape, z.dtype) for name, z in empty.items()}
-    axis = len(lead)
+    return member, history
+
+
+def run_from(config: Config, member: Member, history: dict, data: Data, hyper: Hyper, epoch, stop):
+    """Segments from epoch ``epoch`` (a segment boundary) until every member stopped or ``stop``
+    (a segment boundary, traced: one program serves every call) is reached: ``(member, history)``."""
+    c = config.epochs_per_segment
+    segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
+    axis = 0
+    if config.members is not None:
+        members_axis = parallel.members_axis(config.mesh)  # members split over a "members" axis
+        segment = jax.vmap(segment, in_axes=(0, None, 0, None), spmd_axis_name=members_axis)
+        axis = 1
 
     def running(carry):
         e, m, _ = carry
-        return (e < config.num_epochs) & jnp.any(m.status == RUNNING)
+        return (e < stop) & jnp.any(m.status == RUNNING)
 
     def body(carry):
         e, m, hist = carry
@@ -423,41 +430,51 @@ def run(config: Config, params, opt_state, data: Data, hyper: Hyper, progress_id
             )
             for name in hist
         }
-        if config.progress:  # traced only when asked for: a run without it has no callback
-            last = jnp.maximum(m.epochs_done - 1 - config.first_epoch, 0)[..., None]
-            pick = lambda h: jnp.take_along_axis(h, last, axis=-1)[..., 0]  # noqa: E731
-            jax.debug.callback(
-                _progress.report,
-                progress_id,
-                m.epochs_done,
-                pick(hist["train_loss"]),
-                pick(hist.get("val_loss", hist["train_loss"])),
-                m.status != RUNNING,
-            )
         return e + c, m, hist
 
-    first = jnp.asarray(config.first_epoch, jnp.int32)
-    _, member, history = jax.lax.while_loop(running, body, (first, member, history))
+    epoch = jnp.asarray(epoch, jnp.int32)
+    _, member, history = jax.lax.while_loop(running, body, (epoch, member, history))
     return member, history
+
+
+def run(config: Config, params, opt_state, data: Data, hyper: Hyper):
+    """The whole run from the initial params and optimizer state, in one call: ``(member, history)``."""
+    member, history = start(config, params, opt_state, data, hyper)
+    return run_from(config, member, history, data, hyper, config.first_epoch, config.num_epochs)
 
 
 def replay(
     config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: Array, bad_step: Array
-) -> Member:
-    """One member's state just before its non-finite step: the state its run handed back, advanced to it.
+):
+    """One member's state just before its non-finite step, and the step losses that led there.
 
-    Runs once after a diverged run, outside the training loop, so a healthy run
-    never compiles it.
+    The run handed back the state at the start of the segment (the epoch, with
+    validation) that met the step; this advances it to the step, as the run did:
+    ``(member, losses (S,), index of the bad step in losses)``, ``losses[:index]`` the
+    ``J`` of the finite steps before it. Runs once after a diverged run, outside the
+    training loop, so a healthy run never compiles it.
     """
-    config = config._replace(members=None, mesh=None, progress=False)
+    config = config._replace(members=None, mesh=None)
     c, b = config.epochs_per_segment, config.num_batches
+    count = 1 if config.has_validation else c
     first = (
         bad_epoch
         if config.has_validation
         else config.first_epoch + (bad_epoch - config.first_epoch) // c * c
     )
-    member = member._replace(status=jnp.asarray(RUNNING, jnp.int32))  # it ran until that step
-    return run_segment(config, member, data, hyper, first, (bad_epoch - first) * b + bad_step)[0]
+    epochs = first + jnp.arange(count, dtype=jnp.int32)
+    orders = epoch_orders(hyper.seed, epochs, config.num_examples) if config.shuffle else None
+    limit = (bad_epoch - first) * b + bad_step
+    (params, opt_state, _), out = _scan_steps(
+        config,
+        member.params,
+        member.opt_state,
+        _segment_rows(config, orders, count),
+        data,
+        hyper,
+        limit,
+    )
+    return member._replace(params=params, opt_state=opt_state), out["loss"], limit
 
 
 def accuracy(kind: str, logits: Array, y: Array) -> Array:
@@ -467,13 +484,23 @@ def accuracy(kind: str, logits: Array, y: Array) -> Array:
     return jnp.mean((jnp.argmax(logits, axis=-1) == jnp.argmax(y, axis=-1)).astype(logits.dtype))
 
 
+class Redo(NamedTuple):
+    """What redoing the non-finite step found (see :func:`redo_step`)."""
+
+    loss_ok: Array  # () J finite
+    grads_ok: Array  # (leaves,) per-leaf ∇J finite
+    params_ok: Array  # (leaves,) per-leaf w_new finite
+    data_ok: Array  # () the batch's x and y finite
+    layers_ok: Array  # (L,) o^l and a^l of the forward pass finite, per layer
+
+
 def redo_step(
     config: Config, params, opt_state, data: Data, hyper: Hyper, epoch: Array, step: Array
-):
-    """Redo the update that went non-finite: ``(J finite, per-leaf ∇J finite, per-leaf w_new finite)``.
+) -> Redo:
+    """Redo the update that went non-finite and say where it first went so (:class:`Redo`).
 
-    Run outside the training loop, only after a divergence, to name the leaf;
-    the step's rows are drawn again from the key, as the run drew them.
+    Run outside the training loop, only after a divergence, to name the leaf and the
+    cause; the step's rows are drawn again from the key, as the run drew them.
     """
     config = config._replace(mesh=None)
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
@@ -489,7 +516,20 @@ def redo_step(
     wb = None if weights is None else jnp.asarray(weights, dtype)[step]
     masks = hyper.masks if config.use_masks else None
     value, grads, new_params, _ = update_step(config, params, opt_state, xb, yb, wb, masks)
-    finite = lambda tree: jnp.stack(
+    finite = lambda tree: jnp.stack(  # noqa: E731
         [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
     )
-    return jnp.isfinite(value), finite(grads), finite(new_params)
+    trace = config.net.forward(params, xb, masks)
+    layers = jnp.stack(
+        [
+            jnp.all(jnp.isfinite(o)) & jnp.all(jnp.isfinite(a))
+            for o, a in zip(trace.pre_activations, trace.activations[1:])
+        ]
+    )
+    return Redo(
+        jnp.isfinite(value),
+        finite(grads),
+        finite(new_params),
+        jnp.all(jnp.isfinite(xb)) & jnp.all(jnp.isfinite(yb)),
+        layers,
+    )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -38,6 +40,19 @@ class Prepared(NamedTuple):
     hyper: engine.Hyper
     start: int  # initial_epoch
     rate_texts: tuple[str, ...]  # each member's step size, as a divergence message names it
+    stride: int | None  # epochs per host call (checkpoints, progress, on_segment); None: one call
+    checkpoints: CheckpointPlan | None
+    progress: bool
+    on_segment: object  # callable(SegmentState) or None
+
+
+class CheckpointPlan(NamedTuple):
+    """Where and how often a run checkpoints (checked at the boundary)."""
+
+    directory: Path
+    every: int  # epochs between checkpoints
+    resume: bool
+    keep: int | None
 
 
 def prepare(
@@ -65,6 +80,11 @@ def prepare(
     initial_epoch,
     init_scale=None,
     hidden_widths=None,
+    checkpoint_dir=None,
+    checkpoint_every=None,
+    resume=False,
+    keep=3,
+    on_segment=None,
 ) -> Prepared:
     """Check every argument of ``fit`` (``members=False``) or ``fit_many`` and build the run."""
     backprop.check_setup(net, loss, method)
@@ -87,6 +107,13 @@ def prepare(
             ("drop_last", drop_last),
         )
     )
+
+    plan = _check_checkpoints(checkpoint_dir, checkpoint_every, resume, keep)
+    if on_segment is not None and not callable(on_segment):
+        raise TypeError(
+            f"on_segment must be a function of one SegmentState or None, got "
+            f"{type(on_segment).__name__}: {on_segment!r}"[:300]
+        )
 
     sizes: dict[str, int] = {"key": key.shape[0]} if key.ndim == 1 else {}
     params, stacked = _check_params(net, params, members, sizes)
@@ -136,11 +163,16 @@ def prepare(
         masks=masks,
     )
 
+    stride = None
+    if plan is not None:
+        stride = min(plan.every, num_epochs - start)
+    elif progress or on_segment is not None:
+        stride = math.ceil((num_epochs - start) / 100)  # the host reports about a hundred times
     epochs_per_segment = _segment_length(
         num_epochs - start,
         (n or 1) * (m if shuffle else 1),
         members and patience is not None,
-        progress,
+        stride,
     )
     config = engine.Config(
         net=net,
@@ -163,7 +195,6 @@ def prepare(
         update=optimizer.update,
         records_lr=learning_rate_of(opt_state) is not None,
         record_grad_norms=record_grad_norms,
-        progress=progress,
         mesh=mesh,
         use_masks=masks is not None,
         members=n,
@@ -173,24 +204,71 @@ def prepare(
         params, opt_state, data, hyper = parallel.place(config, params, opt_state, data, hyper)
     if len(rate_texts) == 1 and n:
         rate_texts = rate_texts * n
-    return Prepared(config, params, opt_state, data, hyper, start, rate_texts)
+    return Prepared(
+        config,
+        params,
+        opt_state,
+        data,
+        hyper,
+        start,
+        rate_texts,
+        stride,
+        plan,
+        progress,
+        on_segment,
+    )
 
 
 def _segment_length(
-    epochs: int, indices_per_epoch: int, vmapped_patience: bool, progress: bool
+    epochs: int, indices_per_epoch: int, vmapped_patience: bool, stride: int | None
 ) -> int:
     """``C``: the largest divisor of the epochs to run within the bounds below, so segments tile the run.
 
     Bounded by the shuffled indices a segment draws (``ORDER_BUDGET``); under vmap
-    with early stopping by ``VMAP_PATIENCE_SEGMENT``; with a progress bar so that it
-    moves about a hundred times.
+    with early stopping by ``VMAP_PATIENCE_SEGMENT``; when the host works every
+    ``stride`` epochs (checkpoints, progress), ``C`` divides ``stride`` too, so every
+    host call ends on a segment boundary.
     """
     bound = max(1, ORDER_BUDGET // indices_per_epoch)
     if vmapped_patience:
         bound = min(bound, VMAP_PATIENCE_SEGMENT)
-    if progress:
-        bound = min(bound, math.ceil(epochs / 100))
-    return max(c for c in range(1, min(bound, epochs) + 1) if epochs % c == 0)
+    tile = epochs if stride is None else math.gcd(epochs, stride)
+    return max(c for c in range(1, min(bound, tile) + 1) if tile % c == 0)
+
+
+def _check_checkpoints(directory, every, resume, keep) -> CheckpointPlan | None:
+    """The checkpoint arguments; the directory is created and must take a file now, not after an hour."""
+    resume = check_bool("resume", resume)
+    if keep is not None:
+        keep = check_int("keep", keep, 1)
+    if directory is None:
+        if every is not None or resume:
+            raise ValueError(
+                "checkpoint_every and resume need checkpoint_dir (the directory the "
+                f"checkpoints go to), got checkpoint_every={every!r}, resume={resume!r}"
+            )
+        return None
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_dir must be a path (str or os.PathLike), got "
+            f"{type(directory).__name__}: {directory!r}"[:300]
+        )
+    if every is None:
+        raise ValueError("checkpoint_dir needs checkpoint_every=N (epochs between checkpoints)")
+    every = check_int("checkpoint_every", every, 1)
+    from functional_nn import checkpoint_dir as ckpt_dir
+
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"checkpoint_dir {directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ckpt_dir.CheckpointWriteError(
+            f"checkpoint_dir {directory} cannot be created: {err.strerror or err}"
+        ) from err
+    ckpt_dir.check_writable(directory)
+    return CheckpointPlan(directory, every, resume, keep)
 
 
 # --- params and data ----------------------------------------------------------------

@@ -1,30 +1,22 @@
-"""Live progress for compiled training runs: a ``tqdm`` bar fed by ``jax.debug.callback``.
+"""Live progress for training runs: a ``tqdm`` bar the host updates between compiled segments.
 
-The compiled program is cached and reused by later calls, so its callback
-cannot close over one run's bar; it passes the run's id (a traced argument)
-and :func:`report` looks the bar up here. With ``progress=False`` the loop
-traces no callback at all, so a run pays nothing for this module.
+Nothing host-side runs inside the compiled program: a run with ``progress=True``
+is called segment by segment (see ``functional_nn.train``) and the bar moves
+between the calls, so a run without it pays nothing for this module.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-
-_BARS: dict[int, Any] = {}
-_ids = itertools.count(1)
 
 
 @contextlib.contextmanager
-def progress_bar(enabled: bool, total: int, description: str):
-    """Yield the traced id of a ``tqdm`` bar the compiled loop reports to (0 = no bar)."""
+def progress_bar(enabled: bool, total: int, description: str, initial: int = 0):
+    """Yield ``report(epochs_run, train_loss, val_loss, done)`` for a ``tqdm`` bar (None when off)."""
     if not enabled:
-        yield jnp.asarray(0, jnp.int32)
+        yield None
         return
     try:
         from tqdm.auto import tqdm
@@ -32,22 +24,15 @@ def progress_bar(enabled: bool, total: int, description: str):
         raise ImportError(
             "progress=True needs tqdm: pip install 'functional-nn[progress]'"
         ) from err
-    progress_id = next(_ids)
-    bar = tqdm(total=total, desc=description, unit="epoch")
-    _BARS[progress_id] = bar
+    bar = tqdm(total=total, initial=initial, desc=description, unit="epoch")
     try:
-        yield jnp.asarray(progress_id, jnp.int32)
-        jax.effects_barrier()  # every epoch's callback has reached the bar
+        yield lambda *values: report(bar, *values)
     finally:
-        _BARS.pop(progress_id, None)
         bar.close()
 
 
-def report(progress_id, epochs_run, train_loss, val_loss, done) -> None:
-    """Host side of the callback: epochs run and the latest losses (one member, or a summary of many)."""
-    bar = _BARS.get(int(progress_id))
-    if bar is None:
-        return
+def report(bar, epochs_run, train_loss, val_loss, done) -> None:
+    """Epochs run and the latest losses (one member, or a summary of many)."""
     epochs_run, train_loss, val_loss = (
         np.asarray(epochs_run),
         np.asarray(train_loss),

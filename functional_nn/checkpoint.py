@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import importlib
 import json
@@ -39,11 +40,19 @@ __all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint"
 FORMAT = "functional_nn.checkpoint"
 VERSION = 1
 MANIFEST_KEY = "__manifest__"
-SECTIONS = ("params", "opt_state", "history")
+SECTIONS = ("params", "opt_state", "history", "state")
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read back, or that does not fit ``like=``."""
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (read-only directory, full disk, ...).
+
+    Raised at the write that failed, naming the file and the cause; nothing of the
+    failed write is left behind and earlier checkpoints are untouched.
+    """
 
 
 class Checkpoint(NamedTuple):
@@ -54,6 +63,7 @@ class Checkpoint(NamedTuple):
     opt_state: Any  # the optimizer state, or None if none was saved
     history: dict | None  # e.g. {"train_loss": (num_epochs,) array, ...}
     metadata: dict  # the JSON metadata given to save_checkpoint
+    state: Any = None  # any further training state (fit's early-stopping state), or None
 
 
 def save_checkpoint(
@@ -64,6 +74,7 @@ def save_checkpoint(
     opt_state=None,
     history=None,
     metadata: dict | None = None,
+    state=None,
 ) -> Path:
     """Write a checkpoint atomically.
 
@@ -77,8 +88,14 @@ def save_checkpoint(
         opt_state: an optax state (NamedTuples, tuples, dicts of arrays).
         history: e.g. the per-epoch arrays of a training run.
         metadata: JSON-serializable extras (epoch, seed, data set name, ...).
+        state: any further pytree of arrays a run needs to continue (``fit``'s
+            checkpoints keep their early-stopping and divergence state here).
     Returns:
         The path written.
+    Raises:
+        CheckpointWriteError: (an ``OSError``) the file cannot be written — the
+            directory is read-only, the disk is full, ...; the message names the file
+            and the cause, and any earlier file at ``path`` is left as it was.
     """
     path = Path(path)
     if params is None:
@@ -89,7 +106,8 @@ def save_checkpoint(
         )
     arrays: dict[str, np.ndarray] = {}
     trees = {}
-    for section, tree in (("params", params), ("opt_state", opt_state), ("history", history)):
+    sections = (("params", params), ("opt_state", opt_state), ("history", history))
+    for section, tree in sections + ((("state", state),) if state is not None else ()):
         trees[section] = None if tree is None else codec.encode(tree, section, arrays)
     stored, leaves = {}, {}
     for key, array in arrays.items():
@@ -114,7 +132,9 @@ def save_checkpoint(
     return path
 
 
-def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) -> Checkpoint:
+def load_checkpoint(
+    path: str | os.PathLike, *, like=None, opt_state_like=None, state_like=None
+) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Without ``like=`` the trees are rebuilt from the file: tuples, lists, dicts
@@ -137,7 +157,8 @@ def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) 
     manifest, leaves = _read(path)
     trees = manifest["trees"]
     out = {}
-    for section, template in (("params", like), ("opt_state", opt_state_like), ("history", None)):
+    sections = (("params", like), ("opt_state", opt_state_like), ("history", None))
+    for section, template in sections + (("state", state_like),):
         spec = trees.get(section)
         if spec is None:
             if template is not None:
@@ -162,6 +183,7 @@ def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) 
         out["opt_state"],
         out["history"],
         manifest.get("metadata") or {},
+        out["state"],
     )
 
 
@@ -170,7 +192,10 @@ def load_checkpoint(path: str | os.PathLike, *, like=None, opt_state_like=None) 
 
 def _atomic_write(path: Path, arrays: dict[str, np.ndarray]) -> None:
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise write_error(path, err) from err
     try:
         with os.fdopen(fd, "wb") as f:
             _write_payload(f, arrays)
@@ -178,11 +203,32 @@ def _atomic_write(path: Path, arrays: dict[str, np.ndarray]) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, CheckpointWriteError):
+            raise write_error(path, err) from err
         raise
     _fsync_directory(path.parent)
+
+
+_WRITE_CAUSES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "the directory is not writable (read-only or no permission)",
+    errno.EPERM: "the directory is not writable (read-only or no permission)",
+}
+
+
+def write_error(path: Path, err: OSError) -> CheckpointWriteError:
+    """A :class:`CheckpointWriteError` naming ``path`` and the cause of ``err``."""
+    cause = _WRITE_CAUSES.get(err.errno, "the write failed")
+    return CheckpointWriteError(
+        err.errno,
+        f"cannot write checkpoint {path}: {cause} ({err.strerror or err}); nothing of this "
+        f"write was left behind and earlier checkpoints in {path.parent} are untouched",
+    )
 
 
 def _write_payload(f, arrays: dict[str, np.ndarray]) -> None:

@@ -12,8 +12,10 @@ checkpoint stays loadable whatever happens to the next one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +25,7 @@ from functional_nn.checkpoint import (
     _read,
     load_checkpoint,
     save_checkpoint,
+    write_error,
 )
 
 __all__ = [
@@ -83,6 +86,8 @@ def save_checkpoint_step(
             (a concurrent write's) are never deleted.
     Returns:
         The path written.
+    Raises:
+        CheckpointWriteError: the directory is read-only or full (nothing is pruned then).
     """
     if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
         raise ValueError(f"keep must be None or an int >= 1, got {keep!r}")
@@ -95,6 +100,29 @@ def save_checkpoint_step(
         for stale in older[: max(len(older) - (keep - 1), 0)]:
             stale.unlink(missing_ok=True)
     return path
+
+
+def check_writable(directory: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointWriteError` now if ``directory`` cannot take a file (read-only, full).
+
+    A run checks its checkpoint directory before it trains, so a directory that
+    cannot be written fails in the first second, not at the first checkpoint.
+    """
+    directory = _existing(directory)
+    probe = directory / ".ckpt_probe"
+    try:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=".ckpt_probe.", suffix=".tmp")
+        probe = Path(name)
+        try:
+            os.write(fd, b"\0" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise write_error(probe, err) from err
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 def latest_checkpoint(directory: str | os.PathLike) -> LatestCheckpoint:

@@ -153,11 +153,44 @@ def categorical_cross_entropy(logits: Array, y: Array, weights: Array | None = N
     A class with ``y_kc = 0`` contributes exactly 0, so a ``−inf`` logit there
     (a masked class) gives a finite loss and gradient instead of ``0 · (−inf)``.
     A ``−inf`` logit on a class with ``y_kc > 0`` gives loss ``+inf`` with a
-    finite gradient. ``+inf`` logits (and rows of only ``−inf``) have no
-    softmax and give NaN.
+    finite gradient. Infinite logits give the limit, never NaN: a row with ``+inf``
+    logits puts all of softmax's mass on them (shared equally, as equal logits
+    would), so ``+inf`` on the target class gives loss 0 and gradient 0, and on
+    another class loss ``+inf`` with the finite gradient ``softmax − y``; a row of
+    only ``−inf`` logits counts as equal logits (uniform softmax).
     """
     _same_shape(logits, y)
-    return _reduce(jnp.where(y == 0, 0, -y * jax.nn.log_softmax(logits, axis=-1)), weights)
+    return _reduce(jnp.where(y == 0, 0, -y * _log_softmax(logits)), weights)
+
+
+def _finite_limit(o: Array) -> Array:
+    """Logits whose softmax is the limit of ``softmax(o)`` at infinite entries; finite rows unchanged.
+
+    A row with ``+inf`` entries: 0 there and ``−inf`` elsewhere (the ``+inf`` classes
+    share the mass); a row of only ``−inf``: zeros (equal logits). NaN stays NaN.
+    """
+    pos = o == jnp.inf
+    has_pos = jnp.any(pos, axis=-1, keepdims=True)
+    all_neg = jnp.all(o == -jnp.inf, axis=-1, keepdims=True)
+    return jnp.where(has_pos, jnp.where(pos, 0, -jnp.inf), jnp.where(all_neg, 0, o)).astype(o.dtype)
+
+
+def softmax_limit(o: Array) -> Array:
+    """``softmax(o)`` over the last axis, with infinite logits at their limit (see :func:`_finite_limit`)."""
+    return jax.nn.softmax(_finite_limit(o), axis=-1)
+
+
+@jax.custom_jvp
+def _log_softmax(o: Array) -> Array:
+    """``log softmax(o)`` with infinite logits at their limit; its derivative is ``do − Σ softmax·do``."""
+    return jax.nn.log_softmax(_finite_limit(o), axis=-1)
+
+
+@_log_softmax.defjvp
+def _log_softmax_jvp(primals, tangents):
+    (o,), (do,) = primals, tangents
+    p = softmax_limit(o)  # 0 at −inf entries, so their tangent adds nothing
+    return _log_softmax(o), do - jnp.sum(p * jnp.where(p == 0, 0, do), axis=-1, keepdims=True)
 
 
 def _same_shape(a: Array, y: Array) -> None:
@@ -234,6 +267,8 @@ def output_delta(
     if loss == "mse":
         return output_delta_chain(loss, output_activation, o, y, weights)
     omega = example_weights(weights, o.shape[0], o.dtype)[:, None]
+    if loss == "categorical_cross_entropy":  # softmax at infinite logits: its limit, not NaN
+        return omega * (softmax_limit(o) - y)
     return omega * (output_activation.fn(o) - y)
 
 

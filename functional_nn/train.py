@@ -24,7 +24,9 @@ compiled program: the learning rate, data, params and key are traced.
 
 from __future__ import annotations
 
+import functools
 import warnings
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -32,8 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from functional_nn import _checkpointing, _progress, parallel
 from functional_nn import _engine as engine
-from functional_nn import _progress, parallel
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
@@ -162,6 +164,11 @@ def fit(
     drop_last: bool = False,
     opt_state=None,
     initial_epoch: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    keep: int | None = 3,
+    on_segment=None,
 ) -> FitResult:
     r"""Train ``net`` from ``params`` on ``(x, y)``: one compiled run of mini-batch gradient descent.
 
@@ -201,7 +208,26 @@ def fit(
             they were, so ``params`` and ``opt_state`` saved after epoch ``initial_epoch``
             and trained on give the bits of the uninterrupted run (with ``learning_rate=``
             and no ``opt_state`` the schedule's update count continues too). ``history``
-            covers only the new epochs. Early stopping's memory starts afresh.
+            covers only the new epochs. Early stopping's memory starts afresh (from the
+            given params: ``best_epoch = initial_epoch`` until an epoch beats them).
+        checkpoint_dir: a directory (created if missing) for checkpoints inside the run;
+            needs ``checkpoint_every``. The run is then called segment by segment (one
+            compiled program, no retrace) and after every ``checkpoint_every`` epochs, and
+            at the end, an atomic, checksummed ``ckpt_<epoch>.npz`` holds everything the
+            rest of the run depends on: params, optimizer state, the epoch (so the shuffles
+            continue), early-stopping and divergence state and the history so far. A
+            directory that cannot be written fails before training
+            (:class:`functional_nn.checkpoint.CheckpointWriteError`); a directory that
+            already holds checkpoints needs ``resume=True``.
+        checkpoint_every: epochs between checkpoints.
+        resume: continue from the newest loadable checkpoint in ``checkpoint_dir``
+            (start from the beginning if there is none yet): the run ends with the bits
+            of the uninterrupted one. A checkpoint of another network, data, loss or
+            configuration is refused (``CheckpointError`` naming what differs).
+        keep: how many checkpoints to keep (the newest); ``None`` keeps all.
+        on_segment: called on the host after every segment (every ``checkpoint_every``
+            epochs, or about every 1% of the run) with a :class:`SegmentState`, e.g. to
+            log metrics; an exception it raises stops the run (the checkpoint stays).
     Returns:
         A :class:`FitResult`. A run that diverges raises nothing: ``diverged`` is set,
         ``params`` are the last finite ones and ``message`` names the likely cause.
@@ -237,6 +263,11 @@ def fit(
         drop_last=drop_last,
         opt_state=opt_state,
         initial_epoch=initial_epoch,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        keep=keep,
+        on_segment=on_segment,
     )
     result = _train(run, "fit")  # one member whose device trees carry no members axis
     return _one(result.members, 0, lambda tree: tree, result.initial_epoch)
@@ -266,6 +297,11 @@ def fit_many(
     drop_last: bool = False,
     opt_state=None,
     initial_epoch: int = 0,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+    keep: int | None = 3,
+    on_segment=None,
 ) -> FitManyResult:
     r"""Train ``members`` copies of ``net`` at once, vmapped in one compiled call; each is exactly a ``fit`` run.
 
@@ -298,9 +334,12 @@ def fit_many(
 
     Args:
         net: the network (with the largest widths when ``hidden_widths`` is given).
-        x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta, progress, record_grad_norms, mesh, drop_last, initial_epoch: as in
-            :func:`functional_nn.fit`; ``mesh`` splits the members over its ``"members"`` axis
-            (:func:`functional_nn.members_mesh`) and every member's batches over ``"data"``.
+        x, y, loss, batch_size, num_epochs, method, validation, patience, min_delta,
+        progress, record_grad_norms, mesh, drop_last, initial_epoch, checkpoint_dir,
+        checkpoint_every, resume, keep, on_segment: as in :func:`functional_nn.fit`
+            (``mesh`` splits the members over its ``"members"`` axis,
+            :func:`functional_nn.members_mesh`, and every member's batches over ``"data"``;
+            one checkpoint holds all members).
         opt_state: resume with the stacked ``FitManyResult.members.opt_state``.
     Returns:
         :class:`FitManyResult`: stacked results and ``best_index``.
@@ -336,18 +375,40 @@ def fit_many(
         initial_epoch=initial_epoch,
         init_scale=init_scale,
         hidden_widths=hidden_widths,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
+        keep=keep,
+        on_segment=on_segment,
     )
     return _train(run, f"fit_many ({run.config.members} members)")
 
 
+class SegmentState(NamedTuple):
+    """What ``on_segment`` gets after each segment (host values; ``fit_many``: a leading members axis).
+
+    ``history`` holds the epochs run so far (``epoch − initial_epoch`` entries;
+    ``fit_many``: entries after a member stopped are zeros until the run collects).
+    """
+
+    epoch: int  # epochs the run has reached, from the start of the whole run
+    num_epochs: int
+    epochs_done: Any  # int (fit) or (members,) ints: epochs each member completed
+    running: Any  # bool or (members,) bools: still training
+    best_epoch: Any  # int or (members,) ints
+    history: dict  # per-epoch host arrays so far
+    params: Any  # the current params (device arrays)
+    checkpoint: Path | None  # the checkpoint written after this segment, if any
+
+
 def _train(run: Prepared, description: str) -> FitManyResult:
     """Run a prepared training and collect its results."""
-    with _progress.progress_bar(
-        run.config.progress, run.config.num_epochs, description
-    ) as progress_id:
+    if run.stride is None:  # the whole run is one compiled call
         member, history = jax.block_until_ready(
-            _run(run.config, run.params, run.opt_state, run.data, run.hyper, progress_id)
+            _run(run.config, run.params, run.opt_state, run.data, run.hyper)
         )
+    else:
+        member, history = _run_by_segments(run, description)
     member, history = parallel.to_local((member, history))  # members split across processes
     result = _collect(run, member, history)
     _warn_if_unconverged(run.config, result)
@@ -355,8 +416,98 @@ def _train(run: Prepared, description: str) -> FitManyResult:
 
 
 _run = jax.jit(engine.run, static_argnames=("config",))
+_start = jax.jit(engine.start, static_argnames=("config",))
+_run_from = jax.jit(engine.run_from, static_argnames=("config",))
 _redo_step = jax.jit(engine.redo_step, static_argnames=("config",))
 _replay = jax.jit(engine.replay, static_argnames=("config",))
+
+
+def _run_by_segments(run: Prepared, description: str):
+    """Call the one compiled segment runner again and again; the host works between calls.
+
+    Between calls the host writes the checkpoint, moves the progress bar and calls
+    ``on_segment``. The next segment is dispatched before the checkpoint is written, so
+    the write overlaps the device's work.
+    """
+    config, plan, single = run.config, run.checkpoints, run.config.members is None
+    args = (run.config, run.params, run.opt_state, run.data, run.hyper)
+    epoch, resumed, described = run.start, None, None
+    if plan is not None:
+        kind = "fit" if single else "fit_many"
+        described = _checkpointing.describe(run, kind)  # once: it hashes the data
+        if plan.resume:
+            resumed = _checkpointing.restore(
+                plan,
+                run,
+                described,
+                jax.eval_shape(functools.partial(engine.start, config), *args[1:]),
+            )
+        else:
+            _checkpointing.check_fresh(plan, described)
+    if resumed is None:
+        member, history = _start(*args)
+    else:
+        member, history, epoch, _ = resumed
+    with _progress.progress_bar(run.progress, config.num_epochs, description, epoch) as report:
+        fresh = True  # the state in hand is the start (or the resumed checkpoint), not a segment's
+        while True:
+            status = np.asarray(jax.device_get(member.status))  # waits for the segment in flight
+            running = bool(np.any(status == engine.RUNNING)) and epoch < config.num_epochs
+            finished = (member, history, epoch)
+            if running:  # dispatch the next segment first: the host's work below overlaps it
+                stop = min(epoch + run.stride, config.num_epochs)
+                member, history = _run_from(
+                    config, member, history, run.data, run.hyper, epoch, stop
+                )
+                epoch = stop
+            if not fresh:
+                _after_segment(run, described, *finished, report)
+            if not running:
+                return member, history
+            fresh = False
+
+
+def _after_segment(run: Prepared, described, member, history, epoch: int, report) -> None:
+    """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
+    config, plan, single = run.config, run.checkpoints, run.config.members is None
+    wanted = plan is not None or report is not None or run.on_segment is not None
+    if not wanted:
+        return
+    path = None
+    if plan is not None:
+        host_member, host_history = jax.device_get((member, history))
+        path = _checkpointing.save(plan, run, described, host_member, host_history, epoch)
+    else:
+        host_member = jax.device_get(member._replace(params=None, opt_state=None, best_params=None))
+        host_history = jax.device_get(history)
+    ran = epoch - run.start
+    cut = {
+        name: np.asarray(h)[:ran] if single else np.asarray(h)[:, :ran]
+        for name, h in host_history.items()
+    }
+    done = np.asarray(host_member.epochs_done)
+    running = np.asarray(host_member.status) == engine.RUNNING
+    if report is not None:
+        last = np.maximum(done - 1 - run.start, 0)
+        pick = lambda h: (  # noqa: E731
+            h[last] if single else np.take_along_axis(h, last[:, None], axis=1)[:, 0]
+        )
+        losses = cut.get("val_loss", cut["train_loss"])
+        report(done, pick(cut["train_loss"]), pick(losses), ~running)
+    if run.on_segment is not None:
+        scalar = (lambda v: v.item()) if single else np.asarray  # noqa: E731
+        run.on_segment(
+            SegmentState(
+                epoch=epoch,
+                num_epochs=config.num_epochs,
+                epochs_done=scalar(done),
+                running=scalar(running),
+                best_epoch=scalar(np.asarray(host_member.best_epoch)),
+                history=cut,
+                params=member.params,
+                checkpoint=path,
+            )
+        )
 
 
 def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResult:
@@ -393,7 +544,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
     for i in np.flatnonzero(
         diverged
     ):  # the run handed back the state before the bad segment: advance it
-        last = _replay(
+        last, step_losses, limit = _replay(
             config,
             take(member, i),
             run.data,
@@ -404,6 +555,9 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         member = (
             last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)  # noqa: B023
         )
+        before = np.asarray(step_losses)[: int(limit)]  # J of the finite steps before the bad one
+        if before.size < 3:  # too few steps in the replayed segment: the epochs before count too
+            before = np.concatenate([history["train_loss"][i, : stopped[i] - start], before])
         whats[i], leaves[i] = _diagnose(
             config,
             last.params,
@@ -413,6 +567,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
             int(stopped[i]),
             int(bad_step[i]),
             paths,
+            before,
         )
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
     for i in range(len(stopped)):
@@ -470,43 +625,78 @@ def _diagnose(
     epoch: int,
     step: int,
     paths: list[str],
-) -> tuple[str, str | None]:
-    """``(what went non-finite, leaf name)`` for a diverged run, by redoing its bad step once.
+    before: np.ndarray,
+) -> tuple[tuple[str, str], str | None]:
+    """``((what went non-finite, the likely cause), leaf name)`` for a diverged run.
 
-    The loop did not apply that step; redoing it from the last finite params and
-    optimizer state (outside the loop, so a healthy run never compiles this) names
-    the first non-finite leaf.
+    Redoes its bad step once from the last finite params and optimizer state
+    (outside the loop, so a healthy run never compiles this) to name the first
+    non-finite leaf, and tells the causes apart: non-finite data in the batch; a
+    loss that grew over the last steps before it overflowed (the step size); an
+    activation that overflowed while the loss was not growing (inputs or weights
+    too large for the dtype); a loss that overflowed with finite activations (the
+    outputs' or targets' scale).
     """
-    loss_ok, grad_ok, param_ok = jax.device_get(
+    redo = jax.device_get(
         _redo_step(
             config, params, opt_state, data, hyper, jnp.asarray(epoch, jnp.int32), jnp.asarray(step)
         )
     )
-    grads_bad, params_bad = (
-        np.flatnonzero(~np.asarray(grad_ok)),
-        np.flatnonzero(~np.asarray(param_ok)),
-    )
-    if not loss_ok:
+    grads_bad = np.flatnonzero(~np.asarray(redo.grads_ok))
+    params_bad = np.flatnonzero(~np.asarray(redo.params_ok))
+    if not redo.loss_ok:
         if grads_bad.size:
             leaf = "grads" + paths[grads_bad[0]]
-            return f"the loss J became non-finite (first non-finite gradient: {leaf})", leaf
-        return "the loss J became non-finite", "loss"
-    if grads_bad.size:
+            what = f"the loss J became non-finite (first non-finite gradient: {leaf})"
+        else:
+            what, leaf = "the loss J became non-finite", "loss"
+    elif grads_bad.size:
         leaf = "grads" + paths[grads_bad[0]]
-        return f"the gradient {leaf} became non-finite", leaf
-    if params_bad.size:
+        what = f"the gradient {leaf} became non-finite"
+    elif params_bad.size:
         leaf = "params" + paths[params_bad[0]]
-        return f"the update made {leaf} non-finite", leaf
+        what = f"the update made {leaf} non-finite"
+    else:
+        what = "a value became non-finite inside the compiled loop (it did not recur when the step was redone)"
+        leaf = None
+    layers_bad = np.flatnonzero(~np.asarray(redo.layers_ok))
+    grew = _loss_grew(before)
+    if not redo.data_ok:
+        cause = "data", "the batch holds non-finite values (NaN or inf) in x or y"
+    elif grew is not None:
+        cause = "rate", grew
+    elif layers_bad.size:
+        l = int(layers_bad[0])
+        name = config.net.activation_names[l]
+        cause = (
+            "activation",
+            (
+                f"layer {l + 1}'s pre-activation o^{l + 1} or its {name} activation overflowed on this "
+                "batch, while the loss was not growing"
+            ),
+        )
+    elif not redo.loss_ok:
+        cause = "scale", "the loss overflowed with finite activations, while it was not growing"
+    else:
+        cause = "unknown", ""
+    return (what, cause), leaf
+
+
+def _loss_grew(before: np.ndarray) -> str | None:
+    """How the loss grew over the last steps before the overflow (None if it did not)."""
+    recent = before[np.isfinite(before)][-5:]
+    if recent.size < 3 or not np.all(np.diff(recent[-3:]) > 0) or recent[-1] <= 1.5 * recent.min():
+        return None
     return (
-        "a value became non-finite inside the compiled loop (it did not recur when the step was redone)",
-        None,
+        f"the loss grew over the last {recent.size} steps before it overflowed "
+        f"({recent[0]:.3g} → {recent[-1]:.3g})"
     )
 
 
 def _describe(
     config: engine.Config,
     rate_text: str,
-    what: str | None,
+    what: tuple[str, str] | None,
     stopped: int,
     diverged: bool,
     bad_step: int,
@@ -515,15 +705,40 @@ def _describe(
     best_val: float,
     history: dict,
 ) -> str:
-    """How a run ended, in one paragraph; a divergence names the step size as the likely cause."""
+    """How a run ended, in one paragraph; a divergence names its likely cause."""
     updates = stopped * config.num_batches + bad_step
     if diverged:
-        return (
+        (what, (kind, evidence)) = what
+        head = (
             f"diverged in epoch {stopped + 1}, step {bad_step + 1} (update {updates + 1}): "
             f"{what}. params are the last finite ones, after {updates} updates and "
-            f"{stopped} complete epochs. The likely cause is {rate_text}: the steps overshoot "
-            "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× smaller, "
-            "or standardized inputs."
+            f"{stopped} complete epochs. "
+        )
+        if kind == "rate":
+            return head + (
+                f"The likely cause is {rate_text}: {evidence}, so the steps overshoot "
+                "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× "
+                "smaller."
+            )
+        if kind == "data":
+            return head + (
+                f"The cause is non-finite data: {evidence}; clean the data (the step size is "
+                "not to blame)."
+            )
+        if kind == "activation":
+            return head + (
+                f"The likely cause is an activation that overflowed: {evidence}, so the "
+                "inputs or weights are too large for the dtype; standardize the inputs or "
+                "start from smaller weights (the step size is not to blame)."
+            )
+        if kind == "scale":
+            return head + (
+                f"The likely cause is the scale of the outputs or targets: {evidence}; "
+                "standardize the targets or use float64 (the step size is not to blame)."
+            )
+        return head + (
+            f"The loss did not grow before it, so the cause is unclear; {rate_text} may be too "
+            "large, or the inputs need standardizing."
         )
     ran = f"{stopped} epochs ({updates} updates)"
     best = (

@@ -122,3 +122,47 @@ def test_fused_deltas_cancel_and_mse_keeps_sigma_prime():
     np.testing.assert_allclose(mse, (A.sigmoid(o) - y) * A.sigmoid_derivative(o) / 2, rtol=1e-6)
     # A saturated, wrong neuron: cross-entropy still learns, MSE barely moves.
     assert np.all(np.abs(mse) < 1e-3 * np.abs(bce))
+
+
+# --- issue 13: infinite logits give the exact limit, never NaN (on main +inf gave NaN) ---
+
+INF = jnp.inf
+CCE_LIMITS = [
+    # (logits row, one-hot row, loss, gradient softmax − y at the limit)
+    ([INF, 0.0, 1.0], [1.0, 0, 0], 0.0, [0.0, 0, 0]),
+    ([INF, 0.0, 1.0], [0, 1.0, 0], INF, [1.0, -1, 0]),
+    ([INF, INF, 1.0], [1.0, 0, 0], np.log(2), [-0.5, 0.5, 0]),
+    ([-INF, -INF, -INF], [1.0, 0, 0], np.log(3), [-2 / 3, 1 / 3, 1 / 3]),
+    ([1.0, -INF, 2.0], [0, 1.0, 0], INF, [0.26894142, -1, 0.7310586]),
+]
+
+
+@pytest.mark.parametrize("logits, y, loss, gradient", CCE_LIMITS)
+def test_categorical_cross_entropy_at_infinite_logits_is_the_limit(logits, y, loss, gradient):
+    o, t = jnp.array([logits]), jnp.array([y])
+    value, grad = jax.value_and_grad(L.categorical_cross_entropy)(o, t)
+    delta = L.output_delta("categorical_cross_entropy", A.get_activation("softmax"), o, t)
+    np.testing.assert_allclose(value, loss, rtol=1e-6)
+    np.testing.assert_allclose(grad[0], gradient, rtol=1e-6, atol=1e-7)  # autodiff
+    np.testing.assert_allclose(delta[0], gradient, rtol=1e-6, atol=1e-7)  # the hand-derived δ^L
+
+
+@pytest.mark.parametrize("z", [INF, -INF])
+@pytest.mark.parametrize("t", [0.0, 0.3, 1.0])
+def test_binary_cross_entropy_at_infinite_logits_is_the_limit(z, t):
+    value, grad = jax.value_and_grad(L.binary_cross_entropy)(jnp.array([[z]]), jnp.array([[t]]))
+    matched = (z > 0 and t == 1.0) or (z < 0 and t == 0.0)
+    assert float(value) == (0.0 if matched else np.inf)
+    np.testing.assert_allclose(grad[0, 0], (1.0 if z > 0 else 0.0) - t, rtol=1e-6)
+
+
+def test_finite_logits_keep_their_cross_entropy_bits_and_second_derivatives():
+    o = jnp.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 0.0]])
+    t = jnp.array([[0, 0, 1.0], [1.0, 0, 0]])
+    reference = -jnp.sum(t * jax.nn.log_softmax(o)) / 2
+    assert float(L.categorical_cross_entropy(o, t)) == float(reference)
+    v = jnp.array([[0.3, -1.0, 0.5], [1.0, 0.2, -0.4]])
+    hvp = lambda f: jax.jvp(jax.grad(f), (o,), (v,))[1]  # noqa: E731  (forward over reverse)
+    reference_loss = lambda o: -jnp.sum(t * jax.nn.log_softmax(o)) / 2  # noqa: E731
+    got = hvp(lambda o: L.categorical_cross_entropy(o, t))
+    np.testing.assert_allclose(got, hvp(reference_loss), rtol=1e-5, atol=1e-7)

@@ -148,8 +148,9 @@ def test_early_stopping_returns_the_best_epochs_params_bit_for_bit(batch_size, g
     )
 
 
-def test_early_stopping_after_the_first_epoch_returns_that_epochs_params(key):
-    # the initial params are not validated, so epoch 1 is the first candidate for the best
+def test_a_run_that_only_gets_worse_returns_the_initial_params_as_best_epoch_0(key):
+    # issue 13: the initial params are validated before the first epoch and are the first
+    # candidate for the best, so a run whose every epoch is worse returns them
     x = jnp.linspace(-1, 1, 8)[:, None]
     x_val, y_val = jnp.array([[1.0]]), jnp.array([[0.0]])  # every step moves w away from 0
     result = fnn.fit(
@@ -163,9 +164,9 @@ def test_early_stopping_after_the_first_epoch_returns_that_epochs_params(key):
         validation=(x_val, y_val),
         patience=2,
     )
-    assert result.best_epoch == 1 and result.stopped_epoch == 3 and result.stopped_early
-    one_epoch = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=0.1, num_epochs=1, key=key)
-    assert_trees_equal(result.best_params, one_epoch.params)
+    assert result.best_epoch == 0 and result.stopped_epoch == 2 and result.stopped_early
+    assert_trees_equal(result.best_params, ZERO)
+    assert "at epoch 0" in result.message
 
 
 def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key):

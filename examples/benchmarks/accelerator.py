@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
 import functional_nn as fnn  # noqa: E402
+
 import workloads  # noqa: E402
 from harness import machine, median_call_s  # noqa: E402
 

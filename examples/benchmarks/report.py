@@ -97,6 +97,13 @@ def targets(results: dict) -> list[dict]:
     if "W2" in w:
         e = w["W2"]
         add("W2", "fit / torch eager (samples/s)", _ratio(metric(e, "fit"), metric(e, "torch")), 5)
+        add(
+            "W2",
+            "fit with checkpoint_every=5 / without (time)",
+            _ratio(_seconds(e, "fit_ckpt5"), _seconds(e, "fit")),
+            1.05,
+            at_most=True,
+        )
         add("W2", "fit / numpy (samples/s)", _ratio(metric(e, "fit"), metric(e, "numpy")), 2)
         add(
             "W2",

@@ -27,11 +27,15 @@ one is skipped with a message. The full run takes a few minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import importlib
+import itertools
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the peer modules beside this file
 
@@ -73,11 +77,26 @@ def _optimizer_kwargs(spec: workloads.Spec) -> dict:
     return {"learning_rate": spec.learning_rate}
 
 
-def prepare_fit(problem: Problem):
-    """``fnn.fit`` on every model, one after another (W4: the 64 sequential fits)."""
+def prepare_fit(problem: Problem, checkpoint_every: int | None = None):
+    """``fnn.fit`` on every model, one after another (W4: the 64 sequential fits).
+
+    ``checkpoint_every``: the same runs with a checkpoint every that many epochs (each
+    call writes into a fresh directory under one temporary directory).
+    """
     spec, rate = problem.spec, _optimizer_kwargs(problem.spec)
     x, y = jax.device_put(problem.x), jax.device_put(problem.y)
     inits = reference_jax.model_params(problem)
+    if checkpoint_every is not None:
+        root, calls = tempfile.mkdtemp(prefix="fnn_bench_ckpt_"), itertools.count()
+        atexit.register(shutil.rmtree, root, True)
+
+        def options():
+            return dict(
+                checkpoint_dir=os.path.join(root, str(next(calls))),
+                checkpoint_every=checkpoint_every,
+            )
+    else:
+        options = dict
 
     def run():
         return [
@@ -91,6 +110,7 @@ def prepare_fit(problem: Problem):
                 num_epochs=spec.num_epochs,
                 key=problem.shuffle_key,
                 **rate,
+                **options(),
             ).params
             for params in inits
         ]
@@ -150,6 +170,15 @@ def implementations(name: str, peers: dict, *, quick: bool) -> list[Impl]:
             Impl("scan_vmap", lambda p: reference_jax.prepare_scan(p, vmapped=True), compiled=True),
         ]
     impls = [Impl("fit", prepare_fit_many if name == "W4" else prepare_fit, compiled=True)]
+    if name == "W2":  # issue 13: the cost of checkpoints inside the run
+        impls.append(
+            Impl(
+                "fit_ckpt5",
+                lambda p: prepare_fit(p, checkpoint_every=5),
+                compiled=True,
+                note="fit with checkpoint_every=5",
+            )
+        )
     if name == "W4":
         impls.append(Impl("fit_seq", prepare_fit, compiled=True))
     impls += peer("torch") + peer("numpy") + peer("sklearn")

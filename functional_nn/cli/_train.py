@@ -211,6 +211,20 @@ def add_train(commands) -> None:
         metavar="DIR",
         help="where the results go (default: out/train)",
     )
+    g.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=None,
+        metavar="EPOCHS",
+        help="write a checkpoint to OUT_DIR/checkpoints every EPOCHS epochs, and record how the run "
+        "was started in OUT_DIR/run.json, so a killed run can be resumed (default: none)",
+    )
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run recorded in --out-dir from its newest checkpoint; needs no other "
+        "options (the recorded ones are used) and ends with the uninterrupted run's results",
+    )
     g.add_argument("--no-figures", action="store_true", help="do not draw figures")
     g.add_argument(
         "--no-progress",
@@ -228,6 +242,64 @@ def add_train(commands) -> None:
         help="compilation cache folder (default: ~/.cache/functional_nn/jax)",
     )
     p.set_defaults(handler=run_train)
+    _DEFAULTS.update({a.dest: a.default for a in p._actions if a.dest != "help"})
+
+
+#: the train parser's defaults: an option left at its default does not conflict with a recorded run
+_DEFAULTS: dict = {}
+#: options that say how this invocation runs, not what it trains: never recorded in run.json
+_NOT_RECORDED = (
+    "handler",
+    "resume",
+    "out_dir",
+    "no_progress",
+    "no_cache",
+    "cache_dir",
+    "no_figures",
+)
+RUN_FILE = "run.json"
+
+
+def recorded_options(args: argparse.Namespace) -> dict:
+    """The options that define the training run, JSON-ready (what ``run.json`` holds)."""
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in vars(args).items()
+        if k not in _NOT_RECORDED
+    }
+
+
+def _resume_options(args: argparse.Namespace) -> None:
+    """``--resume``: take the options recorded in ``OUT_DIR/run.json``; refuse conflicting ones."""
+    import json
+
+    path = args.out_dir / RUN_FILE
+    if not path.is_file():
+        if args.checkpoint_every is None:
+            raise CLIError(
+                f"--resume found no {path}: start the run with --checkpoint-every N first"
+            )
+        return  # nothing recorded yet: this is the run's first start
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CLIError(f"--resume cannot read {path}: {err}") from None
+    given = recorded_options(args)
+    conflicts = [
+        f"--{k.replace('_', '-')} {given[k]!r} (recorded: {v!r})"
+        for k, v in recorded.items()
+        if k in given
+        and given[k] != v
+        and given[k]
+        != (list(_DEFAULTS[k]) if isinstance(_DEFAULTS.get(k), tuple) else _DEFAULTS.get(k))
+    ]
+    if conflicts:
+        raise CLIError(
+            f"--resume continues the run recorded in {path}; these options differ from it: "
+            + ", ".join(conflicts)
+        )
+    for k, v in recorded.items():
+        setattr(args, k, tuple(v) if isinstance(v, list) else v)
 
 
 def _batch_size(text: str) -> int | None:
@@ -239,6 +311,8 @@ def _batch_size(text: str) -> int | None:
 def run_train(args: argparse.Namespace) -> int:
     from functional_nn.cli._train_run import train_and_report
 
+    if args.resume:
+        _resume_options(args)
     if args.patience is not None and args.val_fraction == 0:
         raise CLIError("--patience needs a validation part; give --val-fraction > 0")
     if args.val_fraction + args.test_fraction >= 1:

@@ -71,6 +71,17 @@ def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, starte
     sys.stdout.flush()  # the progress bar (stderr) comes after these lines
 
     params = net.init(key_init)
+    checkpoints = {}
+    if args.checkpoint_every is not None:
+        from functional_nn.cli._train import RUN_FILE, recorded_options
+
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / RUN_FILE).write_text(json.dumps(recorded_options(args), indent=2))
+        checkpoints = dict(
+            checkpoint_dir=args.out_dir / "checkpoints",
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+        )
     fit_started = time.perf_counter()
     result = fit(
         net,
@@ -86,6 +97,7 @@ def train_and_report(args: argparse.Namespace, *, cache_dir: Path | None, starte
         patience=args.patience,
         progress=_show_progress(args),
         record_grad_norms=True,
+        **checkpoints,
         **rate,
     )
     fit_seconds = time.perf_counter() - fit_started

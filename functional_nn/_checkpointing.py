@@ -1,0 +1,205 @@
+"""Checkpoints inside ``fit`` and ``fit_many`` (host side, between compiled segments).
+
+After every ``checkpoint_every`` epochs the host writes one checkpoint
+(:func:`functional_nn.checkpoint_dir.save_checkpoint_step`, atomic and checksummed)
+holding everything the rest of the run depends on: the params and optimizer state
+(sections ``params``, ``opt_state``), the history so far (``history``, the full-length
+buffers), and in ``state`` the early-stopping and divergence state (best params, best
+validation loss, best epoch, epochs without improvement, status, epochs done, the bad
+step) and the loop's epoch. ``metadata["run"]`` describes the run — network, data
+shapes and a digest of the data, loss, configuration — so that ``resume=True``
+refuses a checkpoint of another run, naming what differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from functional_nn import _engine as engine
+from functional_nn import checkpoint_dir as ckpt_dir
+from functional_nn import parallel
+from functional_nn.checkpoint import CheckpointError, _read
+
+#: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
+STATE_FIELDS = (
+    "best_params",
+    "best_val",
+    "best_epoch",
+    "bad_epochs",
+    "status",
+    "epochs_done",
+    "bad_step",
+)
+
+# how the description's entries read in a refusal
+_LABELS = {
+    "kind": "trained by",
+    "network": "network",
+    "loss": "loss",
+    "method": "gradient method",
+    "x": "training inputs x",
+    "y": "training targets y",
+    "validation": "validation data",
+    "batch_size": "batch_size",
+    "updates_per_epoch": "updates per epoch (batch_size, drop_last)",
+    "num_epochs": "num_epochs",
+    "initial_epoch": "initial_epoch",
+    "patience": "patience",
+    "min_delta": "min_delta",
+    "members": "members",
+    "record_grad_norms": "record_grad_norms",
+    "checkpoint_every": "checkpoint_every",
+    "step_size": "step size",
+    "shuffle_seed": "key (the shuffles' seed)",
+    "hidden_widths": "hidden_widths",
+    "history": "recorded history",
+}
+
+
+def describe(run, kind: str) -> dict:
+    """What makes a run this run, as JSON: a checkpoint of another run is refused against it."""
+    config, data, hyper = run.config, run.data, run.hyper
+    validation = None
+    if data.x_val is not None:
+        validation = [_array_summary(data.x_val), _array_summary(data.y_val)]
+    description = {
+        "kind": kind,
+        "network": config.net.describe(),
+        "loss": config.loss,
+        "method": config.method,
+        "x": _array_summary(data.x),
+        "y": _array_summary(data.y),
+        "validation": validation,
+        "batch_size": config.batch_size,
+        "updates_per_epoch": config.num_batches,
+        "num_epochs": config.num_epochs,
+        "initial_epoch": config.first_epoch,
+        "patience": config.patience,
+        "min_delta": np.atleast_1d(np.asarray(hyper.min_delta, float)).tolist(),
+        "members": config.members,
+        "record_grad_norms": config.record_grad_norms,
+        # the segments' boundaries: a checkpoint's epoch lies on them
+        "checkpoint_every": None if run.checkpoints is None else run.checkpoints.every,
+        "step_size": list(run.rate_texts),
+        "shuffle_seed": np.asarray(hyper.seed).reshape(-1).tolist(),
+        "hidden_widths": None
+        if hyper.masks is None
+        else [np.asarray(m).sum(-1).astype(int).reshape(-1).tolist() for m in hyper.masks],
+    }
+    return json.loads(json.dumps(description))  # tuples read back as lists
+
+
+def _array_summary(a) -> str:
+    a = np.asarray(jax.device_get(a))
+    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+    return f"{a.dtype}{list(a.shape)} sha256:{digest}"
+
+
+def check_fresh(plan, description: dict) -> None:
+    """A run that does not resume must not mix its checkpoints with another run's."""
+    found = ckpt_dir.checkpoint_steps(plan.directory)
+    if found:
+        raise ValueError(
+            f"checkpoint_dir {plan.directory} already holds checkpoints ({found[-1][1].name}, "
+            f"{len(found)} in all); pass resume=True to continue that run, or give an empty "
+            "directory"
+        )
+
+
+def restore(plan, run, description: dict, template):
+    """``(member, history, epoch, path)`` from the newest loadable checkpoint, or None if there is none.
+
+    ``template`` is ``(member, history)`` as shapes (``jax.eval_shape`` of the start).
+    Raises CheckpointError when the checkpoint belongs to another run.
+    """
+    found = ckpt_dir.latest_checkpoint(plan.directory)
+    if found.path is None:
+        corrupt = [(p, why) for p, why in found.skipped if ckpt_dir._NAME.match(p.name)]
+        if corrupt:
+            raise CheckpointError(
+                f"resume=True found no loadable checkpoint in {plan.directory}: "
+                + "; ".join(f"{p.name}: {why}" for p, why in corrupt)
+            )
+        return None  # nothing written yet (or only a write that died): start from the beginning
+    member_like, history_like = template
+    # the run's description first: a foreign checkpoint is named as such, not by a leaf's shape
+    saved = (_read(found.path)[0].get("metadata") or {}).get("run")
+    _compare(found.path, saved, description)
+    state_like = {name: getattr(member_like, name) for name in STATE_FIELDS}
+    if state_like["best_params"] is None:
+        del state_like["best_params"]
+    state_like["epoch"] = jax.ShapeDtypeStruct((), jnp.int32)
+    loaded = ckpt_dir.load_checkpoint(
+        found.path,
+        like=member_like.params,
+        opt_state_like=member_like.opt_state,
+        state_like=state_like,
+    )
+    history = _restore_history(found.path, loaded.history, history_like)
+    state = dict(loaded.state)
+    epoch = int(state.pop("epoch"))
+    state.setdefault("best_params", None)
+    member = engine.Member(params=loaded.params, opt_state=loaded.opt_state, **state)
+    member, history = jax.tree_util.tree_map(
+        lambda a, t: jnp.asarray(a, t.dtype), (member, history), (member_like, history_like)
+    )
+    if run.config.mesh is not None:
+        member, history = parallel.replicate((member, history), run.config.mesh)
+    return member, history, epoch, found.path
+
+
+def _restore_history(path: Path, history, like: dict) -> dict:
+    if history is None or set(history) != set(like):
+        raise CheckpointError(
+            f"{path}: its history has {sorted(history or ())}, this run records {sorted(like)}"
+        )
+    for name, t in like.items():
+        if tuple(np.shape(history[name])) != tuple(t.shape):
+            raise CheckpointError(
+                f"{path}: history[{name!r}] has shape {np.shape(history[name])}, this run's "
+                f"is {tuple(t.shape)}"
+            )
+    return {name: history[name] for name in like}
+
+
+def _compare(path: Path, saved, current: dict) -> None:
+    if not isinstance(saved, dict):
+        raise CheckpointError(
+            f"{path}: not a checkpoint written by fit or fit_many (no run description); "
+            "resume=True continues only such a run"
+        )
+    differs = [
+        f"{_LABELS.get(name, name)}: {saved.get(name)!r} in the checkpoint, {value!r} now"
+        for name, value in current.items()
+        if saved.get(name) != value
+    ]
+    if differs:
+        raise CheckpointError(
+            f"{path} was written by another run, so resume=True cannot continue it; "
+            + "; ".join(differs)
+        )
+
+
+def save(plan, run, description: dict, member, history, epoch: int) -> Path:
+    """Write the checkpoint of epoch ``epoch`` (host arrays) and prune to ``keep``."""
+    state = {name: getattr(member, name) for name in STATE_FIELDS}
+    if state["best_params"] is None:
+        del state["best_params"]
+    state["epoch"] = np.asarray(epoch, np.int32)
+    return ckpt_dir.save_checkpoint_step(
+        plan.directory,
+        epoch,
+        member.params,
+        keep=plan.keep,
+        network=run.config.net,
+        opt_state=member.opt_state,
+        history=history,
+        state=state,
+        metadata={"run": description, "epoch": epoch},
+    )
