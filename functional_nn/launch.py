@@ -37,6 +37,8 @@ from functional_nn import parallel
 from functional_nn._validate import check_int, check_number
 
 #: Lines of each process's stderr kept to say why it failed.
+__all__ = ["LaunchResult", "ProcessExit", "free_port", "launch", "main"]
+
 TAIL_LINES = 40
 
 
