@@ -160,13 +160,12 @@ def check_gradients(
         >>> g = lambda p, x: {"w": x.T @ jax.nn.sigmoid(x @ p["w"])}
         >>> check_gradients(f, {"w": w}, x, grad=g).assert_ok()
     """
-    if not isinstance(max_fd_coords, int) or isinstance(max_fd_coords, bool) or max_fd_coords < 1:
-        raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
+    max_fd_coords = _validate.check_int("max_fd_coords", max_fd_coords, 1)
     for arg_name, fn in (("grad", grad), ("reference", reference), ("kinks", kinks)):
         if fn is not None and not callable(fn):
             raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
     paths = check_params_tree(params)
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     with float64_mode():
         params, args = to_float64(params), to_float64(args)
         check_scalar_function(f, params, args)
@@ -230,10 +229,9 @@ def compare_gradients(
         >>> print(report); report.assert_ok()
     """
     backprop.check_setup(net, loss)
-    if not isinstance(max_fd_coords, int) or max_fd_coords < 1:
-        raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
+    max_fd_coords = _validate.check_int("max_fd_coords", max_fd_coords, 1)
     backward_fn = backward_fn or backprop.backward
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     _validate.real_dtype(x, "x")  # before the float64 cast below hides a string or complex x
     with float64_mode():
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)

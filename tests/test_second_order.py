@@ -114,7 +114,7 @@ def test_lanczos_extreme_eigenvalues_match_the_full_hessian():
             J, params, x, y, hvp_fn=manual, num_iterations=flat.size
         )
     assert lo == pytest.approx(eig[0], abs=1e-9) and hi == pytest.approx(eig[-1], rel=1e-9)
-    with pytest.raises(ValueError, match="num_iterations must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="num_iterations must be >= 1, got 0"):
         fnn.hessian_extreme_eigenvalues(J, params, x, y, num_iterations=0)
 
 
