@@ -174,6 +174,16 @@ def check_number(
     return value
 
 
+def check_callable(name: str, fn, expected: str = "callable", *, optional: bool = False):
+    """A callable (``None`` too when ``optional``); the message says what it should compute."""
+    if fn is None and optional:
+        return None
+    if not callable(fn):
+        what = f"{expected} or None" if optional else expected
+        raise TypeError(f"{name} must be {what}, got {type(fn).__name__}")
+    return fn
+
+
 def check_choice(name: str, value, choices) -> str:
     """One of the names in ``choices`` (a ``ValueError`` lists them)."""
     if not isinstance(value, str) or value not in choices:

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from functional_nn._validate import check_finite, check_int, check_number
+from functional_nn._validate import check_callable, check_finite, check_int, check_number
 from functional_nn._x64 import float64_mode  # noqa: F401  (used in the docstring example)
 
 Array = jax.Array
@@ -86,8 +86,7 @@ def classify_critical_point(
         >>> classify_critical_point(saddle, jnp.zeros(2)).kind
         'saddle'
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
     if grad_tol is not None:
         grad_tol = check_number("grad_tol", grad_tol, strict=True)
     flat, unravel = _flatten_point(x)
@@ -150,8 +149,7 @@ def gradient_descent(f: Callable, x0: Array, *, learning_rate: float, num_steps:
     Returns:
         The path ``(num_steps + 1, *s)``, the start included.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
     x0 = jnp.asarray(x0)
     if not jnp.issubdtype(x0.dtype, jnp.floating):
         raise TypeError(f"x0 must be a floating-point array, got dtype {x0.dtype}")
@@ -272,8 +270,7 @@ def find_critical_point(
         ...     find_critical_point(saddle, jnp.array([0.3, -0.2])).kind
         'saddle'
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
     flat, unravel = _flatten_point(x0)
     if flat.dtype != jnp.float64:
         raise TypeError(

@@ -118,10 +118,7 @@ def _check_same_tree(got, params, name: str) -> None:
 
 
 def check_scalar_function(f: Callable, params, args, name: str = "f") -> None:
-    if not callable(f):
-        raise TypeError(
-            f"{name} must be callable f(params, *args) -> scalar, got {type(f).__name__}"
-        )
+    _validate.check_callable(name, f, "callable f(params, *args) -> scalar")
     out = jax.eval_shape(f, params, *args)
     if getattr(out, "shape", None) != ():
         raise ValueError(f"{name} must return a scalar, got {out}")
@@ -165,8 +162,7 @@ def check_gradients(
     """
     max_fd_coords = _validate.check_int("max_fd_coords", max_fd_coords, 1)
     for arg_name, fn in (("grad", grad), ("reference", reference), ("kinks", kinks)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
+        _validate.check_callable(arg_name, fn, optional=True)
     paths = check_params_tree(params)
     key = _validate.check_key(key, default_seed=0)
     with float64_mode():

@@ -362,8 +362,7 @@ def hessian_extreme_eigenvalues(
     from functional_nn.gradcheck import check_params_tree
 
     check_params_tree(params)
-    if not callable(f):
-        raise TypeError(f"f must be callable f(params, *args) -> scalar, got {type(f).__name__}")
+    _validate.check_callable("f", f, "callable f(params, *args) -> scalar")
     num_iterations = _validate.check_int("num_iterations", num_iterations, 1)
     key = _validate.check_key(key, default_seed=0)
     flat, unravel = jax.flatten_util.ravel_pytree(params)

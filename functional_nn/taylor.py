@@ -209,8 +209,7 @@ def taylor_test(
     window = _validate.check_int("window", window, 3, num_points)
     h_max = _validate.check_number("h_max", h_max, strict=True)
     for arg_name, fn in (("grad", grad), ("kinks", kinks)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
+        _validate.check_callable(arg_name, fn, optional=True)
     paths = check_params_tree(params)
     key = _validate.check_key(key, default_seed=0)
     with float64_mode():
