@@ -40,6 +40,10 @@ class Bound(NamedTuple):
         """``f(params(flat), *args)``."""
         return self.f(self.unflatten(flat), *self.args(dynamic))
 
+    def on_leaves(self, leaves, dynamic):
+        """``f(params, *args)`` from the list of ``params``' leaves (no flat copy)."""
+        return self.f(jax.tree.unflatten(self.treedef, list(leaves)), *self.args(dynamic))
+
 
 def _is_array(leaf) -> bool:
     return isinstance(leaf, (jax.Array, np.ndarray, np.generic))

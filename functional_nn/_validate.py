@@ -145,8 +145,24 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
     return int(value)
 
 
-def check_number(name: str, value, *, low: float = 0.0, strict: bool = False) -> float:
-    """A finite real number ``>= low`` (``> low`` when ``strict``); 0-d arrays pass."""
+def check_number(
+    name: str,
+    value,
+    *,
+    low: float | None = 0.0,
+    strict: bool = False,
+    high: float | None = None,
+    strict_high: bool = False,
+) -> float:
+    """A finite real number ``>= low`` (``> low`` when ``strict``) and ``<= high`` (``< high``
+    when ``strict_high``); ``None`` leaves that side open. 0-d arrays pass; a 0-d real tracer
+    (under ``jit``/``vmap``) is returned as it is, its value unchecked."""
+    if (
+        not is_concrete(value)
+        and value.shape == ()
+        and jax.numpy.issubdtype(value.dtype, jax.numpy.number)
+    ):
+        return value
     scalar = isinstance(value, (int, float, np.integer, np.floating)) or (
         isinstance(value, (np.ndarray, jax.Array))
         and np.shape(value) == ()
@@ -155,21 +171,108 @@ def check_number(name: str, value, *, low: float = 0.0, strict: bool = False) ->
     if isinstance(value, (bool, np.bool_)) or not scalar:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
     value = float(value)
-    if not np.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(
-            f"{name} must be finite and {'>' if strict else '>='} {low:g}, got {value!r}"
-        )
+    too_low = low is not None and (value < low or (strict and value == low))
+    too_high = high is not None and (value > high or (strict_high and value == high))
+    if not np.isfinite(value) or too_low or too_high:
+        if low is not None and high is not None:
+            left, right = "(" if strict else "[", ")" if strict_high else "]"
+            expected = f"a finite number in {left}{low:g}, {high:g}{right}"
+        elif low is not None:
+            expected = f"finite and {'>' if strict else '>='} {low:g}"
+        elif high is not None:
+            expected = f"finite and {'<' if strict_high else '<='} {high:g}"
+        else:
+            expected = "finite"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return value
 
 
-def check_key(key, name: str = "key", *, batched: bool = False, optional: bool = False):
+def check_callable(name: str, fn, expected: str = "callable", *, optional: bool = False):
+    """A callable (``None`` too when ``optional``); the message says what it should compute."""
+    if fn is None and optional:
+        return None
+    if not callable(fn):
+        what = f"{expected} or None" if optional else expected
+        raise TypeError(f"{name} must be {what}, got {type(fn).__name__}")
+    return fn
+
+
+def check_choice(name: str, value, choices) -> str:
+    """One of the names in ``choices`` (a ``ValueError`` lists them)."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def check_dtype(name: str, dtype, choices) -> str:
+    """A dtype given by name or object (``"float32"``, ``jnp.float32``, ``np.dtype``), as its
+    name, which must be among ``choices``."""
+    if isinstance(dtype, str) and dtype in choices:
+        return dtype
+    try:
+        dtype_name = jax.numpy.dtype(dtype).name
+    except TypeError:
+        dtype_name = None
+    if dtype_name not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {dtype!r}")
+    return dtype_name
+
+
+def check_labels(labels, name: str = "labels", num_classes: int | None = None) -> np.ndarray:
+    """Concrete integer class labels of shape ``(batch,)`` as int64 numpy (floats are refused,
+    not rounded; bools too), in ``0..num_classes-1`` when ``num_classes`` is given."""
+    if not is_concrete(labels):
+        raise TypeError(f"{name} must be concrete (prepare labels outside jit), got a traced array")
+    dtype = real_dtype(labels, name)
+    values = np.asarray(labels)
+    if values.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape (batch,) of integer class labels, got shape {values.shape}"
+        )
+    if dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels 0..C-1, got dtype {dtype}")
+    if num_classes is not None:
+        check_labels_in_range(values, name, num_classes)
+    return values.astype(np.int64)
+
+
+def check_binary(a, name: str) -> None:
+    """Every entry of a concrete array is 0 or 1 (bools pass); tracers pass."""
+    if not is_concrete(a):
+        return
+    values = np.asarray(a)
+    bad = ~((values == 0) | (values == 1))
+    if np.any(bad):
+        first = values[np.unravel_index(np.argmax(bad), values.shape)]
+        raise ValueError(
+            f"{name} must be binary (every entry 0 or 1), got {int(np.sum(bad))} other entries, "
+            f"e.g. {first!r}"
+        )
+
+
+def check_key(
+    key,
+    name: str = "key",
+    *,
+    batched: bool = False,
+    optional: bool = False,
+    default_seed: int | None = None,
+):
     """A typed ``jax.random`` key of shape ``()`` (or ``(members,)`` when ``batched``).
 
     Legacy ``uint32`` keys (``jax.random.PRNGKey``) are wrapped, not refused;
-    ``None`` passes only when ``optional``.
+    ``None`` passes only when ``optional`` (returned as ``None``) or becomes
+    ``jax.random.key(default_seed)`` when a default seed is given.
     """
+    if key is None and default_seed is not None:
+        return jax.random.key(default_seed)
     if key is None and optional:
         return None
+    if key is None:
+        raise TypeError(
+            f"{name} must be a jax.random key such as jax.random.key(seed) (this call draws "
+            "random numbers), got None"
+        )
     if isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         typed = key
     elif (

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from functional_nn._validate import check_callable, check_finite, check_int, check_number
 from functional_nn._x64 import float64_mode  # noqa: F401  (used in the docstring example)
 
 __all__ = [
@@ -97,8 +98,9 @@ def classify_critical_point(
         >>> classify_critical_point(saddle, jnp.zeros(2)).kind
         'saddle'
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
+    if grad_tol is not None:
+        grad_tol = check_number("grad_tol", grad_tol, strict=True)
     flat, unravel = _flatten_point(x)
     g = lambda v: f(unravel(v))
     out_shape = jax.eval_shape(g, flat)
@@ -141,8 +143,7 @@ def _flatten_point(x):
     flat, unravel = ravel_pytree(x)
     if not jnp.issubdtype(flat.dtype, jnp.floating):
         raise TypeError(f"x must hold floating-point arrays, got dtype {flat.dtype}")
-    if not np.all(np.isfinite(np.asarray(flat))):
-        raise ValueError("x must be finite")
+    check_finite(flat, "x")
     return flat, unravel
 
 
@@ -160,19 +161,12 @@ def gradient_descent(f: Callable, x0: Array, *, learning_rate: float, num_steps:
     Returns:
         The path ``(num_steps + 1, *s)``, the start included.
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
     x0 = jnp.asarray(x0)
     if not jnp.issubdtype(x0.dtype, jnp.floating):
         raise TypeError(f"x0 must be a floating-point array, got dtype {x0.dtype}")
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, (int, float))
-        or not (math.isfinite(learning_rate) and learning_rate > 0)
-    ):
-        raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    learning_rate = check_number("learning_rate", learning_rate, strict=True)
+    num_steps = check_int("num_steps", num_steps, 1)
     return _descend(f, x0, jnp.asarray(learning_rate, x0.dtype), num_steps)
 
 
@@ -288,27 +282,20 @@ def find_critical_point(
         ...     find_critical_point(saddle, jnp.array([0.3, -0.2])).kind
         'saddle'
     """
-    if not callable(f):
-        raise TypeError(f"f must be callable, got {type(f).__name__}")
+    check_callable("f", f)
     flat, unravel = _flatten_point(x0)
     if flat.dtype != jnp.float64:
         raise TypeError(
             f"x0 must be float64 (run under functional_nn._x64.float64_mode()), got {flat.dtype}"
         )
-    for name, value in (("grad_tol", grad_tol), ("step_tol", step_tol)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 1:
-        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    grad_tol = check_number("grad_tol", grad_tol, strict=True)
+    step_tol = check_number("step_tol", step_tol, strict=True)
+    max_iter = check_int("max_iter", max_iter, 1)
     start_norm = float(jnp.linalg.norm(flat))
-    if max_norm is None:
-        max_norm = start_norm + 10.0
-    if (
-        isinstance(max_norm, bool)
-        or not isinstance(max_norm, (int, float))
-        or not max_norm > start_norm
-    ):
-        raise ValueError(f"max_norm must be a number > ‖x0‖ = {start_norm:.3g}, got {max_norm!r}")
+    # max_norm must exceed ‖x0‖, or the search would stop before its first step
+    max_norm = check_number(
+        "max_norm", start_norm + 10.0 if max_norm is None else max_norm, low=start_norm, strict=True
+    )
 
     # A flat array is passed to f as is, so repeated searches on one f share one compiled program.
     g_of = (

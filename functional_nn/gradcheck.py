@@ -31,9 +31,12 @@ Finite differences use the five-point central quotient
 (``ε`` float64's machine epsilon), exhaustively for leaves with at most
 ``max_fd_coords`` entries and otherwise on a sample of ``max_fd_coords``
 coordinates drawn with ``key`` plus the coordinate where the gradient and
-autodiff differ most. All coordinates run in one compiled program (``vmap``
-over chunks of coordinates, the chunk sized so that the perturbed copies of
-``θ`` stay near 32 MiB per evaluation).
+autodiff differ most. All coordinates run in one compiled program. Leaves of
+at most 2¹⁶ entries are perturbed together: ``vmap`` over chunks of coordinates,
+each in its own copy of their concatenation (one compiled body for all of them).
+A larger leaf is perturbed in place in a ``lax.scan`` over its sampled
+coordinates, ``θ_i`` set and then restored bit for bit, so its cost is the
+evaluations of ``J``, not a copy of the leaf (or of all of ``θ``) per coordinate.
 
 **Kinks.** ``kinks(params, *args)`` returns the arrays whose sign switches a
 kink (for ReLU / leaky ReLU, their pre-activations). A coordinate whose ``±2h``
@@ -128,10 +131,7 @@ def _check_same_tree(got, params, name: str) -> None:
 
 
 def check_scalar_function(f: Callable, params, args, name: str = "f") -> None:
-    if not callable(f):
-        raise TypeError(
-            f"{name} must be callable f(params, *args) -> scalar, got {type(f).__name__}"
-        )
+    _validate.check_callable(name, f, "callable f(params, *args) -> scalar")
     out = jax.eval_shape(f, params, *args)
     if getattr(out, "shape", None) != ():
         raise ValueError(f"{name} must return a scalar, got {out}")
@@ -173,13 +173,11 @@ def check_gradients(
         >>> g = lambda p, x: {"w": x.T @ jax.nn.sigmoid(x @ p["w"])}
         >>> check_gradients(f, {"w": w}, x, grad=g).assert_ok()
     """
-    if not isinstance(max_fd_coords, int) or isinstance(max_fd_coords, bool) or max_fd_coords < 1:
-        raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
+    max_fd_coords = _validate.check_int("max_fd_coords", max_fd_coords, 1)
     for arg_name, fn in (("grad", grad), ("reference", reference), ("kinks", kinks)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
+        _validate.check_callable(arg_name, fn, optional=True)
     paths = check_params_tree(params)
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     with float64_mode():
         params, args = to_float64(params), to_float64(args)
         check_scalar_function(f, params, args)
@@ -243,10 +241,9 @@ def compare_gradients(
         >>> print(report); report.assert_ok()
     """
     backprop.check_setup(net, loss)
-    if not isinstance(max_fd_coords, int) or max_fd_coords < 1:
-        raise ValueError(f"max_fd_coords must be a positive int, got {max_fd_coords!r}")
+    max_fd_coords = _validate.check_int("max_fd_coords", max_fd_coords, 1)
     backward_fn = backward_fn or backprop.backward
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     _validate.real_dtype(x, "x")  # before the float64 cast below hides a string or complex x
     with float64_mode():
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
@@ -365,9 +362,12 @@ def check_tree(
         rel_ad.append(rel)
         focus = 0 if m.size == 0 else int(np.argmax(rel if rel is not None else np.abs(m.ravel())))
         coords.append(_fd_coordinates(m.size, max_fd_coords, focus, k) + offset)
-    all_coords = np.concatenate(coords).astype(np.int32)
-    fd = _finite_differences(bound, kinks, flat, jnp.asarray(all_coords), dynamic)
-    fd = {k: np.asarray(v) for k, v in fd.items()}
+    leaves = jax.tree.leaves(params)
+    local = tuple(jnp.asarray(c - offset, jnp.int32) for c, offset in zip(coords, offsets))
+    fd = {
+        k: np.asarray(v)
+        for k, v in _finite_differences(bound, kinks, leaves, local, dynamic).items()
+    }
     checks, start = [], 0
     for i, (name, symbol, m, rel, c, offset) in enumerate(
         zip(names, symbols, manual, rel_ad, coords, offsets)
@@ -459,49 +459,107 @@ def _fd_coordinates(size, max_coords, must_include, key) -> np.ndarray:
     return np.unique(np.append(sample, must_include))
 
 
+# leaves at most this large are perturbed together, each coordinate in its own copy of their
+# concatenation, vmapped over chunks of coordinates (one compiled body for all of them); a
+# larger leaf is perturbed in place, one coordinate after another (a copy per coordinate
+# would cost more than the evaluations of J it serves)
+_COPY_ELEMENTS = 2**16
+
+
 @functools.partial(jax.jit, static_argnames=("bound", "kinks"))
-def _finite_differences(bound: Bound, kinks: Bound | None, flat, coords, dynamic):
-    """Five-point central and one-sided differences of ``bound`` along coordinates, one vmap.
+def _finite_differences(bound: Bound, kinks: Bound | None, leaves, coords, dynamic):
+    """Differences along ``coords[l]`` (flat indices into leaf ``l``) for every leaf, one program.
+
+    Returns a dict of arrays, the leaves' coordinates one after the other.
+    """
+    small = [l for l, leaf in enumerate(leaves) if jnp.size(leaf) <= _COPY_ELEMENTS]
+    offsets = np.cumsum([0] + [int(jnp.size(leaves[l])) for l in small])
+    groups = {}
+    if small:
+        local = jnp.concatenate([coords[l] + offsets[k] for k, l in enumerate(small)])
+        groups[tuple(small)] = _group_differences(
+            bound, kinks, leaves, tuple(small), local, dynamic
+        )
+    for l in range(len(leaves)):
+        if l not in small:
+            groups[(l,)] = _group_differences(bound, kinks, leaves, (l,), coords[l], dynamic)
+    # back into leaf order
+    parts, starts = [], {}
+    for group, result in groups.items():
+        start = 0
+        for l in group:
+            starts[l] = (result, start, start + coords[l].shape[0])
+            start += coords[l].shape[0]
+    for l in range(len(leaves)):
+        result, a, b = starts[l]
+        parts.append({k: v[a:b] for k, v in result.items()})
+    return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _group_differences(bound: Bound, kinks: Bound | None, leaves, group, coords, dynamic):
+    """Five-point central and one-sided differences of ``bound`` along coordinates of a group
+    of leaves (``coords`` index their concatenation); the other leaves enter ``J`` as they are.
 
     The central quotient has truncation error O(h⁴), so ``h = ε^{1/5} max(|θ_i|, 1)``
-    balances it against rounding, whose size ``ε |J| / h`` is returned as ``noise``.
-    The one-sided ones are O(h²): ``h = ε^{1/3} max(|θ_i|, 1)``.
+    balances it against rounding, whose size ``ε |J| / h`` is returned as ``noise``. The
+    one-sided ones are O(h²): ``h = ε^{1/3} max(|θ_i|, 1)``.
     """
-    eps = jnp.finfo(flat.dtype).eps
-    J = lambda v: bound(v, dynamic)
+    base = jnp.concatenate([jnp.ravel(leaves[l]) for l in group])
+    eps = jnp.finfo(base.dtype).eps
+    sizes = [int(jnp.size(leaves[l])) for l in group]
+
+    def with_group(v, fn):
+        parts = jnp.split(v, np.cumsum(sizes)[:-1]) if len(sizes) > 1 else [v]
+        replaced = dict(zip(group, parts))
+        return fn(
+            [replaced[k].reshape(l.shape) if k in replaced else l for k, l in enumerate(leaves)]
+        )
+
+    J = lambda v: with_group(v, lambda ls: bound.on_leaves(ls, dynamic))
     pattern = (
         None
         if kinks is None
         else (
-            lambda v: jnp.concatenate(
-                [jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks(v, dynamic))]
+            lambda v: with_group(
+                v,
+                lambda ls: jnp.concatenate(
+                    [jnp.ravel(o >= 0) for o in jax.tree.leaves(kinks.on_leaves(ls, dynamic))]
+                ),
             )
         )
     )
 
-    def one(i):
-        size = jnp.maximum(jnp.abs(flat[i]), 1.0)
+    def one(v, i):
+        """The differences at coordinate ``i``; ``v`` is the leaf, returned as it came."""
+        x_i = v[i]
+        size = jnp.maximum(jnp.abs(x_i), 1.0)
         h, h1 = eps**0.2 * size, eps ** (1 / 3) * size
-        at = lambda t: flat.at[i].add(t)
-        v = [J(at(t * h)) for t in (2.0, 1.0, -1.0, -2.0)]
-        quotient = (-v[0] + 8 * v[1] - 8 * v[2] + v[3]) / (12 * h)
-        noise = 3 * eps * jnp.max(jnp.abs(jnp.stack(v))) / h
-        out = {"quotient": quotient, "noise": noise}
+
+        def at(t):
+            # v[i] is set from x_i, not added to and subtracted from (that would not restore θ_i
+            # bit for bit); in the in-place loop XLA updates the carried buffer
+            nonlocal v
+            v = v.at[i].set(x_i + t)
+            return v
+
+        vals = [J(at(t)) for t in (2 * h, h, -h, -2 * h)]
+        quotient = (-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * h)
+        out = {"quotient": quotient, "noise": 3 * eps * jnp.max(jnp.abs(jnp.stack(vals))) / h}
         if pattern is None:
             zero = jnp.zeros_like(quotient)
-            return {**out, "crossed": False, "left": zero, "right": zero, "noise_one_sided": zero}
-        w = [J(at(t * h1)) for t in (-2.0, -1.0, 0.0, 1.0, 2.0)]
-        out["left"] = (3 * w[2] - 4 * w[1] + w[0]) / (2 * h1)
-        out["right"] = (-3 * w[2] + 4 * w[3] - w[4]) / (2 * h1)
-        out["noise_one_sided"] = 8 * eps * jnp.max(jnp.abs(jnp.stack(w))) / h1
-        p0 = pattern(flat)
-        out["crossed"] = (
-            jnp.any(pattern(at(2 * h)) != pattern(at(-2 * h)))
-            | jnp.any(pattern(at(2 * h)) != p0)
-            | jnp.any(pattern(at(-2 * h)) != p0)
-        )
-        return out
+            out.update(crossed=jnp.zeros((), bool), left=zero, right=zero, noise_one_sided=zero)
+        else:
+            w = [J(at(t)) for t in (-2 * h1, -h1, 0.0, h1, 2 * h1)]
+            out["left"] = (3 * w[2] - 4 * w[1] + w[0]) / (2 * h1)
+            out["right"] = (-3 * w[2] + 4 * w[3] - w[4]) / (2 * h1)
+            out["noise_one_sided"] = 8 * eps * jnp.max(jnp.abs(jnp.stack(w))) / h1
+            p_plus, p_minus, p0 = (pattern(at(t)) for t in (2 * h, -2 * h, 0.0))
+            out["crossed"] = (
+                jnp.any(p_plus != p_minus) | jnp.any(p_plus != p0) | jnp.any(p_minus != p0)
+            )
+        return v.at[i].set(x_i), out
 
-    # chunks of coordinates bound the memory: each coordinate holds its own perturbed copy of θ
-    chunk = int(max(1, min(coords.shape[0], 2**22 // max(flat.size, 1))))
-    return jax.lax.map(one, coords, batch_size=chunk)
+    if len(group) > 1 or base.size <= _COPY_ELEMENTS:
+        chunk = int(max(1, min(coords.shape[0], 2**22 // max(base.size, 1))))
+        return jax.lax.map(lambda i: one(base, i)[1], coords, batch_size=chunk)
+    return jax.lax.scan(one, base, coords)[1]

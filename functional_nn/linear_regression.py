@@ -33,6 +33,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn._validate import (
+    check_finite,
+    check_int,
+    check_key,
+    check_number,
+    is_concrete,
+    real_dtype,
+)
+
 __all__ = [
     "Trajectory",
     "design_matrix",
@@ -108,7 +117,7 @@ def divergence_threshold(x: Array) -> Array:
 
 def contraction_factor(x: Array, learning_rate: float) -> Array:
     """``ρ = max_λ |1 − α λ|``: the error shrinks (``ρ < 1``) or grows (``ρ > 1``) by this per step."""
-    _check_positive(learning_rate, "learning_rate")
+    learning_rate = check_number("learning_rate", learning_rate, strict=True)
     return jnp.max(jnp.abs(1.0 - learning_rate * hessian_eigenvalues(x)))
 
 
@@ -149,8 +158,7 @@ def gradient_descent(
         >>> traj.weights[-1]      # close to closed_form(x, t)
     """
     x, t = _check_xt(x, t)
-    if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    num_steps = check_int("num_steps", num_steps, 1)
     if w_init is None:
         w_init = jnp.zeros(2, x.dtype)
     if tuple(np.shape(w_init)) != (2,):
@@ -159,9 +167,9 @@ def gradient_descent(
         )
     w_init = jnp.asarray(w_init, x.dtype)
     if callable(learning_rate):
-        return _descend_schedule(x, t, w_init, learning_rate, int(num_steps))
-    _check_positive(learning_rate, "learning_rate")
-    return _descend_constant(x, t, w_init, jnp.asarray(learning_rate, x.dtype), int(num_steps))
+        return _descend_schedule(x, t, w_init, learning_rate, num_steps)
+    learning_rate = check_number("learning_rate", learning_rate, strict=True)
+    return _descend_constant(x, t, w_init, jnp.asarray(learning_rate, x.dtype), num_steps)
 
 
 @partial(jax.jit, static_argnames="num_steps")
@@ -199,11 +207,9 @@ def make_data(
     x_range: tuple[float, float] = (0.0, 3.0),
 ) -> tuple[Array, Array]:
     """``x ~ U(x_range)``, ``t = w0 + w1 x + noise · ε``, ``ε ~ N(0, 1)``: returns ``(x (m,), t (m,))``."""
-    if not isinstance(num_examples, (int, np.integer)) or num_examples < 2:
-        raise ValueError(f"num_examples must be an int >= 2, got {num_examples!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
-    kx, kn = jax.random.split(key)
+    num_examples = check_int("num_examples", num_examples, 2)
+    noise = check_number("noise", noise)
+    kx, kn = jax.random.split(check_key(key))
     x = jax.random.uniform(kx, (num_examples,), minval=x_range[0], maxval=x_range[1])
     t = w_true[0] + w_true[1] * x + noise * jax.random.normal(kn, (num_examples,))
     return x, t
@@ -216,13 +222,13 @@ def _check_x(x) -> Array:
     shape = tuple(np.shape(x))
     if len(shape) != 1 or shape[0] < 2:
         raise ValueError(f"x must have shape (m,) with m >= 2, got shape {shape}")
+    real_dtype(x, "x")
     x = jnp.asarray(x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.zeros(()).dtype)
-    if not isinstance(x, jax.core.Tracer):
+    check_finite(x, "x")
+    if is_concrete(x):
         host = np.asarray(x)  # numpy on the host: checking values must not compile anything
-        if not np.all(np.isfinite(host)):
-            raise ValueError("x must be finite")
         if float(host.max() - host.min()) == 0.0:
             # XᵀX is singular: w0 and w1 cannot be told apart.
             raise ValueError(
@@ -235,19 +241,6 @@ def _check_xt(x, t) -> tuple[Array, Array]:
     x = _check_x(x)
     if tuple(np.shape(t)) != x.shape:
         raise ValueError(f"t must have the shape of x, {x.shape}, got shape {tuple(np.shape(t))}")
-    t = jnp.asarray(t, x.dtype)
-    if not isinstance(t, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(t))):
-        raise ValueError("t must be finite")
-    return x, t
-
-
-def _check_positive(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(
-        value, (int, float, np.number, np.ndarray, jax.Array)
-    ):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}: {value!r}")
-    if isinstance(value, jax.core.Tracer):
-        return
-    v = np.asarray(value)
-    if v.shape != () or not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be a finite positive scalar, got {value!r}")
+    real_dtype(t, "t")
+    check_finite(t, "t")
+    return x, jnp.asarray(t, x.dtype)

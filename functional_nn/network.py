@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn import activations
+from functional_nn import _validate, activations
 
 __all__ = ["Dense", "Trace", "MLP"]
 
@@ -192,7 +192,14 @@ class MLP:
         return tuple(params)
 
     def check_params(self, params, name: str = "params") -> None:
-        """Raise a ValueError naming the first leaf that does not fit this network."""
+        """Raise naming the first layer or leaf that :meth:`forward` could not take.
+
+        ``params`` is a tuple (or list) of :class:`Dense` layers whose ``w`` and ``b``
+        are real jax or numpy arrays of this network's shapes; whatever passes runs
+        in :meth:`forward`, :func:`functional_nn.backward` and ``fit``. A dict layer
+        is refused (the manual backward pass returns ``Dense`` gradients, so the trees
+        would not match): convert it with ``Dense(**layer)``.
+        """
         if not isinstance(params, (tuple, list)) or len(params) != self.num_layers:
             got = (
                 f"{type(params).__name__} of length {len(params)}"
@@ -205,15 +212,22 @@ class MLP:
         for l, (layer, n_in, n_out) in enumerate(
             zip(params, self.layer_sizes[:-1], self.layer_sizes[1:])
         ):
-            w, b = _leaves(layer, f"{name}[{l}]")
-            if tuple(np.shape(w)) != (n_in, n_out):
-                raise ValueError(
-                    f"{name}[{l}].w has shape {tuple(np.shape(w))}, expected {(n_in, n_out)}"
+            if not isinstance(layer, Dense):
+                hint = (
+                    " (convert a dict layer with Dense(**layer))" if isinstance(layer, dict) else ""
                 )
-            if tuple(np.shape(b)) != (n_out,):
-                raise ValueError(
-                    f"{name}[{l}].b has shape {tuple(np.shape(b))}, expected {(n_out,)}"
+                raise TypeError(
+                    f"{name}[{l}] must be a Dense(w, b) layer{hint}, got {type(layer).__name__}"
                 )
+            for leaf, shape in (("w", (n_in, n_out)), ("b", (n_out,))):
+                where, value = f"{name}[{l}].{leaf}", getattr(layer, leaf)
+                if not isinstance(value, (jax.Array, np.ndarray)):
+                    raise TypeError(
+                        f"{where} must be a jax or numpy array, got {type(value).__name__}"
+                    )
+                _validate.real_dtype(value, where)
+                if tuple(value.shape) != shape:
+                    raise ValueError(f"{where} has shape {tuple(value.shape)}, expected {shape}")
 
     def check_inputs(self, x, name: str = "x") -> None:
         """Raise unless ``x`` is ``(batch, n_in)`` with ``batch >= 1``."""
@@ -260,18 +274,6 @@ class MLP:
         if not isinstance(self.activation, str):
             d["activation"] = list(self.activation)
         return d
-
-
-def _leaves(layer, where: str):
-    if isinstance(layer, dict):
-        if set(layer) != {"w", "b"}:
-            raise ValueError(f"{where} must have leaves 'w' and 'b', got keys {sorted(layer)}")
-        return layer["w"], layer["b"]
-    if hasattr(layer, "w") and hasattr(layer, "b"):
-        return layer.w, layer.b
-    raise ValueError(
-        f"{where} must be Dense(w, b) or a dict with 'w' and 'b', got {type(layer).__name__}"
-    )
 
 
 def _init_weights(name, init_scale, key, n_in, n_out, dtype):

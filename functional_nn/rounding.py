@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn import backprop
+from functional_nn import _validate, backprop
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
 
@@ -133,8 +133,7 @@ def gradient_error_bound(
     ``g`` is the exact gradient at ``params`` (as given, e.g. float64) and ``ĝ``
     the δ recursion run on ``params``, ``x``, ``y`` rounded to ``dtype``.
     """
-    if dtype not in UNIT_ROUNDOFF:
-        raise ValueError(f"dtype must be one of {', '.join(UNIT_ROUNDOFF)}, got {dtype!r}")
+    dtype = _validate.check_dtype("dtype", dtype, UNIT_ROUNDOFF)
     u = UNIT_ROUNDOFF[dtype]
     slope = net.negative_slope
     with float64_mode():
@@ -263,8 +262,7 @@ def check_rounding(
     ``backward_fn(net, loss, params, x, y) -> Backward`` replaces the manual pass under test.
     """
     backprop.check_setup(net, loss)
-    if dtype not in UNIT_ROUNDOFF:
-        raise ValueError(f"dtype must be one of {', '.join(UNIT_ROUNDOFF)}, got {dtype!r}")
+    dtype = _validate.check_dtype("dtype", dtype, UNIT_ROUNDOFF)
     backward_fn = backward_fn or backprop.backward
     bounds = gradient_error_bound(net, loss, params, x, y, dtype)
     low = DTYPES[dtype]

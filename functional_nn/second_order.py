@@ -35,7 +35,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn import activations, backprop, losses
+from functional_nn import _validate, activations, backprop, losses
 from functional_nn._gradcheck_report import GOOD, SUSPECT
 from functional_nn._x64 import float64_mode
 from functional_nn.network import MLP, Dense, Params
@@ -298,7 +298,7 @@ def check_hvp(
     Runs in float64. ``key`` draws ``u`` and ``v`` (default ``jax.random.key(0)``).
     """
     backprop.check_setup(net, loss)
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     with float64_mode():
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x), jnp.float64), y)
@@ -374,15 +374,9 @@ def hessian_extreme_eigenvalues(
     from functional_nn.gradcheck import check_params_tree
 
     check_params_tree(params)
-    if not callable(f):
-        raise TypeError(f"f must be callable f(params, *args) -> scalar, got {type(f).__name__}")
-    if (
-        not isinstance(num_iterations, int)
-        or isinstance(num_iterations, bool)
-        or num_iterations < 1
-    ):
-        raise ValueError(f"num_iterations must be a positive int, got {num_iterations!r}")
-    key = jax.random.key(0) if key is None else key
+    _validate.check_callable("f", f, "callable f(params, *args) -> scalar")
+    num_iterations = _validate.check_int("num_iterations", num_iterations, 1)
+    key = _validate.check_key(key, default_seed=0)
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     if hvp_fn is None:
         product = lambda p, v, *a: jax.jvp(lambda q: jax.grad(f)(q, *a), (p,), (v,))[1]

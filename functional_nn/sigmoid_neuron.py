@@ -43,6 +43,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn import _validate
+
 __all__ = [
     "NeuronTrajectory",
     "logits",
@@ -142,15 +144,14 @@ def classification_gradient_as_written(w: Array, x: Array, t: Array) -> Array:
 
 def cost(loss: str, w: Array, x: Array, t: Array) -> Array:
     """``J`` for ``loss`` in ``("mse", "cross_entropy")``."""
-    _check_loss(loss)
+    _validate.check_choice("loss", loss, LOSSES)
     return regression_cost(w, x, t) if loss == "mse" else classification_cost(w, x, t)
 
 
 def gradient(loss: str, w: Array, x: Array, t: Array, method: str = "manual") -> Array:
     """``∇J(w)`` by the hand formula (``"manual"``) or ``jax.grad`` (``"autodiff"``): ``-> (n_in + 1,)``."""
-    _check_loss(loss)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _validate.check_choice("loss", loss, LOSSES)
+    _validate.check_choice("method", method, METHODS)
     if method == "autodiff":
         return jax.grad(lambda v: cost(loss, v, x, t))(jnp.asarray(w))
     return regression_gradient(w, x, t) if loss == "mse" else classification_gradient(w, x, t)
@@ -162,7 +163,7 @@ def output_delta(loss: str, z: Array, t: Array) -> Array:
     The MSE form carries ``σ'(z) = σ(z)(1 − σ(z))``, which vanishes when the
     neuron saturates; in the cross-entropy form it has cancelled.
     """
-    _check_loss(loss)
+    _validate.check_choice("loss", loss, LOSSES)
     z, t = jnp.asarray(z), jnp.asarray(t)
     if z.shape != t.shape:
         raise ValueError(f"z and t must have the same shape, got {z.shape} and {t.shape}")
@@ -195,18 +196,11 @@ def train(
     Returns:
         :class:`NeuronTrajectory`.
     """
-    _check_loss(loss)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _validate.check_choice("loss", loss, LOSSES)
+    _validate.check_choice("method", method, METHODS)
     w, x, t = _check(w_init, x, t, probabilities=loss == "cross_entropy")
-    if (
-        isinstance(learning_rate, bool)
-        or not isinstance(learning_rate, (int, float))
-        or not (np.isfinite(learning_rate) and learning_rate > 0)
-    ):
-        raise ValueError(f"learning_rate must be a finite positive number, got {learning_rate!r}")
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 1:
-        raise ValueError(f"num_steps must be an int >= 1, got {num_steps!r}")
+    learning_rate = _validate.check_number("learning_rate", learning_rate, strict=True)
+    num_steps = _validate.check_int("num_steps", num_steps, 1)
     return _train(w, x, t, jnp.asarray(learning_rate, w.dtype), loss, method, num_steps)
 
 
@@ -227,11 +221,6 @@ def _train(w, x, t, learning_rate, loss, method, num_steps):
 # --- checks ------------------------------------------------------------------------------------
 
 
-def _check_loss(loss) -> None:
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-
-
 def _check(w, x, t, *, probabilities: bool = False) -> tuple[Array, Array, Array]:
     """Shapes always; finiteness and ``t ∈ [0, 1]`` only on concrete values (not under jit)."""
     x_shape, w_shape, t_shape = tuple(np.shape(x)), tuple(np.shape(w)), tuple(np.shape(t))
@@ -244,17 +233,11 @@ def _check(w, x, t, *, probabilities: bool = False) -> tuple[Array, Array, Array
         )
     if t_shape != (m,):
         raise ValueError(f"t must have shape (m,) = ({m},) to match x, got shape {t_shape}")
+    for name, a in (("w", w), ("x", x), ("t", t)):
+        _validate.real_dtype(a, name)
+        _validate.check_finite(a, name)
+    if probabilities:
+        _validate.check_unit_interval(t, "t", "the cross-entropy")
     w = jnp.asarray(w)
     dtype = w.dtype if jnp.issubdtype(w.dtype, jnp.floating) else jnp.zeros(()).dtype
-    w, x, t = w.astype(dtype), jnp.asarray(x, dtype), jnp.asarray(t, dtype)
-    if not any(isinstance(a, jax.core.Tracer) for a in (w, x, t)):
-        # numpy on the host: checking values must not compile anything
-        for name, a in (("w", w), ("x", x), ("t", t)):
-            if not np.all(np.isfinite(np.asarray(a))):
-                raise ValueError(f"{name} must be finite")
-        t_host = np.asarray(t)
-        if probabilities and not np.all((t_host >= 0) & (t_host <= 1)):
-            raise ValueError(
-                "t must lie in [0, 1] for the cross-entropy (targets are probabilities or 0/1 labels)"
-            )
-    return w, x, t
+    return w.astype(dtype), jnp.asarray(x, dtype), jnp.asarray(t, dtype)

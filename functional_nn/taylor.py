@@ -14,9 +14,18 @@ every leaf and every ``h``. Each leaf gets its own random unit direction
 ``g`` (normalised), so an error along the gradient shows at full size. The usable part
 of the sweep is found automatically:
 
-* **rounding floor**: a point counts only when ``r(h) > C u (|J(θ)| + |J(θ + h d)|)``,
-  ``u`` the dtype's unit roundoff and ``C = 16`` (evaluating ``J`` loses a few
-  ulps; below this line ``r`` is rounding noise, slope 0 or erratic);
+* **rounding floor**: the gradient under test is computed in ``dtype`` at the
+  params and arguments rounded to ``dtype``; the sweep evaluates ``J`` at those
+  same rounded values in float64, so ``J``'s own rounding (``u₆₄ |J|``) is far
+  below ``r``. What a narrow dtype leaves in ``r`` is the gradient's rounding
+  error ``e = g − g₆₄`` (``g₆₄``: the same gradient code run in float64, so a
+  wrong formula is wrong in both and is not absorbed), which adds ``h |⟨e, d⟩|``.
+  A point counts only when
+  ``r(h) > C (u₆₄ (|J(θ)| + |J(θ + h d)|) + h |⟨e, d⟩|)`` with ``C = 16``; below
+  that line ``r`` is rounding, slope 0 or 1 whatever ``g``. (Evaluating ``J``
+  in float32 put the floor at ``C u₃₂ |J|``, which pushed the fit of a nearly
+  flat leaf up to ``h ~ 0.1..0.5``, where the ``h³`` term bends the slope to
+  2.3 or, where ``r`` changes sign, below 1.)
 * **kinks**: with ``kinks=`` (as for :func:`functional_nn.check_gradients`) a
   point whose step changed the sign pattern of a ReLU pre-activation is left
   out: across a kink ``r`` has a first-order jump whatever ``g``;
@@ -172,18 +181,6 @@ def cast_floating(tree, dtype):
     return jax.tree.map(cast, tree)
 
 
-def check_dtype(dtype) -> str:
-    if isinstance(dtype, str) and dtype in DTYPES:
-        return dtype
-    try:
-        name = jnp.dtype(dtype).name
-    except TypeError:
-        name = None
-    if name not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    return name
-
-
 def taylor_test(
     f: Callable,
     params,
@@ -206,31 +203,41 @@ def taylor_test(
         *args: further arguments of ``f``.
         grad: the gradient under test, ``grad(params, *args)`` (default ``jax.grad(f)``).
         kinks: ``kinks(params, *args)`` -> arrays whose sign crosses a kink; such steps are left out.
-        dtype: ``"float64"`` (default) or ``"float32"`` etc.: params, float args and the sweep in that dtype.
+        dtype: ``"float64"`` (default) or ``"float32"`` etc.: params and float args are rounded
+            to it and ``grad`` runs in it; ``J`` along the sweep is evaluated in float64 at the
+            rounded values (``f`` must follow its inputs' dtype), and ``grad`` once more in
+            float64 to measure its rounding.
         key: draws the directions (default ``jax.random.key(0)``).
         h_max, num_points: the sweep ``h_max · 10^{−k/4}``, ``k = 0..num_points−1``.
         window: points fitted at the small-``h`` end.
     Returns:
         :class:`TaylorReport`.
     """
-    dtype = check_dtype(dtype)
-    if not isinstance(num_points, int) or num_points < 3:
-        raise ValueError(f"num_points must be an int >= 3, got {num_points!r}")
-    if not isinstance(window, int) or not 3 <= window <= num_points:
-        raise ValueError(f"window must be an int in [3, num_points={num_points}], got {window!r}")
-    if not (isinstance(h_max, (int, float)) and math.isfinite(h_max) and h_max > 0):
-        raise ValueError(f"h_max must be a finite positive number, got {h_max!r}")
+    dtype = _validate.check_dtype("dtype", dtype, DTYPES)
+    num_points = _validate.check_int("num_points", num_points, 3)
+    window = _validate.check_int("window", window, 3, num_points)
+    h_max = _validate.check_number("h_max", h_max, strict=True)
     for arg_name, fn in (("grad", grad), ("kinks", kinks)):
-        if fn is not None and not callable(fn):
-            raise TypeError(f"{arg_name} must be callable or None, got {type(fn).__name__}")
+        _validate.check_callable(arg_name, fn, optional=True)
     paths = check_params_tree(params)
-    key = jax.random.key(0) if key is None else key
+    key = _validate.check_key(key, default_seed=0)
     with float64_mode():
         jdtype = DTYPES[dtype]
         params, args = cast_floating(params, jdtype), cast_floating(args, jdtype)
         check_scalar_function(f, params, args)
         g = jax.grad(f)(params, *args) if grad is None else grad(params, *args)
         _check_same_tree(g, params, "grad")
+        # The sweep runs in float64 at the dtype-rounded params and args: J's own rounding then
+        # sits ~1e-16 |J| below r, instead of the dtype's u |J| that forced a narrow dtype's fit
+        # up to large h, where the h³ term bends the slope. The gradient under test stays the
+        # one computed in dtype; its rounding error e = g − g₆₄ (the same code run in float64,
+        # so a wrong formula is wrong in both and does not cancel) adds h ⟨e, d⟩ to r, which is
+        # the h-proportional part of the floor below.
+        params, args = cast_floating(params, jnp.float64), cast_floating(args, jnp.float64)
+        if dtype == "float64":
+            g_reference = g
+        else:
+            g_reference = jax.grad(f)(params, *args) if grad is None else grad(params, *args)
         bound, flat, dynamic = bind(f, params, args)
         kink_bound = None if kinks is None else bind(kinks, params, args)[0]
         sizes = [int(np.prod(s)) for s in bound.shapes]
@@ -246,24 +253,22 @@ def taylor_test(
             directions[i, offsets[i] : offsets[i + 1]] = d / max(np.linalg.norm(d), 1e-300)
         hs = h_max * 10.0 ** (-np.arange(num_points) / 4)
         values, j0, crossed = _sweep(
-            bound,
-            kink_bound,
-            flat,
-            jnp.asarray(directions, jdtype),
-            jnp.asarray(hs, jdtype),
-            dynamic,
+            bound, kink_bound, flat, jnp.asarray(directions), jnp.asarray(hs), dynamic
         )
         values, j0 = np.asarray(values, np.float64), float(np.asarray(j0, np.float64))
         crossed = np.asarray(crossed)
-        g_flat = np.concatenate([np.ravel(np.asarray(l, np.float64)) for l in jax.tree.leaves(g)])
+        as_flat = lambda tree: np.concatenate(
+            [np.ravel(np.asarray(l, np.float64)) for l in jax.tree.leaves(tree)]
+        )
+        g_flat = as_flat(g)
         slopes = directions @ g_flat
-        u = float(jnp.finfo(jdtype).eps) / 2
-        h_actual = np.asarray(jnp.asarray(hs, jdtype), np.float64)
+        rounding_slopes = np.abs(directions @ (g_flat - as_flat(g_reference)))
+        u = float(jnp.finfo(jnp.float64).eps) / 2
     leaves = []
     for i, name in enumerate(names or [f"params{p}" for p in paths]):
-        r = np.abs(values[i] - j0 - h_actual * slopes[i])
-        floor = NOISE_FACTOR * u * (abs(j0) + np.abs(values[i]))
-        leaves.append(_fit(name, h_actual, r, floor, ~crossed[i], window))
+        r = np.abs(values[i] - j0 - hs * slopes[i])
+        floor = NOISE_FACTOR * (u * (abs(j0) + np.abs(values[i])) + hs * rounding_slopes[i])
+        leaves.append(_fit(name, hs, r, floor, ~crossed[i], window))
     return TaylorReport(
         title or f"Taylor remainder test: {len(paths)} leaves, {dtype}", dtype, tuple(leaves)
     )
@@ -329,7 +334,7 @@ def taylor_test_mlp(
     from functional_nn.gradcheck import mlp_functions, param_symbol  # noqa: F401
 
     backprop.check_setup(net, loss)
-    dtype = check_dtype(dtype)
+    dtype = _validate.check_dtype("dtype", dtype, DTYPES)
     _validate.real_dtype(x, "x")
     backward_fn = backward_fn or backprop.backward
     with float64_mode():

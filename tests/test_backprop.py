@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import functional_nn as fnn
@@ -78,8 +78,21 @@ def _both_engines(net, loss, params, x, y):
     )(params, x, y)
 
 
-@settings(max_examples=12)
+# corner cases pinned, the rest drawn; derandomized so every run checks the same cases
+# and their eager op compilations (few widths, few batch sizes) are shared between them
+_ONE_LAYER = (fnn.MLP((1, 1), output_activation="sigmoid"), "binary_cross_entropy", 1, 0)
+_SOFTMAX_HIDDEN = (
+    fnn.MLP((2, 5, 2, 5), activation=("softmax", "relu"), output_activation="softmax"),
+    "categorical_cross_entropy",
+    3,
+    1,
+)
+
+
+@settings(max_examples=8, derandomize=True)
 @given(problems())
+@example(_ONE_LAYER)
+@example(_SOFTMAX_HIDDEN)
 def test_manual_equals_autodiff_float64(problem):
     net, loss, batch, seed = problem
     with float64_mode():
@@ -90,8 +103,9 @@ def test_manual_equals_autodiff_float64(problem):
         assert _max_rel(g_m, g_a, 1e-6) <= 1e-10
 
 
-@settings(max_examples=6)
+@settings(max_examples=4, derandomize=True)
 @given(problems())
+@example(_SOFTMAX_HIDDEN)
 def test_manual_equals_autodiff_float32(problem):
     net, loss, batch, seed = problem
     params, x, y = _data(net, loss, batch, seed, jnp.float32)
@@ -101,7 +115,7 @@ def test_manual_equals_autodiff_float32(problem):
     assert _max_rel(g_m, g_a, 1e-2) <= 1e-4
 
 
-@settings(max_examples=3)
+@settings(max_examples=3, derandomize=True)
 @given(problems())
 def test_manual_equals_finite_differences_float64(problem):
     net, loss, batch, seed = problem

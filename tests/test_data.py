@@ -132,11 +132,11 @@ def test_toy_arguments_are_checked(key):
         data.moons(10, key=None)
     with pytest.raises(TypeError, match="key"):
         data.moons(10, key=np.zeros(3))
-    with pytest.raises(ValueError, match="n must be an int >= 2"):
+    with pytest.raises(ValueError, match="n must be >= 2, got 1"):
         data.circle(1, key=key)
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(TypeError, match="n must be an int, got bool"):
         data.circle(True, key=key)
-    with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
+    with pytest.raises(ValueError, match="noise must be finite and >= 0, got -0.1"):
         data.spirals(10, key=key, noise=-0.1)
     x, _ = data.moons(10, key=jax.random.PRNGKey(0))  # raw uint32 keys work too
     assert x.shape == (10, 2)

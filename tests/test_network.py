@@ -110,8 +110,40 @@ def test_check_params_and_inputs_name_the_leaf(key):
         net.check_params(params[:1])
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 3\), got \(4,\)"):
         net.check_inputs(jnp.ones(4))
-    dict_params = tuple({"w": l.w, "b": l.b} for l in params)
-    net.check_params(dict_params)
+
+
+def test_params_that_pass_check_params_run_in_forward(key):
+    net = fnn.MLP((3, 4, 2))
+    params = net.init(key)
+    x = jnp.ones((5, 3))
+    accepted = {
+        "tuple of Dense": params,
+        "list of Dense": list(params),
+        "numpy leaves": tuple(fnn.Dense(np.asarray(l.w), np.asarray(l.b)) for l in params),
+        "float64 numpy": tuple(
+            fnn.Dense(np.asarray(l.w, np.float64), np.asarray(l.b)) for l in params
+        ),
+    }
+    for name, p in accepted.items():
+        net.check_params(p)
+        assert net.apply(p, x).shape == (5, 2), name
+    # forward cannot take these: each is refused by check_params with the layer named
+    w, b = params[1]
+    refused = {
+        "dict layer": ({"w": w, "b": b}, r"params\[1\] must be a Dense\(w, b\) layer \(convert"),
+        "plain tuple": ((w, b), r"params\[1\] must be a Dense\(w, b\) layer, got tuple"),
+        "list leaf": (
+            fnn.Dense(np.asarray(w).tolist(), b),
+            r"params\[1\]\.w must be a jax or numpy",
+        ),
+        "string leaf": (fnn.Dense(np.asarray(w).astype(str), b), r"params\[1\]\.w must hold real"),
+    }
+    for name, (layer, match) in refused.items():
+        bad = (params[0], layer)
+        with pytest.raises(Exception):  # noqa: B017 (forward fails in its own way)
+            net.apply(bad, x)
+        with pytest.raises(TypeError, match=match):
+            net.check_params(bad)
 
 
 def test_threshold_network_runs_but_refuses_training(key):

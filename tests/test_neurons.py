@@ -329,9 +329,9 @@ def test_perceptron_rejects_bad_input():
         train_perceptron(x, [0, 1, 2, 1])
     with pytest.raises(ValueError, match=r"t must have shape \(batch,\) = \(4,\)"):
         train_perceptron(x, [0, 1, 1])
-    with pytest.raises(ValueError, match="learning_rate must be a positive"):
+    with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
         train_perceptron(x, AND_TABLE, learning_rate=0.0)
-    with pytest.raises(ValueError, match="max_epochs must be a positive int"):
+    with pytest.raises(ValueError, match="max_epochs must be >= 1, got 0"):
         train_perceptron(x, AND_TABLE, max_epochs=0)
     with pytest.raises(TypeError, match="key must be a jax.random key"):
         train_perceptron(x, AND_TABLE, key=3)
@@ -437,13 +437,13 @@ def test_adaline_rejects_bad_input():
     x, t = _regression_data()
     with pytest.raises(ValueError, match="batch_size must be at most"):
         train_adaline(x, t, batch_size=31)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
         train_adaline(x, t, batch_size=0)
-    with pytest.raises(ValueError, match="learning_rate must be a positive"):
+    with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
         train_adaline(x, t, learning_rate=-0.1)
     with pytest.raises(ValueError, match="t must be finite"):
         train_adaline(x, np.full(30, np.inf))
     with pytest.raises(ValueError, match=r"w must have shape \(n_in \+ 1,\) = \(4,\)"):
         adaline_output(np.zeros(3), x)
-    with pytest.raises(ValueError, match="threshold must be a finite number"):
+    with pytest.raises(ValueError, match="threshold must be finite, got nan"):
         adaline_classify(np.zeros(4), x, threshold=float("nan"))

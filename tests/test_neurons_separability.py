@@ -126,7 +126,7 @@ def test_separability_rejects_bad_input():
         certificate_combination((1, 1, 1), x, t)
     with pytest.raises(TypeError, match="SeparatingHyperplane or an InseparabilityCertificate"):
         verify_certificate((1, 1, 1, 1), x, t)
-    with pytest.raises(ValueError, match="margin must be a positive"):
+    with pytest.raises(ValueError, match="margin must be finite and > 0"):
         separable_data(jax.random.key(0), 10, 2, margin=0.0)
 
 

@@ -58,9 +58,25 @@ def bad_params():
             r"params\[1\]\.b has shape \(1,\), expected \(2,\)",
         ),
         "layers": ((PARAMS[0],), r"params must be a tuple of 2 layers .*got tuple of length 1"),
-        "leaf names": (
-            (PARAMS[0], {"w": w, "bias": b}),
-            r"params\[1\] must have leaves 'w' and 'b'",
+    }
+
+
+def bad_param_types():
+    """Layers and leaves that forward could not take: refused as TypeErrors."""
+    w, b = PARAMS[1]
+    return {
+        "dict layer": (
+            (PARAMS[0], {"w": w, "b": b}),
+            r"params\[1\] must be a Dense\(w, b\) layer \(convert a dict layer with "
+            r"Dense\(\*\*layer\)\), got dict",
+        ),
+        "list leaf": (
+            (PARAMS[0], fnn.Dense(np.asarray(w).tolist(), b)),
+            r"params\[1\]\.w must be a jax or numpy array, got list",
+        ),
+        "string leaf": (
+            (PARAMS[0], fnn.Dense(np.asarray(w).astype(str), b)),
+            r"params\[1\]\.w must hold real numbers",
         ),
     }
 
@@ -317,6 +333,9 @@ CORE_CASES = {
 CORE_CASES.update(
     {f"params {k}": (cce(params=p), ValueError, m) for k, (p, m) in bad_params().items()}
 )
+CORE_CASES.update(
+    {f"params {k}": (cce(params=p), TypeError, m) for k, (p, m) in bad_param_types().items()}
+)
 
 Y_SPLIT = np.arange(10) % 2
 X_SPLIT = np.arange(20.0).reshape(10, 2)
@@ -378,7 +397,7 @@ DATA_CASES = {
     "split fraction range": (
         split(val_fraction=1.5),
         ValueError,
-        r"val_fraction must be a number in \[0, 1\), got 1\.5",
+        r"val_fraction must be a finite number in \[0, 1\), got 1\.5",
     ),
     "split empty training part": (
         split(x=X_SPLIT[:2], y=Y_SPLIT[:2]),
@@ -398,7 +417,7 @@ DATA_CASES = {
     "split no key": (
         lambda: data.train_val_test_split(X_SPLIT, Y_SPLIT, key=None),
         TypeError,
-        r"needs a key=jax\.random\.key\(seed\)",
+        r"key must be a jax\.random key such as jax\.random\.key\(seed\).*got None",
     ),
     "one_hot negative label": (
         lambda: data.one_hot(np.array([0, 1, -1]), 2),
@@ -418,7 +437,7 @@ DATA_CASES = {
     "one_hot zero classes": (
         lambda: data.one_hot(np.array([0]), 0),
         ValueError,
-        r"num_classes must be an int >= 1, got 0",
+        r"num_classes must be >= 1, got 0",
     ),
     "binary_targets label 2": (
         lambda: data.binary_targets(np.array([0, 1, 2])),

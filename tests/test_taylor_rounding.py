@@ -23,7 +23,7 @@ def _flip_sign(layer):
     return backward
 
 
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=4, deadline=None, derandomize=True)
 @given(
     hidden=st.sampled_from(SMOOTH + ("relu",)),
     width=st.sampled_from((3, 5)),
@@ -42,13 +42,8 @@ def test_taylor_order_two_when_right_one_when_wrong(hidden, width, seed, dtype):
     wrong = taylor.taylor_test_mlp(
         net, "binary_cross_entropy", params, x, y, dtype=dtype, backward_fn=_flip_sign(1)
     )
-    for leaf in right.leaves:
-        if dtype == "float64":
-            assert abs(leaf.order - 2) <= 0.2, (str(right), leaf.name)
-        else:
-            # float32: for a nearly flat leaf (small dᵀHd) the rounding floor pushes the fitted window up to
-            # h ~ 0.05..0.5, where the h³ term bends the slope up to ~2.3; still h² or faster, never near 1
-            assert 1.8 <= leaf.order <= 2.5, (str(right), leaf.name)
+    for leaf in right.leaves:  # the band, in float32 as in float64
+        assert abs(leaf.order - 2) <= 0.2, (str(right), leaf.name)
     assert abs(wrong.leaf("params[1].w").order - 1) <= 0.2, str(wrong)
     assert [l.name for l in wrong.failures()] == ["params[1].w"]
 
@@ -65,7 +60,7 @@ def test_taylor_report_prints_and_draws(tmp_path):
     assert (tmp_path / "sweep.png").stat().st_size > 1000
 
 
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=3, deadline=None, derandomize=True)
 @given(
     hidden=st.sampled_from(("sigmoid", "tanh", "relu", "leaky_relu")),
     width=st.sampled_from((4, 16)),

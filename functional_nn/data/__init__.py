@@ -49,16 +49,16 @@ from functional_nn.data.toy import (
 )
 
 __all__ = [
-    "Dataset",
-    "DatasetInfo",
     "GATE_INPUTS",
     "MAX_INFERRED_CLASSES",
-    "RawData",
     "SKLEARN_SETS",
-    "Split",
-    "Standardizer",
     "TASKS",
     "TRUTH_TABLES",
+    "Dataset",
+    "DatasetInfo",
+    "RawData",
+    "Split",
+    "Standardizer",
     "binary_targets",
     "blobs",
     "circle",

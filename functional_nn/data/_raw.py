@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import numpy as np
+
+from functional_nn._validate import check_key
 
 #: Without ``task=``, integer-valued CSV targets with at most this many distinct
 #: values are read as class labels; anything else is a regression target.
@@ -86,3 +89,14 @@ def encode_targets(
     classes, labels = np.unique(values, return_inverse=True)
     names = tuple(str(int(c)) if not is_text else str(c) for c in classes)
     return labels.astype(np.int32), task, len(classes), names
+
+
+def host_rng(key, where: str) -> np.random.Generator:
+    """A NumPy generator seeded by the bits of a ``jax.random`` key (``where`` names the caller).
+
+    Data are prepared once, on the host, in sizes that vary from call to call;
+    drawing them with ``jax.random`` would compile a new program for every size.
+    The generator is local to the call, so the result is a pure function of the key.
+    """
+    bits = np.asarray(jax.random.key_data(check_key(key, f"{where}: key")), np.uint32).ravel()
+    return np.random.default_rng(np.random.SeedSequence(bits.tolist()))

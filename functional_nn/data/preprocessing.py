@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import _validate
-from functional_nn.data._checks import check_count, check_fraction, check_labels, host_rng
+from functional_nn._validate import check_int, check_labels, check_number
+from functional_nn.data._raw import host_rng
 
 __all__ = [
     "one_hot",
@@ -48,7 +49,7 @@ def one_hot(labels, num_classes: int) -> Array:
         >>> one_hot(jnp.array([0, 2]), 3).tolist()
         [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     """
-    num_classes = check_count(num_classes, "num_classes")
+    num_classes = check_int("num_classes", num_classes, 1)
     values = check_labels(labels)
     bad = np.flatnonzero((values < 0) | (values >= num_classes))
     if bad.size:
@@ -249,8 +250,12 @@ def _fractions(fractions, val_fraction, test_fraction) -> tuple[float, float]:
                 f"fractions must be >= 0 with train > 0 and sum to 1, got {fractions!r}"
             )
         return val, test
-    val = check_fraction(0.2 if val_fraction is None else val_fraction, "val_fraction")
-    test = check_fraction(0.2 if test_fraction is None else test_fraction, "test_fraction")
+    val = check_number(
+        "val_fraction", 0.2 if val_fraction is None else val_fraction, high=1, strict_high=True
+    )
+    test = check_number(
+        "test_fraction", 0.2 if test_fraction is None else test_fraction, high=1, strict_high=True
+    )
     if val + test >= 1.0:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val} + {test}")
     return val, test

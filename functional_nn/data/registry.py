@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn._validate import check_key
 from functional_nn.data import toy
-from functional_nn.data._checks import check_key
 from functional_nn.data._raw import RawData, check_task
 from functional_nn.data.files import read_csv, read_npz
 from functional_nn.data.preprocessing import Dataset, train_val_test_split
@@ -179,7 +179,7 @@ def load_dataset(
     Returns:
         A :class:`Dataset`.
     """
-    key = check_key(key, "load_dataset")
+    key = check_key(key, "load_dataset: key")
     key_data, key_split = jax.random.split(key)
     label, raw = _read_source(
         source, key_data, n=n, noise=noise, task=task, target=target, **options

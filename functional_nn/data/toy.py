@@ -21,7 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn.data._checks import check_count, check_nonnegative, host_rng
+from functional_nn._validate import check_int, check_number
+from functional_nn.data._raw import host_rng
 
 __all__ = [
     "logic_gate",
@@ -72,13 +73,13 @@ def logic_gate(
     """
     if name not in TRUTH_TABLES:
         raise ValueError(f"unknown gate {name!r}; known gates: {', '.join(TRUTH_TABLES)}")
-    noise = check_nonnegative(noise, "noise")
+    noise = check_number("noise", noise)
     inputs = np.asarray(GATE_INPUTS, np.float32)
     outputs = np.asarray(TRUTH_TABLES[name], np.int32)
     if n is None and noise == 0.0:
         return jnp.asarray(inputs), jnp.asarray(outputs)
     rng = host_rng(key, f"logic_gate({name!r}) with n={n!r}, noise={noise}")
-    rows = np.arange(4) if n is None else rng.permutation(np.arange(check_count(n, "n")) % 4)
+    rows = np.arange(4) if n is None else rng.permutation(np.arange(check_int("n", n, 1)) % 4)
     x = inputs[rows] + noise * rng.standard_normal((rows.size, 2))
     return jnp.asarray(x, jnp.float32), jnp.asarray(outputs[rows])
 
@@ -108,8 +109,8 @@ def noisy_line(
     Returns:
         ``x`` ``(n, 1)`` float32, ``y`` ``(n, 1)`` float32.
     """
-    n = check_count(n, "n")
-    noise = check_nonnegative(noise, "noise")
+    n = check_int("n", n, 1)
+    noise = check_number("noise", noise)
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(f"need finite low < high, got low={low!r}, high={high!r}")
     rng = host_rng(key, "noisy_line")
@@ -126,7 +127,7 @@ def circle(n: int = 200, *, key: Array, noise: float = 0.05) -> tuple[Array, Arr
     Returns:
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
-    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    n, noise = check_int("n", n, 2), check_number("noise", noise)
     rng = host_rng(key, "circle")
     y = _balanced_labels(n, 2)
     u = rng.uniform(size=n)
@@ -148,8 +149,8 @@ def xor_quadrants(
     Returns:
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
-    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
-    margin = check_nonnegative(margin, "margin")
+    n, noise = check_int("n", n, 2), check_number("noise", noise)
+    margin = check_number("margin", margin)
     if margin >= 1.0:
         raise ValueError(f"margin must be < 1, got {margin!r}")
     rng = host_rng(key, "xor_quadrants")
@@ -176,11 +177,9 @@ def blobs(
     Returns:
         ``x`` ``(n, n_features)`` float32, ``y`` ``(n,)`` int32 in ``0..C-1``.
     """
-    n, noise = check_count(n, "n"), check_nonnegative(noise, "noise")
+    n, noise = check_int("n", n, 1), check_number("noise", noise)
     if centers is None:
-        num_classes = check_count(
-            3 if num_classes is None else num_classes, "num_classes", minimum=2
-        )
+        num_classes = check_int("num_classes", 3 if num_classes is None else num_classes, 2)
         angle = 2 * math.pi * np.arange(num_classes) / num_classes
         centers = 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     centers = np.asarray(centers, np.float32)
@@ -218,8 +217,8 @@ def spirals(
     Returns:
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
-    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
-    turns = check_nonnegative(turns, "turns")
+    n, noise = check_int("n", n, 2), check_number("noise", noise)
+    turns = check_number("turns", turns)
     rng = host_rng(key, "spirals")
     y = _balanced_labels(n, 2)
     # position of each point along its own spiral, in [0, 1)
@@ -239,7 +238,7 @@ def moons(n: int = 200, *, key: Array, noise: float = 0.1) -> tuple[Array, Array
     Returns:
         ``x`` ``(n, 2)`` float32, ``y`` ``(n,)`` int32.
     """
-    n, noise = check_count(n, "n", minimum=2), check_nonnegative(noise, "noise")
+    n, noise = check_int("n", n, 2), check_number("noise", noise)
     rng = host_rng(key, "moons")
     t_upper = np.linspace(0.0, math.pi, (n + 1) // 2)
     t_lower = np.linspace(0.0, math.pi, n // 2)

@@ -24,7 +24,6 @@ For classification with 0/1 targets the linear output is thresholded halfway,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
@@ -33,13 +32,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn._validate import check_int, check_key, check_number
 from functional_nn.neurons._checks import (
     add_bias_input,
     check_augmented_weights,
     check_inputs,
-    check_key,
-    check_positive_float,
-    check_positive_int,
     check_targets,
 )
 
@@ -80,12 +77,7 @@ def adaline_classify(w, x, *, threshold: float = 0.5) -> Array:
 
     ``threshold = 1/2`` halves the distance between 0/1 targets; use ``0`` for ±1 targets.
     """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float))
-        or not math.isfinite(threshold)
-    ):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+    check_number("threshold", threshold, low=None)
     return (adaline_output(w, x) >= threshold).astype(jnp.int32)
 
 
@@ -147,14 +139,14 @@ def train_adaline(
     if callable(learning_rate):
         schedule, alpha = learning_rate, 0.0
     else:
-        schedule, alpha = None, check_positive_float(learning_rate, "learning_rate")
-    num_epochs = check_positive_int(num_epochs, "num_epochs")
-    batch_size = m if batch_size is None else check_positive_int(batch_size, "batch_size")
+        schedule, alpha = None, check_number("learning_rate", learning_rate, strict=True)
+    num_epochs = check_int("num_epochs", num_epochs, 1)
+    batch_size = m if batch_size is None else check_int("batch_size", batch_size, 1)
     if batch_size > m:
         raise ValueError(
             f"batch_size must be at most the number of examples ({m}) or None, got {batch_size}"
         )
-    key = check_key(key)
+    key = check_key(key, optional=True)
     w0 = (
         jnp.zeros(n_in + 1, x.dtype)
         if w_init is None

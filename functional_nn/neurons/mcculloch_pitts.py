@@ -41,6 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn._validate import check_int
 from functional_nn.neurons._checks import check_inputs, float_dtype
 
 __all__ = [
@@ -152,9 +153,8 @@ def fire_network(layers: Sequence[McCullochPitts], x, *, inhibition: str = "weig
 
 def all_binary_inputs(n_in: int) -> np.ndarray:
     """Every binary input vector in counting order, ``x_1`` the most significant: ``(2**n_in, n_in)`` int32."""
-    if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or not 1 <= n_in <= 16:
-        raise ValueError(f"n_in must be an int in [1, 16], got {n_in!r}")
-    return np.array(list(itertools.product((0, 1), repeat=int(n_in))), dtype=np.int32)
+    n_in = check_int("n_in", n_in, 1, 16)
+    return np.array(list(itertools.product((0, 1), repeat=n_in)), dtype=np.int32)
 
 
 def truth_table(layers: McCullochPitts | Sequence[McCullochPitts], *, inhibition: str = "weighted"):
@@ -318,6 +318,4 @@ def _as_layers(layers) -> tuple[McCullochPitts, ...]:
 
 
 def _gate_arity(n_in) -> int:
-    if isinstance(n_in, bool) or not isinstance(n_in, (int, np.integer)) or n_in < 1:
-        raise ValueError(f"n_in must be a positive int, got {n_in!r}")
-    return int(n_in)
+    return check_int("n_in", n_in, 1)

@@ -36,14 +36,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn._validate import check_int, check_key, check_number
 from functional_nn.activations import threshold
 from functional_nn.neurons._checks import (
     add_bias_input,
     check_augmented_weights,
     check_inputs,
-    check_key,
-    check_positive_float,
-    check_positive_int,
     check_targets,
 )
 
@@ -113,9 +111,9 @@ def train_perceptron(
     """
     x = check_inputs(x, "x")
     t = check_targets(t, x.shape[0], "t", binary=True)
-    alpha = check_positive_float(learning_rate, "learning_rate")
-    max_epochs = check_positive_int(max_epochs, "max_epochs")
-    key = check_key(key)
+    alpha = check_number("learning_rate", learning_rate, strict=True)
+    max_epochs = check_int("max_epochs", max_epochs, 1)
+    key = check_key(key, optional=True)
     n_in = x.shape[1]
     w0 = (
         jnp.zeros(n_in + 1, x.dtype)

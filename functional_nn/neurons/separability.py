@@ -29,12 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn.neurons._checks import (
-    check_inputs,
-    check_positive_float,
-    check_positive_int,
-    check_targets,
-)
+from functional_nn._validate import check_int, check_number
+from functional_nn.neurons._checks import check_inputs, check_targets
 
 __all__ = [
     "SeparableData",
@@ -93,9 +89,9 @@ def separable_data(
         n_in: input dimension.
         margin: the margin ``γ > 0`` of ``w`` in the augmented space.
     """
-    num_examples = check_positive_int(num_examples, "num_examples")
-    n_in = check_positive_int(n_in, "n_in")
-    margin = check_positive_float(margin, "margin")
+    num_examples = check_int("num_examples", num_examples, 1)
+    n_in = check_int("n_in", n_in, 1)
+    margin = check_number("margin", margin, strict=True)
     return _separable_data(key, jnp.asarray(margin), num_examples=num_examples, n_in=n_in)
 
 
