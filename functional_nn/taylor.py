@@ -60,7 +60,6 @@ __all__ = [
     "TaylorLeaf",
     "TaylorReport",
     "cast_floating",
-    "check_dtype",
     "taylor_test",
     "taylor_test_mlp",
 ]

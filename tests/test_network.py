@@ -138,7 +138,7 @@ def test_params_that_pass_check_params_run_in_forward(key):
         ),
         "string leaf": (fnn.Dense(np.asarray(w).astype(str), b), r"params\[1\]\.w must hold real"),
     }
-    for name, (layer, match) in refused.items():
+    for _name, (layer, match) in refused.items():
         bad = (params[0], layer)
         with pytest.raises(Exception):  # noqa: B017 (forward fails in its own way)
             net.apply(bad, x)
