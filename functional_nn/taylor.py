@@ -56,13 +56,7 @@ from functional_nn._bound import Bound, bind
 from functional_nn._x64 import float64_mode
 from functional_nn.gradcheck import _check_same_tree, check_params_tree, check_scalar_function
 
-__all__ = [
-    "TaylorLeaf",
-    "TaylorReport",
-    "cast_floating",
-    "taylor_test",
-    "taylor_test_mlp",
-]
+__all__ = ["TaylorLeaf", "TaylorReport", "cast_floating", "taylor_test", "taylor_test_mlp"]
 
 DTYPES = {
     "float64": jnp.float64,
