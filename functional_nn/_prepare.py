@@ -257,6 +257,7 @@ def _check_checkpoints(directory, every, resume, keep) -> CheckpointPlan | None:
         raise ValueError("checkpoint_dir needs checkpoint_every=N (epochs between checkpoints)")
     every = check_int("checkpoint_every", every, 1)
     from functional_nn import checkpoint_dir as ckpt_dir
+    from functional_nn.checkpoint import CheckpointWriteError
 
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -264,7 +265,7 @@ def _check_checkpoints(directory, every, resume, keep) -> CheckpointPlan | None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ckpt_dir.CheckpointWriteError(
+        raise CheckpointWriteError(
             f"checkpoint_dir {directory} cannot be created: {err.strerror or err}"
         ) from err
     ckpt_dir.check_writable(directory)

@@ -174,6 +174,14 @@ def test_a_read_only_checkpoint_dir_fails_before_training_naming_it(tmp_path, mo
         _fit(x, y, checkpoint_dir=tmp_path, checkpoint_every=2)
 
 
+def test_a_checkpoint_dir_that_cannot_be_created_is_named(tmp_path):
+    x, y = _data()
+    (tmp_path / "a_file").write_text("")
+    target = tmp_path / "a_file" / "checkpoints"  # its parent is a file: mkdir fails
+    with pytest.raises(CheckpointWriteError, match="checkpoints cannot be created"):
+        _fit(x, y, checkpoint_dir=target, checkpoint_every=2)
+
+
 def test_a_full_disk_fails_at_the_write_and_the_previous_checkpoint_stays_loadable(
     tmp_path, monkeypatch
 ):
