@@ -45,6 +45,7 @@ from functional_nn.network import MLP
 from functional_nn.schedules import learning_rate_of
 
 Array = jax.Array
+ArrayLike = jax.typing.ArrayLike
 
 RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = 0, 1, 2, 3  # Member.status
 
@@ -84,7 +85,7 @@ class Data(NamedTuple):
 class Hyper(NamedTuple):
     """Per-member traced values that are not optimizer state (``fit_many`` maps over them)."""
 
-    seed: Array  # (2,) uint32: the shuffle key's words (shuffle_seed)
+    seed: Array | np.ndarray  # (2,) uint32: the shuffle key's words (shuffle_seed)
     min_delta: Array  # ()
     masks: tuple[Array, ...] | None  # one (n_l,) 0/1 vector per hidden layer
 
@@ -145,7 +146,7 @@ def _mix(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
-def epoch_orders(seed: Array, epochs: Array, num_examples: int) -> Array:
+def epoch_orders(seed: ArrayLike, epochs: ArrayLike, num_examples: int) -> Array:
     """The shuffles of ``epochs`` ``(C,)``, all in one call: ``(C, m)``, row ``i`` a permutation of ``0..m−1``.
 
     Epoch ``e``'s order sorts the examples by ``h(i) = mix(mix(i ⊕ s_e) ⊕ t_e)``, with the
@@ -331,6 +332,7 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
 
 def validation_loss(config: Config, params, data: Data, hyper: Hyper):
     """``(J on the validation set, logits)`` for ``params``."""
+    assert data.x_val is not None and data.y_val is not None  # config.has_validation
     masks = hyper.masks if config.use_masks else None
     logits = config.net.logits(params, data.x_val, masks)
     value = losses.loss_from_logits(
@@ -354,6 +356,7 @@ def _epoch_with_validation(
     val_loss, logits = validation_loss(config, params, data, hyper)
     record["val_loss"] = val_loss
     if config.accuracy is not None:
+        assert data.y_val is not None
         record["val_accuracy"] = accuracy(config.accuracy, logits, data.y_val)
     # an improvement beats the best by more than min_delta; a tie, or NaN, is none
     improved = ~diverged & (val_loss < member.best_val - hyper.min_delta)
@@ -396,7 +399,7 @@ def start(config: Config, params, opt_state, data: Data, hyper: Hyper):
     """The state before the first epoch (stacked for ``fit_many``): ``(member, history of zeros)``,
     history ``(..., E − first_epoch)`` per name."""
     init = lambda p, o, h: init_member(config, p, o, data, h)  # noqa: E731
-    lead = ()
+    lead: tuple[int, ...] = ()
     if config.members is not None:
         init, lead = jax.vmap(init), (config.members,)
     member = init(params, opt_state, hyper)

@@ -322,11 +322,11 @@ def _check_data(net: MLP, loss: str, dtype, x, y, validation) -> engine.Data:
         raise TypeError(
             f"validation must be a tuple (x_val, y_val) or None, got {type(validation).__name__}"
         )
-    return engine.Data(
-        x,
-        y,
-        *_check_xy(net, loss, dtype, *validation, "validation[0] (x_val)", "validation[1] (y_val)"),
+    x_val, y_val = validation
+    x_val, y_val = _check_xy(
+        net, loss, dtype, x_val, y_val, "validation[0] (x_val)", "validation[1] (y_val)"
     )
+    return engine.Data(x, y, x_val, y_val)
 
 
 def _batch_geometry(m: int, batch_size, drop_last: bool) -> tuple[int, int, bool, bool]:
@@ -431,7 +431,7 @@ def _check_opt_state(opt_state, fresh, count: int):
         return fresh
     got_leaves, got_tree = jax.tree_util.tree_flatten(opt_state)
     want_leaves, want_tree = jax.tree_util.tree_flatten(fresh)
-    if got_tree != want_tree:
+    if got_tree != want_tree:  # type: ignore[operator]  # PyTreeDef compares; its stub says not
         raise ValueError(
             f"opt_state must have the structure of optimizer.init(params) "
             f"({want_tree}), got {got_tree}"[:600]
