@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from functional_nn import _checkpointing, _progress, parallel
+from functional_nn import _checkpointing, _diagnosis, _progress, parallel
 from functional_nn import _engine as engine
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
@@ -418,7 +418,6 @@ def _train(run: Prepared, description: str) -> FitManyResult:
 _run = jax.jit(engine.run, static_argnames=("config",))
 _start = jax.jit(engine.start, static_argnames=("config",))
 _run_from = jax.jit(engine.run_from, static_argnames=("config",))
-_redo_step = jax.jit(engine.redo_step, static_argnames=("config",))
 _replay = jax.jit(engine.replay, static_argnames=("config",))
 
 
@@ -539,11 +538,10 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         (lambda tree, i: tree)
         if single
         else (lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree))
-    )  # noqa: E731
+    )
     leaves, whats, messages = [None] * len(stopped), [None] * len(stopped), []
-    for i in np.flatnonzero(
-        diverged
-    ):  # the run handed back the state before the bad segment: advance it
+    # a diverged member was handed back in the state before its bad segment: advance it
+    for i in np.flatnonzero(diverged):
         last, step_losses, limit = _replay(
             config,
             take(member, i),
@@ -558,7 +556,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         before = np.asarray(step_losses)[: int(limit)]  # J of the finite steps before the bad one
         if before.size < 3:  # too few steps in the replayed segment: the epochs before count too
             before = np.concatenate([history["train_loss"][i, : stopped[i] - start], before])
-        whats[i], leaves[i] = _diagnose(
+        whats[i], leaves[i] = _diagnosis.diagnose(
             config,
             last.params,
             last.opt_state,
@@ -572,7 +570,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
     for i in range(len(stopped)):
         messages.append(
-            _describe(
+            _diagnosis.describe(
                 config,
                 run.rate_texts[i],
                 whats[i],
@@ -614,144 +612,6 @@ def _forward_fill(h: np.ndarray, ran: np.ndarray, name: str) -> np.ndarray:
     empty = np.inf if name in ("train_loss", "val_loss") else 0
     last = np.where(ran.reshape((-1, 1) + (1,) * (h.ndim - 2)) > 0, last, empty)
     return np.where(cols < ran.reshape((-1, 1) + (1,) * (h.ndim - 2)), h, last).astype(h.dtype)
-
-
-def _diagnose(
-    config: engine.Config,
-    params,
-    opt_state,
-    data: engine.Data,
-    hyper: engine.Hyper,
-    epoch: int,
-    step: int,
-    paths: list[str],
-    before: np.ndarray,
-) -> tuple[tuple[str, str], str | None]:
-    """``((what went non-finite, the likely cause), leaf name)`` for a diverged run.
-
-    Redoes its bad step once from the last finite params and optimizer state
-    (outside the loop, so a healthy run never compiles this) to name the first
-    non-finite leaf, and tells the causes apart: non-finite data in the batch; a
-    loss that grew over the last steps before it overflowed (the step size); an
-    activation that overflowed while the loss was not growing (inputs or weights
-    too large for the dtype); a loss that overflowed with finite activations (the
-    outputs' or targets' scale).
-    """
-    redo = jax.device_get(
-        _redo_step(
-            config, params, opt_state, data, hyper, jnp.asarray(epoch, jnp.int32), jnp.asarray(step)
-        )
-    )
-    grads_bad = np.flatnonzero(~np.asarray(redo.grads_ok))
-    params_bad = np.flatnonzero(~np.asarray(redo.params_ok))
-    if not redo.loss_ok:
-        if grads_bad.size:
-            leaf = "grads" + paths[grads_bad[0]]
-            what = f"the loss J became non-finite (first non-finite gradient: {leaf})"
-        else:
-            what, leaf = "the loss J became non-finite", "loss"
-    elif grads_bad.size:
-        leaf = "grads" + paths[grads_bad[0]]
-        what = f"the gradient {leaf} became non-finite"
-    elif params_bad.size:
-        leaf = "params" + paths[params_bad[0]]
-        what = f"the update made {leaf} non-finite"
-    else:
-        what = "a value became non-finite inside the compiled loop (it did not recur when the step was redone)"
-        leaf = None
-    layers_bad = np.flatnonzero(~np.asarray(redo.layers_ok))
-    grew = _loss_grew(before)
-    if not redo.data_ok:
-        cause = "data", "the batch holds non-finite values (NaN or inf) in x or y"
-    elif grew is not None:
-        cause = "rate", grew
-    elif layers_bad.size:
-        l = int(layers_bad[0])
-        name = config.net.activation_names[l]
-        cause = (
-            "activation",
-            (
-                f"layer {l + 1}'s pre-activation o^{l + 1} or its {name} activation overflowed on this "
-                "batch, while the loss was not growing"
-            ),
-        )
-    elif not redo.loss_ok:
-        cause = "scale", "the loss overflowed with finite activations, while it was not growing"
-    else:
-        cause = "unknown", ""
-    return (what, cause), leaf
-
-
-def _loss_grew(before: np.ndarray) -> str | None:
-    """How the loss grew over the last steps before the overflow (None if it did not)."""
-    recent = before[np.isfinite(before)][-5:]
-    if recent.size < 3 or not np.all(np.diff(recent[-3:]) > 0) or recent[-1] <= 1.5 * recent.min():
-        return None
-    return (
-        f"the loss grew over the last {recent.size} steps before it overflowed "
-        f"({recent[0]:.3g} → {recent[-1]:.3g})"
-    )
-
-
-def _describe(
-    config: engine.Config,
-    rate_text: str,
-    what: tuple[str, str] | None,
-    stopped: int,
-    diverged: bool,
-    bad_step: int,
-    stopped_early: bool,
-    best_epoch: int,
-    best_val: float,
-    history: dict,
-) -> str:
-    """How a run ended, in one paragraph; a divergence names its likely cause."""
-    updates = stopped * config.num_batches + bad_step
-    if diverged:
-        (what, (kind, evidence)) = what
-        head = (
-            f"diverged in epoch {stopped + 1}, step {bad_step + 1} (update {updates + 1}): "
-            f"{what}. params are the last finite ones, after {updates} updates and "
-            f"{stopped} complete epochs. "
-        )
-        if kind == "rate":
-            return head + (
-                f"The likely cause is {rate_text}: {evidence}, so the steps overshoot "
-                "(lecture: 'if α is too high, the algorithm diverges'); try a rate about 10× "
-                "smaller."
-            )
-        if kind == "data":
-            return head + (
-                f"The cause is non-finite data: {evidence}; clean the data (the step size is "
-                "not to blame)."
-            )
-        if kind == "activation":
-            return head + (
-                f"The likely cause is an activation that overflowed: {evidence}, so the "
-                "inputs or weights are too large for the dtype; standardize the inputs or "
-                "start from smaller weights (the step size is not to blame)."
-            )
-        if kind == "scale":
-            return head + (
-                f"The likely cause is the scale of the outputs or targets: {evidence}; "
-                "standardize the targets or use float64 (the step size is not to blame)."
-            )
-        return head + (
-            f"The loss did not grow before it, so the cause is unclear; {rate_text} may be too "
-            "large, or the inputs need standardizing."
-        )
-    ran = f"{stopped} epochs ({updates} updates)"
-    best = (
-        f"best validation loss {best_val:.6g} at epoch {best_epoch}"
-        if config.has_validation
-        else f"final training loss {float(history['train_loss'][-1]):.6g}"
-    )
-    if stopped_early:
-        return (
-            f"stopped early after {ran}: the validation loss did not improve for {config.patience} "
-            f"epochs; {best} (best_params)."
-        )
-    return f"ran all {ran}; {best}."
 
 
 def _warn_if_unconverged(config: engine.Config, result: FitManyResult) -> None:
