@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +44,7 @@ class Prepared(NamedTuple):
     stride: int | None  # epochs per host call (checkpoints, progress, on_segment); None: one call
     checkpoints: CheckpointPlan | None
     progress: bool
-    on_segment: object  # callable(SegmentState) or None
+    on_segment: Callable[[Any], object] | None  # called with a train.SegmentState
 
 
 class CheckpointPlan(NamedTuple):

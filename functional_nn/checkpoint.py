@@ -156,7 +156,7 @@ def load_checkpoint(
         raise FileNotFoundError(f"no checkpoint file at {path}")
     manifest, leaves = _read(path)
     trees = manifest["trees"]
-    out = {}
+    out: dict[str, Any] = {}
     sections = (("params", like), ("opt_state", opt_state_like), ("history", None))
     for section, template in sections + (("state", state_like),):
         spec = trees.get(section)
@@ -223,7 +223,7 @@ _WRITE_CAUSES = {
 
 def write_error(path: Path, err: OSError) -> CheckpointWriteError:
     """A :class:`CheckpointWriteError` naming ``path`` and the cause of ``err``."""
-    cause = _WRITE_CAUSES.get(err.errno, "the write failed")
+    cause = _WRITE_CAUSES.get(err.errno or 0, "the write failed")
     return CheckpointWriteError(
         err.errno,
         f"cannot write checkpoint {path}: {cause} ({err.strerror or err}); nothing of this "
@@ -232,7 +232,7 @@ def write_error(path: Path, err: OSError) -> CheckpointWriteError:
 
 
 def _write_payload(f, arrays: dict[str, np.ndarray]) -> None:
-    np.savez(f, **arrays)
+    np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as allow_pickle
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -267,8 +267,9 @@ def _describe_network(network) -> dict | None:
     if network is None:
         return None
     cls = type(network)
-    if hasattr(network, "describe") and dataclasses.is_dataclass(network):
-        fields = network.describe()
+    describe = getattr(network, "describe", None)
+    if describe is not None and dataclasses.is_dataclass(network):
+        fields = describe()
     elif dataclasses.is_dataclass(network) and not isinstance(network, type):
         fields = dataclasses.asdict(network)
     elif isinstance(network, dict):
@@ -421,7 +422,7 @@ def _restore_like(path: Path, section: str, spec: dict, leaves: dict[str, np.nda
             f"{path}: {section} has a different structure (checkpoint: {len(stored)} leaves, "
             f"like=: {len(wanted)}): {'; '.join(parts)}"
         )
-    restored = []
+    restored: list[Any] = []
     for name, template in wanted:
         array = stored[name]
         shape = tuple(np.shape(template))
@@ -444,7 +445,8 @@ def _restore_like(path: Path, section: str, spec: dict, leaves: dict[str, np.nda
         ):
             array = jax.device_put(array)
         elif isinstance(template, (bool, int, float)):
-            array = type(template)(array.item())
+            restored.append(type(template)(array.item()))
+            continue
         restored.append(array)
     return jax.tree_util.tree_unflatten(treedef, restored)
 

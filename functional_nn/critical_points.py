@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -351,7 +351,7 @@ def find_critical_point(
 
     x_end = jnp.asarray(x)
     norm = float(np.linalg.norm(x))
-    fields = dict(
+    fields: dict[str, Any] = dict(
         x=x_end,
         gradient_norm=gn,
         start_gradient_norm=start_gn,

@@ -119,7 +119,7 @@ def check_params_tree(params, name: str = "params") -> list[str]:
 
 def _check_same_tree(got, params, name: str) -> None:
     want_tree, got_tree = jax.tree.structure(params), jax.tree.structure(got)
-    if want_tree != got_tree:
+    if want_tree != got_tree:  # type: ignore[operator]  # PyTreeDef compares; its stub says not
         raise ValueError(
             f"{name} must return a pytree shaped like params ({want_tree}), got {got_tree}"
         )
@@ -413,11 +413,17 @@ def check_tree(
             )
             rel = rel.copy()
             rel[excused] = 0.0
-        abs_diff = None if rel is None else np.where(rel == 0.0, 0.0, np.abs(m - auto[i]).ravel())
+        index_ad: tuple[int, ...]
+        abs_diff = (
+            None
+            if rel is None or auto is None
+            else np.where(rel == 0.0, 0.0, np.abs(m - auto[i]).ravel())
+        )
         if rel is None:
             abs_ad = rel_max = np.nan
             index_ad = ()
         else:
+            assert auto is not None and abs_diff is not None  # rel exists only with an oracle
             a_i = int(np.argmax(rel))
             abs_ad, rel_max, index_ad = float(np.max(abs_diff)), float(rel[a_i]), unravel_index(a_i)
         checks.append(

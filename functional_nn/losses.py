@@ -246,6 +246,7 @@ def output_delta_chain(
     g = output_gradient(loss, y_hat, y, weights)
     if output_activation.name == "softmax":
         return activations.softmax_jvp(y_hat, g)
+    assert output_activation.derivative is not None  # every trainable output has one
     return g * output_activation.derivative(o)
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -171,7 +172,7 @@ def gradient_error_bound(
     else:
         e_delta = _mul(omega, e_omega, diff, e_diff, u)
 
-    bounds = [None] * len(P)
+    bounds: list[Any] = [None] * len(P)  # filled from the last layer down
     for l in reversed(range(len(P))):
         a, ea, delta = A[l], EA[l], D[l]
         ew = _matmul(a.T, ea.T, delta, e_delta, u)  # aᵀ δ over the batch

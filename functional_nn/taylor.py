@@ -293,6 +293,7 @@ def _fit(name, h, r, floor, smooth, window) -> TaylorLeaf:
                 start = None
         if best_len < 3:
             return TaylorLeaf(name, h, r, floor, used, math.nan)
+        assert best is not None  # best_len >= 3 found a run
         used[best[0] : best[1] + 1] = True
     else:
         used[run_end : run_end + window] = True

@@ -92,8 +92,9 @@ class FitResult(NamedTuple):
     message: str  # one paragraph saying how the run ended (and the likely cause)
 
 
-def _one(members: FitResult, i: int, take, initial_epoch: int) -> FitResult:
-    """Member ``i`` of stacked results; ``take`` picks it from the device trees."""
+def _one(members: Any, i: int, take, initial_epoch: int) -> FitResult:
+    """Member ``i`` of stacked results (a FitResult whose fields have a leading (members,) axis);
+    ``take`` picks it from the device trees."""
     e = int(members.stopped_epoch[i])
     return FitResult(
         params=take(members.params),
@@ -454,6 +455,7 @@ def _run_by_segments(run: Prepared, description: str):
             running = bool(np.any(status == engine.RUNNING)) and epoch < config.num_epochs
             finished = (member, history, epoch)
             if running:  # dispatch the next segment first: the host's work below overlaps it
+                assert run.stride is not None  # this loop runs only when segments are asked for
                 stop = min(epoch + run.stride, config.num_epochs)
                 member, history = _run_from(
                     config, member, history, run.data, run.hyper, epoch, stop
@@ -539,9 +541,11 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         if single
         else (lambda tree, i: jax.tree_util.tree_map(lambda a: a[i], tree))
     )
-    leaves, whats, messages = [None] * len(stopped), [None] * len(stopped), []
+    leaves: list[str | None] = [None] * len(stopped)
+    whats: list[tuple[str, tuple[str, str]] | None] = [None] * len(stopped)
+    messages: list[str] = []
     # a diverged member was handed back in the state before its bad segment: advance it
-    for i in np.flatnonzero(diverged):
+    for i in map(int, np.flatnonzero(diverged)):
         last, step_losses, limit = _replay(
             config,
             take(member, i),
@@ -584,7 +588,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
             )
         )
     validated = config.has_validation
-    members = FitResult(
+    stacked: dict[str, Any] = dict(  # every field with a leading (members,) axis
         params=member.params,
         best_params=member.best_params if validated else member.params,
         best_epoch=host["best_epoch"] if validated else stopped,
@@ -599,6 +603,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         diverged_leaf=tuple(leaves),
         message=tuple(messages),
     )
+    members = FitResult(**stacked)
     score = host["best_val"] if validated else history["train_loss"][:, -1]
     return FitManyResult(members, int(np.argmin(np.where(np.isnan(score), np.inf, score))), start)
 

@@ -358,6 +358,7 @@ def choose_head(
         else:
             output_activation, loss = "softmax", "categorical_cross_entropy"
     elif output_activation is None:
+        assert loss is not None  # the first branch took the case where both are missing
         output_activation = {
             "binary_cross_entropy": "sigmoid",
             "categorical_cross_entropy": "softmax",
@@ -366,6 +367,7 @@ def choose_head(
         loss = {"softmax": "categorical_cross_entropy"}.get(output_activation, "mse")
         if output_activation == "sigmoid" and not regression:
             loss = "binary_cross_entropy"
+    assert loss is not None and output_activation is not None  # each branch above chose both
     if output_activation == "threshold":
         raise CLIError(
             "--output-activation threshold has zero derivative almost everywhere, so gradient descent "
@@ -388,6 +390,7 @@ def choose_head(
         return num_targets, output_activation, loss
     # two classes: one output unless softmax asks for one per class; C > 2: one per class
     # (C sigmoid outputs with binary cross-entropy score each class as its own yes/no)
+    assert num_classes is not None  # a classification data set counts its classes
     n_out = 1 if num_classes == 2 and output_activation != "softmax" else int(num_classes)
     return n_out, output_activation, loss
 

@@ -217,7 +217,8 @@ def _parts(dataset, net, loss: str) -> tuple[Part, Part, Part]:
             out.append(Part(name, None, None, None))
         else:
             out.append(Part(name, x, encode(y), y))
-    return tuple(out)
+    train, validation, test = out
+    return train, validation, test
 
 
 def _rate(args: argparse.Namespace, m: int, batch_size: int | None) -> dict:
@@ -236,7 +237,7 @@ def _rate(args: argparse.Namespace, m: int, batch_size: int | None) -> dict:
             if per_epoch and args.optimizer != "sgd"
             else None,
         )
-        rate = schedule
+        rate: object = schedule
     else:
         rate = (
             args.learning_rate

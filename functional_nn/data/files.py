@@ -215,7 +215,7 @@ def read_npz(
 # --- IDX (the MNIST format) ----------------------------------------------------------
 
 # third byte of the magic number -> element type; the data are big-endian
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),

@@ -212,7 +212,7 @@ def train_val_test_split(
         raise ValueError(f"x must have at least one row and one feature, got shape {x_np.shape}")
     if stratify:
         labels = check_labels(y_np, "y (stratify=True needs integer labels)")
-        parts = [[], [], []]
+        parts: list[list[np.ndarray]] = [[], [], []]
         for c in np.unique(labels):
             # no "at least one row" per class: a rare class should stay in training
             rows = rng.permutation(np.flatnonzero(labels == c))
@@ -222,10 +222,13 @@ def train_val_test_split(
         pieces = [rng.permutation(np.concatenate(part)) for part in parts]
     else:
         pieces = _cut(rng.permutation(m), val, test)
-        for part, fraction, rows in (("validation", val, pieces[1]), ("test", test, pieces[2])):
+        for part_name, fraction, rows in (
+            ("validation", val, pieces[1]),
+            ("test", test, pieces[2]),
+        ):
             if fraction > 0 and rows.size == 0:
                 raise ValueError(
-                    f"the {part} part is empty: {m} rows are too few for fractions val={val}, "
+                    f"the {part_name} part is empty: {m} rows are too few for fractions val={val}, "
                     f"test={test} (each part with a positive fraction needs a row)"
                 )
     if pieces[0].size == 0:

@@ -12,7 +12,7 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -131,14 +131,13 @@ def read(
             )
         return read_sklearn(name)
     generate, (task, num_classes, *_) = _TOY[name]
-    kwargs = {k: v for k, v in dict(n=n, noise=noise).items() if v is not None}
+    kwargs: dict[str, Any] = {k: v for k, v in dict(n=n, noise=noise).items() if v is not None}
     if key is not None:
         kwargs["key"] = key
     x, y = generate(**kwargs, **options)
     if name == "blobs":
-        num_classes = (
-            int(np.max(y)) + 1
-        )  # C follows num_classes=/centers=; every blob has points (n >= C)
+        # C follows num_classes=/centers=; every blob has points (n >= C)
+        num_classes = int(np.max(np.asarray(y))) + 1
     return RawData(
         np.asarray(x),
         np.asarray(y),
@@ -207,9 +206,14 @@ def load_dataset(
             )
         target_scaler = fit_standardizer(y_parts[0])
         y_parts = [target_scaler.apply(y) for y in y_parts]
-    arrays = [a for pair in zip(x_parts, y_parts) for a in pair]
+    (x_train, x_val, x_test), (y_train, y_val, y_test) = x_parts, y_parts
     return Dataset(
-        *arrays,
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
+        y_test,
         task=raw.task,
         num_classes=raw.num_classes,
         feature_names=raw.feature_names,
