@@ -361,14 +361,20 @@ def test_export_through_the_command(tmp_path, capsys):
 def test_the_command_serves_on_a_free_port_and_stops_on_ctrl_c():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with subprocess.Popen(
-        [sys.executable, "-m", "functional_nn.cli", "playground"],
+        # `python -m functional_nn.cli playground` with SIGINT's default handler, as a
+        # terminal's foreground job has it: a shell's background job (`cmd &`) ignores SIGINT
+        # and its children inherit that
+        [
+            sys.executable,
+            "-c",
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "sys.argv = ['functional_nn.cli', 'playground']; "
+            "runpy.run_module('functional_nn.cli', run_name='__main__', alter_sys=True)",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-        # as a terminal's foreground job has it: a shell's background job (`cmd &`) ignores
-        # SIGINT, and its children inherit that
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as process:
         try:
             line = process.stdout.readline()
