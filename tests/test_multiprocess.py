@@ -127,7 +127,9 @@ def test_a_killed_process_ends_the_others_within_the_bound(launched):
 def test_fit_many_over_a_members_mesh_matches_one_device_and_fit(tmp_path):
     out = tmp_path / "members.json"
     env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+        os.environ,
+        XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
     )
     done = subprocess.run(
         [sys.executable, str(HERE / "multiprocess_worker.py"), "members", str(out)],

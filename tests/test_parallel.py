@@ -59,7 +59,9 @@ FOUR_DEVICES = textwrap.dedent("""
 
 def test_four_devices_match_one_device_within_1e_5():
     env = dict(
-        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+        os.environ,
+        XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4",
+        JAX_PLATFORMS="cpu",
     )
     done = subprocess.run(
         [sys.executable, "-c", FOUR_DEVICES], env=env, capture_output=True, text=True, timeout=300
