@@ -426,14 +426,19 @@ def _run_by_segments(run: Prepared, description: str):
     """Call the one compiled segment runner again and again; the host works between calls.
 
     Between calls the host writes the checkpoint, moves the progress bar and calls
-    ``on_segment``. The next segment is dispatched before the checkpoint is written, so
-    the write overlaps the device's work.
+    ``on_segment``. The host never keeps the device waiting: the next segment is
+    dispatched before the host reads the last one's state (a segment after every member
+    stopped is a no-op of the compiled loop), and a checkpoint is written by a
+    background thread while the next segments run. A write is awaited before the next
+    one starts, before ``on_segment`` sees its path and before the run returns, so its
+    error (a full or read-only disk) stops the run and a returned run's checkpoints are
+    all on disk.
     """
-    config, plan, single = run.config, run.checkpoints, run.config.members is None
+    config, plan = run.config, run.checkpoints
     args = (run.config, run.params, run.opt_state, run.data, run.hyper)
     epoch, resumed, described = run.start, None, None
     if plan is not None:
-        kind = "fit" if single else "fit_many"
+        kind = "fit" if config.members is None else "fit_many"
         described = _checkpointing.describe(run, kind)  # once: it hashes the data
         if plan.resume:
             resumed = _checkpointing.restore(
@@ -448,36 +453,35 @@ def _run_by_segments(run: Prepared, description: str):
         member, history = _start(*args)
     else:
         member, history, epoch, _ = resumed
-    with _progress.progress_bar(run.progress, config.num_epochs, description, epoch) as report:
+    assert run.stride is not None  # this loop runs only when segments are asked for
+    with (
+        _progress.progress_bar(run.progress, config.num_epochs, description, epoch) as report,
+        _checkpointing.Writer() as writer,
+    ):
         fresh = True  # the state in hand is the start (or the resumed checkpoint), not a segment's
         while True:
-            status = np.asarray(jax.device_get(member.status))  # waits for the segment in flight
-            running = bool(np.any(status == engine.RUNNING)) and epoch < config.num_epochs
-            finished = (member, history, epoch)
-            if running:  # dispatch the next segment first: the host's work below overlaps it
-                assert run.stride is not None  # this loop runs only when segments are asked for
+            more = epoch < config.num_epochs
+            if more:  # dispatched first: the device runs it while the host works below
                 stop = min(epoch + run.stride, config.num_epochs)
-                member, history = _run_from(
-                    config, member, history, run.data, run.hyper, epoch, stop
-                )
-                epoch = stop
+                following = _run_from(config, member, history, run.data, run.hyper, epoch, stop)
+            status = np.asarray(jax.device_get(member.status))  # waits for this segment
             if not fresh:
-                _after_segment(run, described, *finished, report)
-            if not running:
+                _after_segment(run, described, member, history, epoch, report, writer)
+            if not (more and np.any(status == engine.RUNNING)):
+                writer.wait()  # the last checkpoint is on disk before the run returns
                 return member, history
-            fresh = False
+            (member, history), epoch, fresh = following, stop, False
 
 
-def _after_segment(run: Prepared, described, member, history, epoch: int, report) -> None:
+def _after_segment(run: Prepared, described, member, history, epoch: int, report, writer) -> None:
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
-    wanted = plan is not None or report is not None or run.on_segment is not None
-    if not wanted:
-        return
     path = None
     if plan is not None:
         host_member, host_history = jax.device_get((member, history))
-        path = _checkpointing.save(plan, run, described, host_member, host_history, epoch)
+        path = writer.submit(plan, run, described, host_member, host_history, epoch)
+    elif report is None and run.on_segment is None:
+        return
     else:
         host_member = jax.device_get(member._replace(params=None, opt_state=None, best_params=None))
         host_history = jax.device_get(history)
@@ -496,6 +500,8 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
         losses = cut.get("val_loss", cut["train_loss"])
         report(done, pick(cut["train_loss"]), pick(losses), ~running)
     if run.on_segment is not None:
+        if path is not None:
+            writer.wait()  # the hook is told of a checkpoint that is on disk
         scalar = (lambda v: v.item()) if single else np.asarray  # noqa: E731
         run.on_segment(
             SegmentState(
