@@ -145,7 +145,12 @@ def prepare(
         params = _init_members(net, dtype, split[:, 0], scales)
     elif members and not stacked:
         params = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), params)
-    fresh = jax.vmap(optimizer.init)(params) if members else optimizer.init(params)
+    if not members:
+        fresh = optimizer.init(params)
+    elif learning_rate is None:  # the caller's optimizer, reused across calls: compiled once
+        fresh = _stacked_init(optimizer.init)(params)
+    else:  # fnn.sgd, built for this call: its few zeros are cheaper than a compile
+        fresh = jax.vmap(optimizer.init)(params)
     if rate is not None:  # the step size's traced values: one per member
         rate = jax.tree_util.tree_map(
             lambda v: jnp.broadcast_to(jnp.asarray(v, dtype), (n,) if members else ()), rate
@@ -234,7 +239,7 @@ def _segment_length(
     if vmapped_patience:
         bound = min(bound, VMAP_PATIENCE_SEGMENT)
     tile = epochs if stride is None else math.gcd(epochs, stride)
-    return max(c for c in range(1, min(bound, tile) + 1) if tile % c == 0)
+    return next(c for c in range(min(bound, tile), 0, -1) if tile % c == 0)
 
 
 def _check_checkpoints(directory, every, resume, keep) -> CheckpointPlan | None:
@@ -338,6 +343,12 @@ def _batch_geometry(m: int, batch_size, drop_last: bool) -> tuple[int, int, bool
     if m % k == 0:
         return k, m // k, k < m, False
     return (k, m // k, True, False) if drop_last else (k, math.ceil(m / k), True, True)
+
+
+@functools.lru_cache(maxsize=64)
+def _stacked_init(init: Callable) -> Callable:
+    """``init`` vmapped over members and jitted (one program, not a vmap trace per call)."""
+    return jax.jit(jax.vmap(init))
 
 
 @functools.partial(jax.jit, static_argnames=("net", "dtype"))

@@ -616,6 +616,8 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
 
 def _forward_fill(h: np.ndarray, ran: np.ndarray, name: str) -> np.ndarray:
     """Entries after each member's last epoch repeat its last value (``+inf`` losses where none ran)."""
+    if np.all(ran == h.shape[1]):
+        return h  # every member ran every epoch: nothing to fill
     cols = np.arange(h.shape[1]).reshape((1, -1) + (1,) * (h.ndim - 2))
     last = np.take_along_axis(
         h, np.maximum(ran - 1, 0).reshape((-1, 1) + (1,) * (h.ndim - 2)), axis=1
