@@ -71,7 +71,7 @@ def interrupted(tmp_path_factory):
     """A run stopped by its on_segment hook after 2 segments, then resumed; the segment traces."""
     directory = tmp_path_factory.mktemp("ckpt")
     x, y = _data()
-    traces, seen = [], []
+    traces, seen, on_disk = [], [], []
     segment = _engine.run_segment
 
     def counting(*args, **kwargs):
@@ -80,6 +80,7 @@ def interrupted(tmp_path_factory):
 
     def hook(state):
         seen.append(state)
+        on_disk.append(state.checkpoint.is_file())  # written in the background, awaited first
         if len(seen) == 2:
             raise Stop
 
@@ -93,6 +94,7 @@ def interrupted(tmp_path_factory):
         directory=directory,
         traces=len(traces),
         seen=seen,
+        on_disk=on_disk,
         after_stop=after_stop,
         resumed=resumed,
         plain=_fit(x, y),
@@ -113,6 +115,7 @@ def _on_segment_got_the_state_and_keep_bounded_the_files(interrupted):
     assert (first.epoch, second.epoch, first.num_epochs) == (2, 4, 9)
     assert first.history["train_loss"].shape == (2,) and second.history["val_loss"].shape == (4,)
     assert second.checkpoint.name == "ckpt_000004.npz" and second.running
+    assert interrupted["on_disk"] == [True, True]
     assert interrupted["after_stop"] == ["ckpt_000002.npz", "ckpt_000004.npz"]
     names = sorted(p.name for p in interrupted["directory"].iterdir())
     assert len(names) == 2 and names[-1] == f"ckpt_{interrupted['resumed'].stopped_epoch:06d}.npz"
