@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -136,19 +136,38 @@ def gradient_error_bound(
     the δ recursion run on ``params``, ``x``, ``y`` rounded to ``dtype``.
     """
     dtype = _validate.check_dtype("dtype", dtype, UNIT_ROUNDOFF)
-    u = UNIT_ROUNDOFF[dtype]
-    slope = net.negative_slope
+    return _bound(net, loss, _exact(net, loss, params, x, y), dtype)
+
+
+class _Exact(NamedTuple):
+    """The float64 inputs and passes both the bound and ``check_rounding`` start from."""
+
+    params: Params
+    x: jax.Array
+    y: jax.Array
+    trace: Any  # net.forward's Trace
+    back: backprop.Backward
+    derivatives: list  # f_l'(o^l) per layer, None for softmax
+
+
+def _exact(net: MLP, loss: str, params: Params, x, y) -> _Exact:
     with float64_mode():
         params = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         x, y = backprop.check_batch(net, loss, params, jnp.asarray(np.asarray(x), jnp.float64), y)
-        trace, back, derivatives = _exact_pass(net, loss, params, x, y)
+        return _Exact(params, x, y, *_exact_pass(net, loss, params, x, y))
+
+
+def _bound(net: MLP, loss: str, exact: _Exact, dtype: str) -> Params:
+    u = UNIT_ROUNDOFF[dtype]
+    slope = net.negative_slope
+    params, x, y64, trace, back, derivatives = exact
     deltas = back.deltas
     P = [(np.asarray(l.w), np.asarray(l.b)) for l in params]
     A = [np.asarray(a) for a in trace.activations]
     O = [np.asarray(o) for o in trace.pre_activations]
     D = [np.asarray(d) for d in deltas]
     names = net.activation_names
-    y = np.asarray(y)
+    y = np.asarray(y64)
     K = x.shape[0]
 
     EA = [u * np.abs(A[0])]  # x rounded to dtype
@@ -279,12 +298,15 @@ def check_rounding(
     """
     backprop.check_setup(net, loss)
     dtype = _validate.check_dtype("dtype", dtype, UNIT_ROUNDOFF)
-    bounds = gradient_error_bound(net, loss, params, x, y, dtype)
-    low = DTYPES[dtype]
-    with float64_mode():
-        p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
-        x64, y64 = backprop.check_batch(net, loss, p64, jnp.asarray(np.asarray(x), jnp.float64), y)
-        exact = _exact_pass(net, loss, p64, x64, y64)[1].grads
+    exact64 = _exact(net, loss, params, x, y)
+    bounds = _bound(net, loss, exact64, dtype)
+    low, p64, x64, y64, exact = (
+        DTYPES[dtype],
+        exact64.params,
+        exact64.x,
+        exact64.y,
+        exact64.back.grads,
+    )
     p_low = jax.tree.map(lambda a: a.astype(low), p64)
     x_low, y_low = x64.astype(low), y64.astype(low)
     manual, auto = _low_precision_grads(net, loss, backward_fn is None, p_low, x_low, y_low)
