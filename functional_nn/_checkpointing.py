@@ -28,15 +28,7 @@ from functional_nn import parallel
 from functional_nn.checkpoint import CheckpointError, _read
 
 #: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
-STATE_FIELDS = (
-    "best_params",
-    "best_val",
-    "best_epoch",
-    "bad_epochs",
-    "status",
-    "epochs_done",
-    "bad_step",
-)
+STATE_FIELDS = ("best_params", "best_val", "best_epoch", "bad_epochs", "status", "epochs_done")
 
 # how the description's entries read in a refusal
 _LABELS = {

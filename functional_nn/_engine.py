@@ -8,9 +8,14 @@ checked at the public boundary. The lecture's loop
 is three nested loops, each as lean as the hand-written one:
 
 * a *step* is one update: ``J, ∇J`` by the chosen engine, then one
-  ``optimizer.update``; one fused reduction ``0·(J, ∇J, w_new)`` tells whether all
-  of it stayed finite, and a non-finite step is not applied — the carried params
-  are the last finite ones, and the epoch and step are recorded, with no replay;
+  ``optimizer.update``. Whether it stayed finite is read once per epoch with
+  validation, once per segment without: under :func:`functional_nn.sgd` a
+  non-finite ``∇J`` or ``w_new`` leaves the params non-finite for good
+  (``w − α·g`` keeps an inf or NaN), so the step losses and the final params
+  tell; a caller's optimizer may hide one (``optax.zero_nans``), so there one
+  reduction ``0·(J, ∇J, w_new)`` per step is carried. A span that met a
+  non-finite step hands back the state it started from — the last finite
+  params — and after the run :func:`replay` finds the step, outside the loop;
 * an *epoch* is a ``lax.scan`` over its ``B`` steps (a static trip count), then
   the epoch's record (training loss, and only what the run asked for:
   validation loss and accuracy, learning rate, gradient norms) and early stopping;
@@ -67,6 +72,7 @@ class Config(NamedTuple):
     has_validation: bool
     accuracy: str | None  # None, "threshold" (BCE, ŷ >= 0.5) or "argmax" (CCE)
     update: Callable  # the optimizer's update function (init runs at the boundary)
+    probe_steps: bool  # each step's finiteness is probed (not fnn.sgd: an optimizer may hide a NaN)
     records_lr: bool  # the optimizer's state shows its learning rate
     record_grad_norms: bool
     mesh: Mesh | None
@@ -100,8 +106,8 @@ class Member(NamedTuple):
     best_epoch: Array  # () int32, 1-based; first_epoch (0 for a fresh run) = the initial params
     bad_epochs: Array  # () int32, epochs since the last improvement
     status: Array  # () int32: RUNNING, FINISHED, STOPPED_EARLY or DIVERGED
-    epochs_done: Array  # () int32, epochs completed (from the start of the whole run)
-    bad_step: Array  # () int32, 0-based step of the non-finite update (DIVERGED only)
+    epochs_done: Array  # () int32, epochs completed (from the start of the whole run); DIVERGED:
+    # those before the span (segment, or epoch with validation) that met the non-finite step
 
 
 def init_member(config: Config, params, opt_state, data: Data, hyper: Hyper) -> Member:
@@ -122,7 +128,6 @@ def init_member(config: Config, params, opt_state, data: Data, hyper: Hyper) -> 
         bad_epochs=i32(0),
         status=i32(RUNNING),
         epochs_done=i32(config.first_epoch),
-        bad_step=i32(0),
     )
 
 
@@ -208,20 +213,29 @@ def update_step(config: Config, params, opt_state, xb: Array, yb: Array, wb: Arr
     return value, grads, new_params, new_opt
 
 
-def _scan_steps(config: Config, params, opt_state, rows: Array, data: Data, hyper: Hyper, limit):
-    """Updates on the batches ``rows`` ``(S, K)``, steps ``i = 0 .. S−1``: ``((params, opt_state, bad), out)``.
+def _finite(tree) -> Array:
+    """Whether every entry of ``tree`` is finite: one fused reduction (``0·v`` is 0, or NaN)."""
+    return jnp.isfinite(sum(jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves(tree)))
 
-    ``bad`` is the first step whose ``J``, ``∇J`` or new params were not finite (``S`` if
-    none); the updates are applied regardless, so the caller restores its start state
-    after a divergence. ``limit`` (a replay after the run) stops applying updates there.
+
+def _scan_steps(
+    config: Config, params, opt_state, rows: Array, data: Data, hyper: Hyper, find: bool = False
+):
+    """Updates on the batches ``rows`` ``(S, K)``, steps ``i = 0 .. S−1``: ``((params, opt_state, flag), out)``.
+
+    In the run (``find=False``) every update is applied and ``flag`` says whether
+    all of them stayed finite (see the module's docstring); the caller restores its
+    start state when not. :func:`replay` (``find=True``) probes each step, stops
+    applying updates at the first non-finite one and ``flag`` is its index (``S`` if none).
     """
     n, b = rows.shape[0], config.num_batches
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     masks = hyper.masks if config.use_masks else None
     weights = batch_weights(config.num_examples, b, config.batch_size, config.padded)
+    probe = find or config.probe_steps
 
     def step(carry, xs):
-        params, opt_state, bad = carry
+        params, opt_state, flag = carry
         i, r = xs
         xb, yb = (
             (data.x[r], data.y[r]) if config.shuffle else (data.x, data.y)
@@ -230,23 +244,26 @@ def _scan_steps(config: Config, params, opt_state, rows: Array, data: Data, hype
         value, grads, new_params, new_opt = update_step(
             config, params, opt_state, xb, yb, wb, masks
         )
-        # 0·v is 0 for finite v and NaN otherwise: one number says whether J, ∇J and w_new stayed finite
-        probe = value * 0 + sum(
-            jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves((grads, new_params))
-        )
-        bad = jnp.where((bad == n) & ~jnp.isfinite(probe), i, bad)
-        if limit is not None:
-            new_params, new_opt = _select(i < limit, (new_params, new_opt), (params, opt_state))
+        if find:
+            keep = (flag == n) & _finite((value, grads, new_params))
+            new_params, new_opt = _select(keep, (new_params, new_opt), (params, opt_state))
+            flag = jnp.where((flag == n) & ~keep, i, flag)
+        elif probe:
+            flag = flag & _finite((value, grads, new_params))
         out = {"loss": value}
         if config.records_lr:
             out["learning_rate"] = jnp.asarray(learning_rate_of(new_opt), dtype)
         if config.record_grad_norms:
             out["grad_norms"] = gradient_norms(grads)
-        return (new_params, new_opt, bad), out
+        return (new_params, new_opt, flag), out
 
-    return jax.lax.scan(
-        step, (params, opt_state, jnp.asarray(n, jnp.int32)), (jnp.arange(n, dtype=jnp.int32), rows)
+    flag = jnp.asarray(n, jnp.int32) if find else jnp.asarray(True)
+    (params, opt_state, flag), out = jax.lax.scan(
+        step, (params, opt_state, flag), (jnp.arange(n, dtype=jnp.int32), rows)
     )
+    if not probe:  # fnn.sgd: a non-finite step leaves its mark on the losses or the params
+        flag = jnp.all(jnp.isfinite(out["loss"])) & _finite(params)
+    return (params, opt_state, flag), out
 
 
 def _select(pred: Array, on_true, on_false):
@@ -295,28 +312,20 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
     epochs = first_epoch + jnp.arange(c, dtype=jnp.int32)
     orders = epoch_orders(hyper.seed, epochs, config.num_examples) if config.shuffle else None
     if not config.has_validation:
-        (params, opt_state, bad), out = _scan_steps(
-            config,
-            member.params,
-            member.opt_state,
-            _segment_rows(config, orders, c),
-            data,
-            hyper,
-            None,
+        (params, opt_state, finite), out = _scan_steps(
+            config, member.params, member.opt_state, _segment_rows(config, orders, c), data, hyper
         )
         records = _epoch_records(
             config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out), dtype
         )
-        diverged = bad < c * b
-        done = jnp.where(diverged, first_epoch + bad // b, first_epoch + c)
+        diverged = ~finite
         after = member._replace(
             params=_select(diverged, member.params, params),
             opt_state=_select(diverged, member.opt_state, opt_state),
             status=jnp.select(
-                [diverged, done >= config.num_epochs], [DIVERGED, FINISHED], RUNNING
+                [diverged, first_epoch + c >= config.num_epochs], [DIVERGED, FINISHED], RUNNING
             ).astype(jnp.int32),
-            epochs_done=done.astype(jnp.int32),
-            bad_step=jnp.where(diverged, bad % b, 0).astype(jnp.int32),
+            epochs_done=jnp.where(diverged, first_epoch, first_epoch + c).astype(jnp.int32),
         )
         return _select(member.status == RUNNING, after, member), records
 
@@ -344,14 +353,13 @@ def validation_loss(config: Config, params, data: Data, hyper: Hyper):
 def _epoch_with_validation(
     config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper
 ):
-    b = config.num_batches
     dtype = jax.tree_util.tree_leaves(member.params)[0].dtype
     rows = _segment_rows(config, None if order is None else order[None], 1)
-    (params, opt_state, bad), out = _scan_steps(
-        config, member.params, member.opt_state, rows, data, hyper, None
+    (params, opt_state, finite), out = _scan_steps(
+        config, member.params, member.opt_state, rows, data, hyper
     )
     record = _epoch_records(config, out, dtype)
-    diverged = bad < b
+    diverged = ~finite
     params, opt_state = _select(diverged, (member.params, member.opt_state), (params, opt_state))
     val_loss, logits = validation_loss(config, params, data, hyper)
     record["val_loss"] = val_loss
@@ -376,7 +384,6 @@ def _epoch_with_validation(
         bad_epochs=bad_epochs,
         status=status,
         epochs_done=jnp.where(diverged, epoch, epoch + 1).astype(jnp.int32),
-        bad_step=jnp.where(diverged, bad, 0).astype(jnp.int32),
     ), record
 
 
@@ -446,38 +453,31 @@ def run(config: Config, params, opt_state, data: Data, hyper: Hyper):
     return run_from(config, member, history, data, hyper, config.first_epoch, config.num_epochs)
 
 
-def replay(
-    config: Config, member: Member, data: Data, hyper: Hyper, bad_epoch: Array, bad_step: Array
-):
-    """One member's state just before its non-finite step, and the step losses that led there.
+def replay(config: Config, member: Member, data: Data, hyper: Hyper):
+    """One diverged member's state just before its non-finite step, and the steps that led there.
 
-    The run handed back the state at the start of the segment (the epoch, with
-    validation) that met the step; this advances it to the step, as the run did:
-    ``(member, losses (S,), index of the bad step in losses)``, ``losses[:index]`` the
-    ``J`` of the finite steps before it. Runs once after a diverged run, outside the
-    training loop, so a healthy run never compiles it.
+    The run handed back the state at the start of the span (the segment, or the epoch
+    with validation) that met the step, at epoch ``member.epochs_done``; this runs the
+    span again, probing every step, up to that step: ``(member, losses (S,), index)``,
+    the span's ``index``-th step (0-based) the first non-finite one and
+    ``losses[:index]`` the ``J`` of the finite steps before it (``index = S``: none
+    was found). Runs once after a diverged run, outside the training loop, so a
+    healthy run never compiles it.
     """
     config = config._replace(members=None, mesh=None)
-    c, b = config.epochs_per_segment, config.num_batches
-    count = 1 if config.has_validation else c
-    first = (
-        bad_epoch
-        if config.has_validation
-        else config.first_epoch + (bad_epoch - config.first_epoch) // c * c
-    )
-    epochs = first + jnp.arange(count, dtype=jnp.int32)
+    count = 1 if config.has_validation else config.epochs_per_segment
+    epochs = member.epochs_done + jnp.arange(count, dtype=jnp.int32)
     orders = epoch_orders(hyper.seed, epochs, config.num_examples) if config.shuffle else None
-    limit = (bad_epoch - first) * b + bad_step
-    (params, opt_state, _), out = _scan_steps(
+    (params, opt_state, index), out = _scan_steps(
         config,
         member.params,
         member.opt_state,
         _segment_rows(config, orders, count),
         data,
         hyper,
-        limit,
+        find=True,
     )
-    return member._replace(params=params, opt_state=opt_state), out["loss"], limit
+    return member._replace(params=params, opt_state=opt_state), out["loss"], index
 
 
 def accuracy(kind: str, logits: Array, y: Array) -> Array:

@@ -528,15 +528,15 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
         for name, v in jax.device_get(
             {
                 name: getattr(member, name)
-                for name in ("status", "epochs_done", "bad_step", "best_epoch", "best_val")
+                for name in ("status", "epochs_done", "best_epoch", "best_val")
             }
         ).items()
     }
     stopped = host["epochs_done"]
     diverged = host["status"] == engine.DIVERGED
-    bad_step = np.where(diverged, host["bad_step"], 0)
+    bad_step = np.zeros_like(stopped)
     history = {
-        name: _forward_fill(np.asarray(h)[None] if single else np.asarray(h), stopped - start, name)
+        name: np.asarray(h)[None] if single else np.asarray(h)
         for name, h in jax.device_get(history).items()
     }
     paths = [
@@ -550,21 +550,22 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
     leaves: list[str | None] = [None] * len(stopped)
     whats: list[tuple[str, tuple[str, str]] | None] = [None] * len(stopped)
     messages: list[str] = []
-    # a diverged member was handed back in the state before its bad segment: advance it
+    # a diverged member was handed back in the state before its bad span: find the step, advance to it
     for i in map(int, np.flatnonzero(diverged)):
-        last, step_losses, limit = _replay(
-            config,
-            take(member, i),
-            run.data,
-            take(run.hyper, i),
-            jnp.asarray(stopped[i], jnp.int32),
-            jnp.asarray(bad_step[i], jnp.int32),
-        )
+        last, step_losses, index = _replay(config, take(member, i), run.data, take(run.hyper, i))
+        index = int(index)
+        if index == len(step_losses):
+            raise RuntimeError(
+                f"internal error: the run met a non-finite step in epochs {stopped[i] + 1}.. but "
+                "replaying them found none (the compiled run is not deterministic here)"
+            )
+        epochs, bad_step[i] = divmod(index, config.num_batches)
+        stopped[i] += epochs
         member = (
             last if single else jax.tree_util.tree_map(lambda a, v: a.at[i].set(v), member, last)  # noqa: B023
         )
-        before = np.asarray(step_losses)[: int(limit)]  # J of the finite steps before the bad one
-        if before.size < 3:  # too few steps in the replayed segment: the epochs before count too
+        before = np.asarray(step_losses)[:index]  # J of the finite steps before the bad one
+        if before.size < 3:  # too few steps in the replayed span: the epochs before count too
             before = np.concatenate([history["train_loss"][i, : stopped[i] - start], before])
         whats[i], leaves[i] = _diagnosis.diagnose(
             config,
@@ -578,6 +579,7 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
             before,
         )
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
+    history = {name: _forward_fill(h, stopped - start, name) for name, h in history.items()}
     for i in range(len(stopped)):
         messages.append(
             _diagnosis.describe(
