@@ -63,6 +63,38 @@ def test_a_non_finite_loss_mid_epoch_stops_at_that_step_with_the_params_before_i
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("validated", [False, True])
+def test_sgds_check_once_a_segment_finds_the_step_a_per_step_probe_finds(validated, key):
+    # fnn.sgd's runs read a non-finite step off the losses and final params of a whole
+    # segment (an epoch with validation) and replay it; a caller's optimizer is probed at
+    # every step. Mid-segment divergences in fit and fit_many end the same either way.
+    x = jnp.linspace(-3, 3, 16)[:, None]
+    common = dict(batch_size=4, num_epochs=60, key=key)
+    if validated:
+        common.update(validation=(x[::3], 3 * x[::3]))
+    for rate in (1.3, 4.0):
+        by_segment = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=rate, **common)
+        by_step = fnn.fit(LINE, ZERO, x, 3 * x, optimizer=optax.sgd(rate), **common)
+        assert by_segment.diverged and by_segment.diverged_epoch > 1, rate
+        for name in ("diverged_epoch", "diverged_step", "num_updates", "best_epoch"):
+            assert getattr(by_segment, name) == getattr(by_step, name), (rate, name)
+        # the same words, but for how the step size is named
+        named = by_step.message.replace("the optimizer's step size (learning rate)", "")
+        assert by_segment.message.replace(f"learning_rate={rate:g}", "") == named
+        assert_trees_equal(by_segment.params, by_step.params)
+        np.testing.assert_array_equal(
+            by_segment.history["train_loss"], by_step.history["train_loss"]
+        )
+    many = fnn.fit_many(
+        LINE, x, 3 * x, params=ZERO, learning_rate=jnp.array([0.01, 1.3, 4.0]), **common
+    )
+    for i, rate in enumerate((0.01, 1.3, 4.0)):
+        alone = fnn.fit(LINE, ZERO, x, 3 * x, optimizer=optax.sgd(rate), **common)
+        assert many.member(i).diverged == alone.diverged == (rate > 1)
+        assert many.member(i).num_updates == alone.num_updates, rate
+        assert_trees_equal(many.member(i).params, alone.params)
+
+
 def test_divergence_in_a_later_epoch_keeps_every_completed_epoch(key):
     x = jnp.linspace(-3, 3, 16)[:, None]
     result = fnn.fit(LINE, ZERO, x, 3 * x, learning_rate=4.0, num_epochs=300, key=key)
