@@ -214,7 +214,11 @@ def update_step(config: Config, params, opt_state, xb: Array, yb: Array, wb: Arr
 
 
 def _finite(tree) -> Array:
-    """Whether every entry of ``tree`` is finite: one fused reduction (``0·v`` is 0, or NaN)."""
+    """Whether every entry of ``tree`` is finite (``0·v`` is 0, or NaN), read leaf by leaf.
+
+    Leaf by leaf inside a step, so the probe leaves the step's arithmetic, and its bits,
+    as they are: the replay of a diverged run ends on the run's bits.
+    """
     return jnp.isfinite(sum(jnp.sum(leaf * 0) for leaf in jax.tree_util.tree_leaves(tree)))
 
 
@@ -262,7 +266,10 @@ def _scan_steps(
         step, (params, opt_state, flag), (jnp.arange(n, dtype=jnp.int32), rows)
     )
     if not probe:  # fnn.sgd: a non-finite step leaves its mark on the losses or the params
-        flag = jnp.all(jnp.isfinite(out["loss"])) & _finite(params)
+        # one reduction over one vector, not one per leaf: each is a kernel for XLA to
+        # compile (a fifth of the W2 benchmark's compile time)
+        leaves = jax.tree_util.tree_leaves((out["loss"], params))
+        flag = _finite(jnp.concatenate([jnp.ravel(leaf) for leaf in leaves]))
     return (params, opt_state, flag), out
 
 
@@ -327,6 +334,8 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
             ).astype(jnp.int32),
             epochs_done=jnp.where(diverged, first_epoch, first_epoch + c).astype(jnp.int32),
         )
+        if config.members is None:  # run_from runs a segment only while its one member runs
+            return after, records
         return _select(member.status == RUNNING, after, member), records
 
     empty = empty_record(config, dtype)
