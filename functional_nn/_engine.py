@@ -92,7 +92,7 @@ class Hyper(NamedTuple):
     """Per-member traced values that are not optimizer state (``fit_many`` maps over them)."""
 
     seed: Array | np.ndarray  # (2,) uint32: the shuffle key's words (shuffle_seed)
-    min_delta: Array  # ()
+    min_delta: Array | np.ndarray  # ()
     masks: tuple[Array, ...] | None  # one (n_l,) 0/1 vector per hidden layer
 
 

@@ -23,7 +23,7 @@ from functional_nn import _engine as engine
 from functional_nn import _validate, backprop, losses, parallel
 from functional_nn._validate import check_bool, check_int, check_key, check_number
 from functional_nn.network import MLP
-from functional_nn.schedules import InverseTimeDecay, SGDState, learning_rate_of, sgd
+from functional_nn.schedules import InverseTimeDecay, SGDState, initial_state, learning_rate_of, sgd
 
 Array = jax.Array
 #: Bound on the shuffled indices drawn per segment (epochs × members × m int32s): 16 MiB.
@@ -145,17 +145,13 @@ def prepare(
         params = _init_members(net, dtype, split[:, 0], scales)
     elif members and not stacked:
         params = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n,) + a.shape), params)
-    if not members:
+    lead: tuple[int, ...] = () if n is None else (n,)
+    if learning_rate is not None:  # fnn.sgd: the step size's traced values, one per member
+        fresh = initial_state(() if rate is None else rate, dtype, lead)
+    elif not members:
         fresh = optimizer.init(params)
-    elif learning_rate is None:  # the caller's optimizer, reused across calls: compiled once
+    else:  # the caller's optimizer, reused across calls: compiled once
         fresh = _stacked_init(optimizer.init)(params)
-    else:  # fnn.sgd, built for this call: its few zeros are cheaper than a compile
-        fresh = jax.vmap(optimizer.init)(params)
-    if rate is not None:  # the step size's traced values: one per member
-        rate = jax.tree_util.tree_map(
-            lambda v: jnp.broadcast_to(jnp.asarray(v, dtype), (n,) if members else ()), rate
-        )
-        fresh = fresh._replace(rate=rate)
     opt_state = _check_opt_state(opt_state, fresh, b * start)
     masks = None
     if widths is not None:
@@ -165,7 +161,7 @@ def prepare(
         )
     hyper = engine.Hyper(
         seed=engine.shuffle_seed(keys),
-        min_delta=jnp.broadcast_to(jnp.asarray(min_delta, dtype), (n,) if members else ()),
+        min_delta=np.broadcast_to(np.asarray(min_delta, dtype), lead),
         masks=masks,
     )
 
@@ -440,7 +436,8 @@ def _check_opt_state(opt_state, fresh, count: int):
     """
     if opt_state is None:
         if isinstance(fresh, SGDState):
-            fresh = fresh._replace(count=jnp.full_like(fresh.count, count))
+            counts: Any = np.full(np.shape(fresh.count), count, np.int32)  # a host array, for jit
+            fresh = fresh._replace(count=counts)
         return fresh
     got_leaves, got_tree = jax.tree_util.tree_flatten(opt_state)
     want_leaves, want_tree = jax.tree_util.tree_flatten(fresh)

@@ -195,13 +195,23 @@ def sgd(
 
     def init(params: Any) -> SGDState:
         dtype = jax.tree_util.tree_leaves(params)[0].dtype
-        return SGDState(
-            jnp.zeros((), jnp.int32),
-            jax.tree_util.tree_map(lambda v: jnp.asarray(v, dtype), rate),
-            jnp.zeros((), dtype),
-        )
+        return initial_state(rate, dtype, xp=jnp)
 
     return optax.GradientTransformation(init, update)
+
+
+def initial_state(rate: Any, dtype: Any, shape: tuple[int, ...] = (), xp: Any = np) -> SGDState:
+    """:func:`sgd`'s state before its first update, each field with a leading ``shape``.
+
+    ``init`` makes it of ``jax.numpy`` arrays; ``fit`` of host (``numpy``) arrays, which
+    its compiled run takes as they are, without a device call per field.
+    """
+    fields: tuple[Any, ...] = (
+        xp.zeros(shape, np.int32),
+        jax.tree_util.tree_map(lambda v: xp.broadcast_to(xp.asarray(v, dtype), shape), rate),
+        xp.zeros(shape, dtype),
+    )
+    return SGDState(*fields)
 
 
 def _step(grads: Any, state: SGDState, alpha: ArrayLike) -> tuple[Any, SGDState]:
