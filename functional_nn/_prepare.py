@@ -293,7 +293,7 @@ def _check_params(net: MLP, params, members: bool, sizes: dict):
         return None, False
     try:
         net.check_params(params)
-        return jax.tree_util.tree_map(jnp.asarray, params), False
+        return jax.tree_util.tree_map(_validate.as_array, params), False
     except ValueError as shared_error:
         if not members:
             raise
@@ -306,7 +306,7 @@ def _check_params(net: MLP, params, members: bool, sizes: dict):
         except ValueError:
             raise shared_error from None
         sizes["params"] = lead.pop()
-        return jax.tree_util.tree_map(jnp.asarray, params), True
+        return jax.tree_util.tree_map(_validate.as_array, params), True
 
 
 def _check_xy(net: MLP, loss: str, dtype, x, y, name_x: str = "x", name_y: str = "y"):
@@ -314,7 +314,7 @@ def _check_xy(net: MLP, loss: str, dtype, x, y, name_x: str = "x", name_y: str =
     m, _ = _validate.check_matrix(x, name_x, net.layer_sizes[0])
     _validate.check_finite(x, name_x)
     y = losses.prepare_targets(loss, y, (m, net.layer_sizes[-1]), dtype, name_y)
-    return jnp.asarray(x, dtype), y
+    return _validate.as_array(x, dtype), y
 
 
 def _check_data(net: MLP, loss: str, dtype, x, y, validation) -> engine.Data:

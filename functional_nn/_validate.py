@@ -11,12 +11,21 @@ Call the public functions eagerly once to have the values checked.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
 def is_concrete(a) -> bool:
     """False for a ``jax`` tracer (under ``jit``/``vmap``/``grad``): its values are unknown."""
     return not isinstance(a, jax.core.Tracer)
+
+
+def as_array(a, dtype=None) -> jax.Array:
+    """``a`` as a ``jax.Array`` (of ``dtype``); one that already is one comes back as it is,
+    without the device call of ``jnp.asarray``."""
+    if isinstance(a, jax.Array) and (dtype is None or a.dtype == dtype):
+        return a
+    return jnp.asarray(a, dtype)
 
 
 def host_values(a, dtype=None) -> np.ndarray:

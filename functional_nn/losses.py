@@ -108,7 +108,7 @@ def prepare_targets(
         _validate.check_unit_interval(y, name, loss)
     elif loss == "categorical_cross_entropy":
         _validate.check_probability_rows(y, name)
-    return jnp.asarray(y).astype(dtype)
+    return _validate.as_array(y, dtype)
 
 
 def example_weights(weights: Array | None, k: int, dtype) -> Array:
