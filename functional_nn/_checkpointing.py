@@ -122,12 +122,15 @@ def restore(plan, run, description: dict, template):
         return None  # nothing written yet (or only a write that died): start from the beginning
     member_like, history_like = template
     # the run's description first: a foreign checkpoint is named as such, not by a leaf's shape
-    saved = (_read(found.path)[0].get("metadata") or {}).get("run")
-    _compare(found.path, saved, description)
+    manifest = _read(found.path)[0]
+    _compare(found.path, (manifest.get("metadata") or {}).get("run"), description)
     state_like = {name: getattr(member_like, name) for name in STATE_FIELDS}
     if state_like["best_params"] is None:
         del state_like["best_params"]
     state_like["epoch"] = jax.ShapeDtypeStruct((), jnp.int32)
+    legacy = "state/bad_step" in manifest["leaves"]  # written by 0.2.0 (see _from_0_2_0)
+    if legacy:
+        state_like["bad_step"] = member_like.epochs_done
     loaded = ckpt_dir.load_checkpoint(
         found.path,
         like=member_like.params,
@@ -137,6 +140,8 @@ def restore(plan, run, description: dict, template):
     history = _restore_history(found.path, loaded.history, history_like)
     state = dict(loaded.state)
     epoch = int(state.pop("epoch"))
+    if legacy:
+        _from_0_2_0(run.config, state)
     state.setdefault("best_params", None)
     member = engine.Member(params=loaded.params, opt_state=loaded.opt_state, **state)
     member, history = jax.tree_util.tree_map(
@@ -145,6 +150,21 @@ def restore(plan, run, description: dict, template):
     if run.config.mesh is not None:
         member, history = parallel.replicate((member, history), run.config.mesh)
     return member, history, epoch, found.path
+
+
+def _from_0_2_0(config: engine.Config, state: dict) -> None:
+    """A 0.2.0 checkpoint's state in this version's terms (in place).
+
+    0.2.0 kept a diverged member's bad step (``bad_step``) and counted its epochs to
+    the bad one; this version's replay finds the step itself, starting from the
+    epoch its handed-back state is at: without validation, its segment's first.
+    """
+    del state["bad_step"]
+    if config.has_validation:
+        return  # the span was the bad epoch itself: the counts agree
+    done, c = np.asarray(state["epochs_done"]), config.epochs_per_segment
+    start = config.first_epoch + (done - config.first_epoch) // c * c
+    state["epochs_done"] = np.where(np.asarray(state["status"]) == engine.DIVERGED, start, done)
 
 
 def _restore_history(path: Path, history, like: dict) -> dict:

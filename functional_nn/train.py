@@ -394,7 +394,8 @@ class SegmentState(NamedTuple):
 
     epoch: int  # epochs the run has reached, from the start of the whole run
     num_epochs: int
-    epochs_done: Any  # int (fit) or (members,) ints: epochs each member completed
+    epochs_done: Any  # int (fit) or (members,) ints: epochs each member completed (a diverged
+    # one's count stops at the segment that met the bad step; the result names the exact epoch)
     running: Any  # bool or (members,) bools: still training
     best_epoch: Any  # int or (members,) ints
     history: dict  # per-epoch host arrays so far

@@ -3,6 +3,7 @@ keep, on_segment, read-only and full directories, and the divergence causes."""
 
 import errno
 import tempfile
+import types
 import warnings
 
 import jax
@@ -288,3 +289,60 @@ def test_non_finite_data_that_slipped_past_the_boundary_is_named():
     run = run._replace(data=run.data._replace(x=run.data.x.at[3, 1].set(jnp.nan)))
     message = train._train(run, "fit").members.message[0]
     assert "cause is non-finite data: the batch holds non-finite values" in message
+
+
+@pytest.mark.parametrize("diverging", [False, True])
+def test_a_checkpoint_written_by_0_2_0_resumes_to_the_plain_runs_bits(
+    tmp_path, monkeypatch, diverging
+):
+    # 0.2.0 kept a diverged member's bad step in the checkpoint's state and counted its
+    # epochs up to the bad one; this version's replay starts from the segment's first epoch
+    from functional_nn import _checkpointing, checkpoint_dir
+
+    line = fnn.MLP((1, 1), output_activation="linear")
+    x = jnp.linspace(-3, 3, 16)[:, None]
+    rate = 2.0 if diverging else 0.1  # 2.0: diverges in epoch 7, inside the segment of epochs 5-8
+    run = dict(key=jax.random.key(2), learning_rate=rate, batch_size=4, num_epochs=12)
+    plain = fnn.fit(line, line.init(jax.random.key(1)), x, 3 * x, **run)
+    assert plain.diverged == diverging and (plain.stopped_epoch == 6) == diverging
+    save = _checkpointing.save
+
+    def save_as_0_2_0(plan, prepared, description, member, history, epoch):
+        counts = {"epochs_done": member.epochs_done, "bad_step": 0}
+        if member.status == _engine.DIVERGED:  # 0.2.0's counts: up to the bad step
+            counts = {"epochs_done": plain.stopped_epoch, "bad_step": plain.diverged_step - 1}
+        counts = {name: np.asarray(v, np.int32) for name, v in counts.items()}
+        old = types.SimpleNamespace(**(member._asdict() | counts))
+        return save(plan, prepared, description, old, history, epoch)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_checkpointing, "STATE_FIELDS", (*_checkpointing.STATE_FIELDS, "bad_step"))
+        patched.setattr(_checkpointing, "save", save_as_0_2_0)
+        fnn.fit(
+            line,
+            line.init(jax.random.key(1)),
+            x,
+            3 * x,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=4,
+            keep=None,
+            **run,
+        )
+    steps = checkpoint_dir.checkpoint_steps(tmp_path)
+    for _, path in steps[1:] if not diverging else ():  # resume from epoch 4: the rest is run again
+        path.unlink()
+    resumed = fnn.fit(
+        line,
+        line.init(jax.random.key(1)),
+        x,
+        3 * x,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=4,
+        keep=None,
+        resume=True,
+        **run,
+    )
+    for name in ("params", "opt_state", "history"):
+        assert_bits_equal(getattr(resumed, name), getattr(plain, name))
+    for name in ("stopped_epoch", "diverged", "diverged_epoch", "diverged_step", "diverged_leaf"):
+        assert getattr(resumed, name) == getattr(plain, name), name
