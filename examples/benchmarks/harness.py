@@ -63,6 +63,11 @@ def as_models(result) -> list[NumpyParams]:
     return unstack(result)
 
 
+#: A repetition of a run shorter than this is the median of calls filling about this long.
+SHORT_S = 0.1
+MAX_CALLS = 50
+
+
 def measure(
     problem: Problem, impls: list[Impl], reps: int, log: Callable[[str], None] = print
 ) -> dict[str, Measurement]:
@@ -83,7 +88,15 @@ def measure(
         for impl in impls[r % len(impls) :] + impls[: r % len(impls)]:
             t0 = time.perf_counter()
             last[impl.name] = runs[impl.name]()
-            times[impl.name].append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            if elapsed < SHORT_S:  # a run of milliseconds: one call is noise; the median of many
+                calls = [elapsed]
+                while len(calls) < MAX_CALLS and sum(calls) < SHORT_S:
+                    t0 = time.perf_counter()
+                    runs[impl.name]()
+                    calls.append(time.perf_counter() - t0)
+                elapsed = statistics.median(calls)
+            times[impl.name].append(elapsed)
         log(
             f"  {problem.spec.name} repetition {r + 1}/{reps}: "
             + ", ".join(f"{name} {ts[-1]:.3g}s" for name, ts in times.items())
