@@ -9,13 +9,16 @@ is three nested loops, each as lean as the hand-written one:
 
 * a *step* is one update: ``J, ∇J`` by the chosen engine, then one
   ``optimizer.update``. Whether it stayed finite is read once per epoch with
-  validation, once per segment without: under :func:`functional_nn.sgd` a
-  non-finite ``∇J`` or ``w_new`` leaves the params non-finite for good
-  (``w − α·g`` keeps an inf or NaN), so the step losses and the final params
-  tell; a caller's optimizer may hide one (``optax.zero_nans``), so there one
-  reduction ``0·(J, ∇J, w_new)`` per step is carried. A span that met a
-  non-finite step hands back the state it started from — the last finite
-  params — and after the run :func:`replay` finds the step, outside the loop;
+  validation, once per segment without: ``w_new = w + u`` keeps an inf or NaN
+  for good under any optimizer, so the step losses and the final params tell
+  of a non-finite ``J`` or ``w_new``; under :func:`functional_nn.sgd` a
+  non-finite ``∇J`` makes ``w − α·g`` non-finite too, while a caller's
+  optimizer may turn one into a finite update (``optax.clip``,
+  ``optax.zero_nans``), so there the reduction ``0·∇J`` is carried step by step
+  (``0·w_new`` per step would cost W4xor a sixth of its time; ``0·∇J`` costs
+  nothing measurable). A span that met a non-finite step hands back the state it
+  started from — the last finite params — and after the run :func:`replay`
+  finds the step, outside the loop;
 * an *epoch* is a ``lax.scan`` over its ``B`` steps (a static trip count), then
   the epoch's record (training loss, and only what the run asked for:
   validation loss and accuracy, learning rate, gradient norms) and early stopping;
@@ -72,7 +75,7 @@ class Config(NamedTuple):
     has_validation: bool
     accuracy: str | None  # None, "threshold" (BCE, ŷ >= 0.5) or "argmax" (CCE)
     update: Callable  # the optimizer's update function (init runs at the boundary)
-    probe_steps: bool  # each step's finiteness is probed (not fnn.sgd: an optimizer may hide a NaN)
+    probe_steps: bool  # each step's ∇J is probed (not fnn.sgd: an optimizer may hide a NaN ∇J)
     records_lr: bool  # the optimizer's state shows its learning rate
     record_grad_norms: bool
     mesh: Mesh | None
@@ -228,8 +231,9 @@ def _scan_steps(
     """Updates on the batches ``rows`` ``(S, K)``, steps ``i = 0 .. S−1``: ``((params, opt_state, flag), out)``.
 
     In the run (``find=False``) every update is applied and ``flag`` says whether
-    all of them stayed finite (see the module's docstring); the caller restores its
-    start state when not. :func:`replay` (``find=True``) probes each step, stops
+    all of them stayed finite — ``J`` and ``∇J`` of every step and the final params,
+    which a non-finite step's ``w_new`` leaves non-finite (see the module's
+    docstring); the caller restores its start state when not. :func:`replay` (``find=True``) probes each step, stops
     applying updates at the first non-finite one and ``flag`` is its index (``S`` if none).
     """
     n, b = rows.shape[0], config.num_batches
@@ -253,7 +257,7 @@ def _scan_steps(
             new_params, new_opt = _select(keep, (new_params, new_opt), (params, opt_state))
             flag = jnp.where((flag == n) & ~keep, i, flag)
         elif probe:
-            flag = flag & _finite((value, grads, new_params))
+            flag = flag & _finite(grads)
         out = {"loss": value}
         if config.records_lr:
             out["learning_rate"] = jnp.asarray(learning_rate_of(new_opt), dtype)
@@ -265,11 +269,11 @@ def _scan_steps(
     (params, opt_state, flag), out = jax.lax.scan(
         step, (params, opt_state, flag), (jnp.arange(n, dtype=jnp.int32), rows)
     )
-    if not probe:  # fnn.sgd: a non-finite step leaves its mark on the losses or the params
+    if not find:  # a non-finite J or w_new leaves its mark on the losses or the final params
         # one reduction over one vector, not one per leaf: each is a kernel for XLA to
         # compile (a fifth of the W2 benchmark's compile time)
         leaves = jax.tree_util.tree_leaves((out["loss"], params))
-        flag = _finite(jnp.concatenate([jnp.ravel(leaf) for leaf in leaves]))
+        flag = flag & _finite(jnp.concatenate([jnp.ravel(leaf) for leaf in leaves]))
     return (params, opt_state, flag), out
 
 

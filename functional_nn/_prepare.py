@@ -195,7 +195,7 @@ def prepare(
         if validation is not None
         else None,
         update=optimizer.update,
-        probe_steps=not isinstance(fresh, SGDState),  # fnn.sgd marks a bad step for good
+        probe_steps=not isinstance(fresh, SGDState),  # fnn.sgd's w − α·g marks a bad ∇J for good
         records_lr=learning_rate_of(opt_state) is not None,
         record_grad_norms=record_grad_norms,
         mesh=mesh,

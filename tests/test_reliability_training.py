@@ -33,6 +33,14 @@ def poisoned_data(m=8, bad_row=5):
     return x, 0.5 * jnp.where(jnp.abs(x) < 10, x, 0.0)
 
 
+def gradient_poisoned_data(m=8, bad_row=5):
+    """``poisoned_data``, but the bad example's J stays finite while its ∇J overflows:
+    x = 1e25, y = x − 2⁶²: r = 2⁶² makes r² ≈ 2e37 but r·x ≈ 5e43 (inf in float32)."""
+    big = np.float32(1e25)
+    x = jnp.linspace(-1.0, 1.0, m)[:, None].at[bad_row, 0].set(big)
+    return x, (0.5 * x).at[bad_row, 0].set(big - np.float32(2.0**62))
+
+
 def first_bad_step(key, m, batch_size, bad_row):
     idx, _ = fnn.batch_indices(key, 0, m, batch_size)
     return int(np.flatnonzero(np.any(np.asarray(idx) == bad_row, axis=1))[0])  # 0-based
@@ -66,8 +74,9 @@ def test_a_non_finite_loss_mid_epoch_stops_at_that_step_with_the_params_before_i
 @pytest.mark.parametrize("validated", [False, True])
 def test_sgds_check_once_a_segment_finds_the_step_a_per_step_probe_finds(validated, key):
     # fnn.sgd's runs read a non-finite step off the losses and final params of a whole
-    # segment (an epoch with validation) and replay it; a caller's optimizer is probed at
-    # every step. Mid-segment divergences in fit and fit_many end the same either way.
+    # segment (an epoch with validation) and replay it; a caller's optimizer's gradients
+    # are probed at every step besides. Mid-segment divergences in fit and fit_many end
+    # the same either way.
     x = jnp.linspace(-3, 3, 16)[:, None]
     common = dict(batch_size=4, num_epochs=60, key=key)
     if validated:
@@ -126,13 +135,20 @@ WRAPPERS = {
 
 
 @pytest.mark.parametrize("name", sorted(WRAPPERS))
-def test_no_optimizer_wrapper_hides_a_non_finite_gradient(name, key):
-    # clipping turns inf gradients into NaN updates; apply_if_finite and zero_nans would
-    # skip them and keep going: fit still stops at the bad step, whatever the wrapper does.
-    x, y = poisoned_data()
-    step = first_bad_step(key, 8, 2, 5)
+@pytest.mark.parametrize("overflows", ["loss", "gradient"])
+def test_no_optimizer_wrapper_hides_a_non_finite_gradient(name, overflows, key):
+    # global-norm clipping turns inf gradients into NaN updates, elementwise clipping into
+    # finite ones; apply_if_finite and zero_nans would skip them and keep going: fit still
+    # stops at the bad step, whatever the wrapper does, also where J itself stays finite.
+    if overflows == "loss":
+        bad_row = 5
+        x, y = poisoned_data(bad_row=bad_row)
+    else:  # in the first batch: no later step sees it, so only its ∇J tells
+        bad_row = int(np.asarray(fnn.batch_indices(key, 0, 8, 2)[0])[0, 0])
+        x, y = gradient_poisoned_data(bad_row=bad_row)
+    step = first_bad_step(key, 8, 2, bad_row)
     result = fnn.fit(
-        LINE, ONE, x, y, optimizer=WRAPPERS[name](), batch_size=2, num_epochs=3, key=key
+        LINE, ONE, x, y, optimizer=WRAPPERS[name](), batch_size=2, num_epochs=1, key=key
     )
     assert result.diverged and (result.diverged_epoch, result.diverged_step) == (1, step + 1)
     assert (
