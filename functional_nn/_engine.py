@@ -429,16 +429,21 @@ def start(config: Config, params, opt_state, data: Data, hyper: Hyper):
     return member, history
 
 
+def _segment(config: Config) -> Callable:
+    """:func:`run_segment` of every member: ``(member, data, hyper, epoch) -> (member, records)``."""
+    segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
+    if config.members is None:
+        return segment
+    members_axis = parallel.members_axis(config.mesh)  # members split over a "members" axis
+    return jax.vmap(segment, in_axes=(0, None, 0, None), spmd_axis_name=members_axis)
+
+
 def run_from(config: Config, member: Member, history: dict, data: Data, hyper: Hyper, epoch, stop):
     """Segments from epoch ``epoch`` (a segment boundary) until every member stopped or ``stop``
     (a segment boundary, traced: one program serves every call) is reached: ``(member, history)``."""
     c = config.epochs_per_segment
-    segment = lambda m, d, h, e: run_segment(config, m, d, h, e)  # noqa: E731
-    axis = 0
-    if config.members is not None:
-        members_axis = parallel.members_axis(config.mesh)  # members split over a "members" axis
-        segment = jax.vmap(segment, in_axes=(0, None, 0, None), spmd_axis_name=members_axis)
-        axis = 1
+    segment = _segment(config)
+    axis = 0 if config.members is None else 1
 
     def running(carry):
         e, m, _ = carry
@@ -463,6 +468,10 @@ def run_from(config: Config, member: Member, history: dict, data: Data, hyper: H
 def run(config: Config, params, opt_state, data: Data, hyper: Hyper):
     """The whole run from the initial params and optimizer state, in one call: ``(member, history)``."""
     member, history = start(config, params, opt_state, data, hyper)
+    if config.epochs_per_segment == config.num_epochs - config.first_epoch:
+        # one segment is the whole run: no loop around it (W2: a fifth of the lowering time)
+        first = jnp.asarray(config.first_epoch, jnp.int32)
+        return _segment(config)(member, data, hyper, first)
     return run_from(config, member, history, data, hyper, config.first_epoch, config.num_epochs)
 
 

@@ -1,8 +1,11 @@
 """W2 end to end in a fresh process: compilation (or loading it from the cache) included.
 
-The runner starts this script three times: ``--kind fit`` twice with the same
+The runner starts this script five times: ``--kind fit`` twice with the same
 empty ``--cache-dir`` (the first run compiles and fills JAX's persistent
-compilation cache, the second loads from it), and ``--kind numpy`` once.
+compilation cache, the second loads from it), ``--kind scan`` (the hand-written
+one-``lax.scan`` loop with in-run shuffles, ``reference_jax``) twice the same way,
+and ``--kind numpy`` once. The warm scan is the floor a JAX program meets here:
+tracing, lowering and loading it, and its first execution.
 Each prints one JSON line:
 
 * ``import_s``: importing what the run needs (``jax`` + ``functional_nn``, or ``numpy``);
@@ -33,7 +36,7 @@ import sys  # noqa: E402
 def main(
     *, kind: str = "fit", cache_dir: str | None = None, quick: bool = False, seed: int = 0
 ) -> dict:
-    if kind == "fit":
+    if kind in ("fit", "scan"):
         import functional_nn as fnn
 
         if cache_dir is not None:
@@ -72,6 +75,18 @@ def main(
         quality = workloads.evaluate(problem, params)
         out["end_to_end_s"] = time.perf_counter() - t0
         out["device_peak_bytes"] = harness.device_peak_bytes()
+    elif kind == "scan":
+        import jax
+
+        import reference_jax
+
+        run = jax.jit(reference_jax.whole_run_shuffled(spec, "manual"))
+        seed_words = reference_jax.shuffle_seed(problem.shuffle_key)
+        trained = run(workloads.to_jax(problem.init[0]), problem.x, problem.y, seed_words)[0]
+        params = workloads.to_numpy(trained)
+        quality = workloads.evaluate(problem, params)
+        out["end_to_end_s"] = time.perf_counter() - t0
+        out["device_peak_bytes"] = harness.device_peak_bytes()
     else:
         import tracemalloc
 
@@ -94,9 +109,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--kind", choices=("fit", "numpy"), default="fit")
+    parser.add_argument("--kind", choices=("fit", "scan", "numpy"), default="fit")
     parser.add_argument(
-        "--cache-dir", default=None, help="JAX persistent compilation cache folder (fit)"
+        "--cache-dir", default=None, help="JAX persistent compilation cache folder (fit, scan)"
     )
     parser.add_argument("--quick", action="store_true", help="the tiny W2 of --quick")
     parser.add_argument("--seed", type=int, default=0)

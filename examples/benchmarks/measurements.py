@@ -112,7 +112,7 @@ def step_ratio(*, calls: int = 100, scan_steps: int = 200, seed: int = 0) -> dic
 
 
 def end_to_end(*, quick: bool, seed: int = 0, timeout_s: float = 300) -> dict:
-    """W2 in new processes: ``fnn.fit`` twice with one fresh persistent cache, then numpy (see ``e2e.py``)."""
+    """W2 in new processes: ``fnn.fit`` and the hand-written scan twice each with one fresh persistent cache, then numpy (see ``e2e.py``)."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e.py")
     base = [sys.executable, script, "--seed", str(seed)] + (["--quick"] if quick else [])
     env = {
@@ -123,6 +123,8 @@ def end_to_end(*, quick: bool, seed: int = 0, timeout_s: float = 300) -> dict:
         for label, extra in (
             ("fit_cold_cache", ["--kind", "fit", "--cache-dir", cache]),
             ("fit_warm_cache", ["--kind", "fit", "--cache-dir", cache]),
+            ("scan_cold_cache", ["--kind", "scan", "--cache-dir", cache]),
+            ("scan_warm_cache", ["--kind", "scan", "--cache-dir", cache]),
             ("numpy", ["--kind", "numpy"]),
         ):
             t0 = time.perf_counter()
