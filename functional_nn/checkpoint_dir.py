@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
+from functional_nn._validate import check_int
 from functional_nn.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -53,8 +54,7 @@ class LatestCheckpoint(NamedTuple):
 
 def checkpoint_path(directory: str | os.PathLike, step: int) -> Path:
     """The file for ``step`` in ``directory``: ``checkpoint_path("run", 123) -> run/ckpt_000123.npz``."""
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an int >= 0, got {step!r}")
+    step = check_int("step", step, 0)
     return Path(directory) / f"ckpt_{step:06d}.npz"
 
 
@@ -89,8 +89,8 @@ def save_checkpoint_step(
     Raises:
         CheckpointWriteError: the directory is read-only or full (nothing is pruned then).
     """
-    if keep is not None and (isinstance(keep, bool) or not isinstance(keep, int) or keep < 1):
-        raise ValueError(f"keep must be None or an int >= 1, got {keep!r}")
+    if keep is not None:
+        keep = check_int("keep", keep, 1)
     path = checkpoint_path(_existing(directory), step)
     metadata = dict(kwargs.pop("metadata", None) or {})
     metadata["step"] = step

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from functional_nn._validate import check_int
+
 if TYPE_CHECKING:  # only for annotations; matplotlib stays optional
     from matplotlib.colors import Colormap
     from matplotlib.figure import Figure
@@ -208,8 +210,7 @@ def decision_boundary(
     if x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"x must have shape (n, 2) for a decision boundary, got {x.shape}")
     labels = _labels(y, x.shape[0])
-    if not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = check_int("resolution", resolution, 2)
     lo, hi = x.min(axis=0), x.max(axis=0)
     pad = margin * np.where(hi > lo, hi - lo, 1.0)
     g0, g1 = np.meshgrid(

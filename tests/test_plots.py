@@ -103,6 +103,23 @@ def test_decision_boundary_rejects_bad_data(x, y, match):
         plots.decision_boundary(lambda g: np.zeros((g.shape[0], 2)), x, y, resolution=5)
 
 
+@pytest.mark.parametrize(
+    "resolution, error, match",
+    [
+        (1, ValueError, "resolution must be >= 2, got 1"),
+        (2.5, TypeError, "resolution must be an int"),
+    ],
+)
+def test_decision_boundary_rejects_a_bad_resolution(resolution, error, match):
+    with pytest.raises(error, match=match):
+        plots.decision_boundary(
+            lambda g: np.zeros((g.shape[0], 2)),
+            np.zeros((4, 2)),
+            np.zeros(4, int),
+            resolution=resolution,
+        )
+
+
 def test_decision_boundary_rejects_a_predict_of_the_wrong_shape():
     with pytest.raises(ValueError, match="predict must map"):
         plots.decision_boundary(

@@ -37,8 +37,10 @@ def params(key):
 def test_checkpoint_path_names_steps(tmp_path):
     assert fnn.checkpoint_path(tmp_path, 123) == tmp_path / "ckpt_000123.npz"
     assert fnn.checkpoint_path("run", 1234567).name == "ckpt_1234567.npz"
-    for bad in (-1, 1.0, True, "3"):
-        with pytest.raises(ValueError, match="step must be an int >= 0"):
+    with pytest.raises(ValueError, match="step must be >= 0, got -1"):
+        fnn.checkpoint_path(tmp_path, -1)
+    for bad in (1.0, True, "3"):
+        with pytest.raises(TypeError, match="step must be an int, got"):
             fnn.checkpoint_path(tmp_path, bad)
 
 
@@ -123,8 +125,13 @@ def test_keep_prunes_only_older_checkpoints(tmp_path, params):
     fnn.save_checkpoint_step(tmp_path, 6, params, keep=1)
     assert [s for s, _ in fnn.checkpoint_steps(tmp_path)] == [6, 9]
     assert (tmp_path / ".ckpt_000009.npz.x.tmp").exists()
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="keep must be None or an int >= 1"):
+    for bad, error, words in (
+        (0, ValueError, "keep must be >= 1, got 0"),
+        (-1, ValueError, "keep must be >= 1, got -1"),
+        (1.5, TypeError, "keep must be an int, got float"),
+        (True, TypeError, "keep must be an int, got bool"),
+    ):
+        with pytest.raises(error, match=words):
             fnn.save_checkpoint_step(tmp_path, 7, params, keep=bad)
     assert not fnn.checkpoint_path(tmp_path, 7).exists()
 

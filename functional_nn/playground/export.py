@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from functional_nn._validate import check_int
 from functional_nn.playground.server import static_file
 from functional_nn.playground.session import Session
 from functional_nn.playground.settings import Settings, SettingsError, parse_settings
@@ -69,10 +70,8 @@ _PAGE = """<!doctype html>
 
 def record(settings: Settings, *, epochs: int, frames: int) -> dict:
     """Train one session for ``epochs`` epochs, keeping ``frames`` frames (epoch 0 and ``epochs`` included)."""
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or not 1 <= epochs <= 100_000:
-        raise ValueError(f"epochs must be an integer in [1, 100000], got {epochs!r}")
-    if not isinstance(frames, int) or isinstance(frames, bool) or not 2 <= frames <= 200:
-        raise ValueError(f"frames must be an integer in [2, 200], got {frames!r}")
+    epochs = check_int("epochs", epochs, 1, 100_000)
+    frames = check_int("frames", frames, 2, 200)
     session = Session(settings)
     marks = sorted({round(i * epochs / (frames - 1)) for i in range(frames)})
     kept = []
