@@ -123,9 +123,16 @@ def leaky_relu_derivative(x: Array, negative_slope: float = 0.01) -> Array:
 
 
 def softmax(z: Array, axis: int = -1) -> Array:
-    r"""``a_i = e^{z_i} / Σ_k e^{z_k}`` along ``axis``, shifted by the max so ±1e4 stays finite."""
-    shifted = z - jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
-    e = jnp.exp(shifted)
+    r"""``a_i = e^{z_i} / Σ_k e^{z_k}`` along ``axis``, shifted by the max so ±1e4 stays finite.
+
+    Infinite logits give the limit, not NaN: a row with ``+inf`` entries shares the
+    mass among them (``[inf, 0] → [1, 0]``), a row of only ``−inf`` is uniform (equal
+    logits); the derivative there is 0. A NaN stays NaN.
+    """
+    top = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+    infinite = jnp.isinf(top)
+    limit = jnp.where(top > 0, z == top, True).astype(z.dtype)  # used only where top = ±inf
+    e = jnp.where(infinite, limit, jnp.exp(jnp.where(infinite, 0, z - top)))
     return e / jnp.sum(e, axis=axis, keepdims=True)
 
 

@@ -175,11 +175,6 @@ def _finite_limit(o: Array) -> Array:
     return jnp.where(has_pos, jnp.where(pos, 0, -jnp.inf), jnp.where(all_neg, 0, o)).astype(o.dtype)
 
 
-def softmax_limit(o: Array) -> Array:
-    """``softmax(o)`` over the last axis, with infinite logits at their limit (see :func:`_finite_limit`)."""
-    return jax.nn.softmax(_finite_limit(o), axis=-1)
-
-
 @jax.custom_jvp
 def _log_softmax(o: Array) -> Array:
     """``log softmax(o)`` with infinite logits at their limit; its derivative is ``do − Σ softmax·do``."""
@@ -189,7 +184,7 @@ def _log_softmax(o: Array) -> Array:
 @_log_softmax.defjvp
 def _log_softmax_jvp(primals, tangents):
     (o,), (do,) = primals, tangents
-    p = softmax_limit(o)  # 0 at −inf entries, so their tangent adds nothing
+    p = activations.softmax(o)  # the same limits; 0 at −inf entries, so their tangent adds nothing
     return _log_softmax(o), do - jnp.sum(p * jnp.where(p == 0, 0, do), axis=-1, keepdims=True)
 
 
@@ -269,7 +264,7 @@ def output_delta(
         return output_delta_chain(loss, output_activation, o, y, weights)
     omega = example_weights(weights, o.shape[0], o.dtype)[:, None]
     if loss == "categorical_cross_entropy":  # softmax at infinite logits: its limit, not NaN
-        return omega * (softmax_limit(o) - y)
+        return omega * (activations.softmax(o) - y)
     return omega * (output_activation.fn(o) - y)
 
 

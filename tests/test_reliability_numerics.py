@@ -63,6 +63,22 @@ def test_softmax_large_logits_is_exact_one_hot_with_finite_jacobian():
     assert np.all(np.isfinite(jax.jacobian(lambda v: activations.softmax(v))(z[1])))
 
 
+def test_softmax_at_infinite_logits_is_the_limit_and_the_network_output_too():
+    z = jnp.array(
+        [[jnp.inf, 0.0, -jnp.inf], [jnp.inf, jnp.inf, 5.0], [-jnp.inf, -jnp.inf, -jnp.inf]]
+    )
+    want = [[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]]
+    np.testing.assert_allclose(activations.softmax(z), want, rtol=1e-7)
+    jac = jax.vmap(jax.jacobian(activations.softmax))(z)
+    np.testing.assert_array_equal(jac, np.zeros_like(jac))  # saturated: the limit's derivative
+    assert np.isnan(activations.softmax(jnp.array([jnp.inf, jnp.nan, 0.0]))).all()  # NaN stays
+    # the network's prediction: logits of ±1e30·1e30 overflow to ±inf, the output is one-hot
+    net = fnn.MLP((1, 2), output_activation="softmax")
+    params = (fnn.Dense(jnp.array([[1e30, -1e30]]), jnp.zeros(2)),)
+    out = net.apply(params, jnp.array([[1e30], [-1e30], [0.0]]))
+    np.testing.assert_array_equal(out, [[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+
+
 def test_sigmoid_derivative_is_exactly_symmetric():
     x = jnp.concatenate([jnp.linspace(0.0, 120.0, 2001), jnp.array([1000.0, 1e9])])
     np.testing.assert_array_equal(
