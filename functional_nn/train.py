@@ -524,21 +524,16 @@ def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResu
     ``fit``'s single member has no members axis on the device; its host values get one here.
     """
     config, start, single = run.config, run.start, run.config.members is None
-    host = {
-        name: np.array(np.atleast_1d(v))
-        for name, v in jax.device_get(
-            {
-                name: getattr(member, name)
-                for name in ("status", "epochs_done", "best_epoch", "best_val")
-            }
-        ).items()
+    scalars = {
+        name: getattr(member, name) for name in ("status", "epochs_done", "best_epoch", "best_val")
     }
+    scalars, history = jax.device_get((scalars, history))  # one transfer
+    host = {name: np.array(np.atleast_1d(v)) for name, v in scalars.items()}
     stopped = host["epochs_done"]
     diverged = host["status"] == engine.DIVERGED
     bad_step = np.zeros_like(stopped)
     history = {
-        name: np.asarray(h)[None] if single else np.asarray(h)
-        for name, h in jax.device_get(history).items()
+        name: np.asarray(h)[None] if single else np.asarray(h) for name, h in history.items()
     }
     paths = [
         jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(member.params)[0]
