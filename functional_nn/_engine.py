@@ -24,7 +24,7 @@ is three nested loops, each as lean as the hand-written one:
   validation loss and accuracy, learning rate, gradient norms) and early stopping;
 * a *segment* is ``C`` epochs whose shuffles are drawn in one call (:func:`epoch_orders`);
   without validation its updates are one ``lax.scan``, with validation a scan over its
-  epochs, and an epoch after the member stopped is skipped. A ``lax.while_loop`` runs segments until
+  epochs, and an epoch after the member stopped is skipped. A ``lax.while_loop`` (none when one segment is the whole run) runs segments until
   every member stopped or a stop epoch is reached, so early stopping and divergence end the run early.
 
 :func:`run` is the whole run in one call: :func:`start` (the initial state, with the
@@ -231,10 +231,11 @@ def _scan_steps(
     """Updates on the batches ``rows`` ``(S, K)``, steps ``i = 0 .. S−1``: ``((params, opt_state, flag), out)``.
 
     In the run (``find=False``) every update is applied and ``flag`` says whether
-    all of them stayed finite — ``J`` and ``∇J`` of every step and the final params,
-    which a non-finite step's ``w_new`` leaves non-finite (see the module's
-    docstring); the caller restores its start state when not. :func:`replay` (``find=True``) probes each step, stops
-    applying updates at the first non-finite one and ``flag`` is its index (``S`` if none).
+    all of them stayed finite — ``J`` of every step, ``∇J`` of every step where
+    ``config.probe_steps``, and the final params, which a non-finite step's ``w_new``
+    leaves non-finite (see the module's docstring); the caller restores its start
+    state when not. :func:`replay` (``find=True``) probes each step, stops applying
+    updates at the first non-finite one and ``flag`` is its index (``S`` if none).
     """
     n, b = rows.shape[0], config.num_batches
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
