@@ -90,7 +90,8 @@ def describe(run, kind: str) -> dict:
 
 def _array_summary(a) -> str:
     a = np.asarray(jax.device_get(a))
-    digest = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+    raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)  # the bytes, not a copy of them
+    digest = hashlib.sha256(raw.data).hexdigest()[:16]
     return f"{a.dtype}{list(a.shape)} sha256:{digest}"
 
 
@@ -200,7 +201,8 @@ def _compare(path: Path, saved, current: dict) -> None:
 
 
 def save(plan, run, description: dict, member, history, epoch: int) -> Path:
-    """Write the checkpoint of epoch ``epoch`` (host arrays) and prune to ``keep``."""
+    """Write the checkpoint of epoch ``epoch`` and prune to ``keep``."""
+    member, history = jax.device_get((member, history))
     state = {name: getattr(member, name) for name in STATE_FIELDS}
     if state["best_params"] is None:
         del state["best_params"]
@@ -235,7 +237,7 @@ class Writer:
         self._pending: concurrent.futures.Future | None = None
 
     def submit(self, plan, run, description: dict, member, history, epoch: int) -> Path:
-        """:func:`save` these host arrays in the background; the path it writes."""
+        """:func:`save` in the background (its copy to the host too); the path it writes."""
         self.wait()
         if Writer._executor is None:
             Writer._executor = concurrent.futures.ThreadPoolExecutor(

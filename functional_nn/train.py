@@ -478,14 +478,13 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
     path = None
-    if plan is not None:
-        host_member, host_history = jax.device_get((member, history))
-        path = writer.submit(plan, run, described, host_member, host_history, epoch)
-    elif report is None and run.on_segment is None:
+    if plan is not None:  # the writer copies the arrays to the host, off the run's thread
+        path = writer.submit(plan, run, described, member, history, epoch)
+    if report is None and run.on_segment is None:
         return
-    else:
-        host_member = jax.device_get(member._replace(params=None, opt_state=None, best_params=None))
-        host_history = jax.device_get(history)
+    host_member, host_history = jax.device_get(
+        (member._replace(params=None, opt_state=None, best_params=None), history)
+    )
     ran = epoch - run.start
     cut = {
         name: np.asarray(h)[:ran] if single else np.asarray(h)[:, :ran]
