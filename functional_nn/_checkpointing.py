@@ -25,6 +25,7 @@ import numpy as np
 from functional_nn import _engine as engine
 from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn import parallel
+from functional_nn._validate import host_values, is_split
 from functional_nn.checkpoint import CheckpointError, _read
 
 #: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
@@ -57,7 +58,8 @@ _LABELS = {
 
 def describe(run, kind: str) -> dict:
     """What makes a run this run, as JSON: a checkpoint of another run is refused against it."""
-    config, data, hyper = run.config, run.data, run.hyper
+    config, data = run.config, run.data
+    hyper = parallel.to_local(run.hyper)  # members split across processes: gathered
     validation = None
     if data.x_val is not None:
         validation = [_array_summary(data.x_val), _array_summary(data.y_val)]
@@ -89,6 +91,14 @@ def describe(run, kind: str) -> dict:
 
 
 def _array_summary(a) -> str:
+    """``dtype[shape] sha256:…`` of ``a``'s values (of every process's rows where they are split)."""
+    if is_split(a):  # each process hashes the rows it holds; one all-gather joins the hashes
+        bounds = sorted({s.index[0].indices(a.shape[0])[:2] for s in a.addressable_shards})
+        mine = hashlib.sha256(repr(bounds).encode())
+        mine.update(np.ascontiguousarray(host_values(a)).reshape(-1).view(np.uint8).data)
+        every = parallel.allgather(np.frombuffer(mine.digest(), np.uint8))
+        digest = hashlib.sha256(every.tobytes()).hexdigest()[:16]
+        return f"{a.dtype}{list(a.shape)} split over {len(every)} processes, sha256:{digest}"
     a = np.asarray(jax.device_get(a))
     raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)  # the bytes, not a copy of them
     digest = hashlib.sha256(raw.data).hexdigest()[:16]
@@ -110,9 +120,12 @@ def restore(plan, run, description: dict, template):
     """``(member, history, epoch, path)`` from the newest loadable checkpoint, or None if there is none.
 
     ``template`` is ``(member, history)`` as shapes (``jax.eval_shape`` of the start).
-    Raises CheckpointError when the checkpoint belongs to another run.
+    Raises CheckpointError when the checkpoint belongs to another run, or when the
+    processes of a multi-process run did not find the same checkpoint.
     """
     found = ckpt_dir.latest_checkpoint(plan.directory)
+    if jax.process_count() > 1:  # before any other collective, which would not match then
+        _check_same_checkpoint(plan, -1 if found.step is None else found.step)
     if found.path is None:
         corrupt = [(p, why) for p, why in found.skipped if ckpt_dir._NAME.match(p.name)]
         if corrupt:
@@ -148,9 +161,25 @@ def restore(plan, run, description: dict, template):
     member, history = jax.tree_util.tree_map(
         lambda a, t: jnp.asarray(a, t.dtype), (member, history), (member_like, history_like)
     )
-    if run.config.mesh is not None:
-        member, history = parallel.replicate((member, history), run.config.mesh)
+    if run.config.mesh is not None:  # placed as a fresh run's start is
+        member, history = parallel.place_state(run.config, (member, history))
     return member, history, epoch, found.path
+
+
+def _check_same_checkpoint(plan, epoch: int) -> None:
+    """Every process resumes from the same epoch's checkpoint (``-1``: none; one small all-gather)."""
+    every = parallel.allgather(np.array([epoch], np.int64))[:, 0]
+    if np.any(every != every[0]):
+        found = ", ".join(
+            f"process {p}: "
+            + (ckpt_dir.checkpoint_path(plan.directory, e).name if e >= 0 else "none")
+            for p, e in enumerate(every.tolist())
+        )
+        raise CheckpointError(
+            f"the processes of this run found different checkpoints in {plan.directory} "
+            f"({found}); checkpoint_dir must be one directory that every process sees (a "
+            "shared file system): process 0 writes it and every process resumes from it"
+        )
 
 
 def _from_0_2_0(config: engine.Config, state: dict) -> None:

@@ -204,7 +204,14 @@ def prepare(
         first_epoch=start,
     )
     if mesh is not None:  # params, state replicated or split by member; data kept or replicated
-        params, opt_state, data, hyper = parallel.place(config, params, opt_state, data, hyper)
+        host_calls = f"epochs per host call {stride}, " + (
+            "no checkpoints"
+            if plan is None
+            else f"checkpoint_every={plan.every}, resume={plan.resume}, keep={plan.keep}"
+        )
+        params, opt_state, data, hyper = parallel.place(
+            config, params, opt_state, data, hyper, host_calls
+        )
     if len(rate_texts) == 1 and n:
         rate_texts = rate_texts * n
     return Prepared(

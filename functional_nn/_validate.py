@@ -28,13 +28,18 @@ def as_array(a, dtype=None) -> jax.Array:
     return jnp.asarray(a, dtype)
 
 
+def is_split(a) -> bool:
+    """``a`` is a ``jax.Array`` whose values are split across processes (no process holds them all)."""
+    return isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated
+
+
 def host_values(a, dtype=None) -> np.ndarray:
     """``a``'s values on the host; of a ``jax.Array`` spread over processes, only this process's rows.
 
     Each process of a multi-process run checks the rows it holds (its addressable
     shards, each copy once, in row order); a fully replicated array is read whole.
     """
-    if isinstance(a, jax.Array) and not a.is_fully_addressable and not a.is_fully_replicated:
+    if is_split(a):
         shards = {str(s.index): s for s in a.addressable_shards}.values()
         rows = sorted(shards, key=lambda s: s.index[0].start or 0 if s.index else 0)
         return np.concatenate([np.asarray(s.data, dtype) for s in rows])

@@ -37,7 +37,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from functional_nn import backprop, schedules
-from functional_nn._validate import check_int, check_number
+from functional_nn._validate import check_int, check_number, is_split
 from functional_nn.network import MLP
 
 __all__ = ["data_mesh", "check_mesh", "replicate", "shard_batch", "data_parallel_step"]
@@ -256,7 +256,7 @@ def global_rows(local, mesh: Mesh, name: str = "x") -> Array:
         raise ValueError(f"{name} must have a leading axis of rows, got shape {local.shape}")
     sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
     if jax.process_count() > 1:
-        shapes = _allgather(np.array([local.ndim, *local.shape[:8]] + [0] * (8 - local.ndim)))
+        shapes = allgather(np.array([local.ndim, *local.shape[:8]] + [0] * (8 - local.ndim)))
         first = shapes[0]
         differ = [p for p in range(len(shapes)) if not np.array_equal(shapes[p], first)]
         if differ:
@@ -283,21 +283,22 @@ def global_rows(local, mesh: Mesh, name: str = "x") -> Array:
     return jax.device_put(local, sharding)
 
 
-def _allgather(values: np.ndarray) -> np.ndarray:
+def allgather(values: np.ndarray) -> np.ndarray:
     """``(processes, ...)``: every process's ``values`` (a small collective, same shape everywhere)."""
     from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.process_allgather(values))
 
 
-def place(config, params, opt_state, data, hyper):
+def place(config, params, opt_state, data, hyper, host_calls: str = ""):
     """Put a prepared run on ``config.mesh``: ``(params, opt_state, data, hyper)``.
 
-    Params, optimizer state and the per-member values are replicated, or for
-    ``fit_many`` on a ``"members"`` axis split member by member; data the caller
-    built with :func:`global_rows` stays where it is (each process's rows on its
-    devices), other data is replicated. With several processes, their configurations
-    are compared first (:func:`check_same_run`).
+    Params, optimizer state and the per-member values are placed by
+    :func:`place_state`; data the caller built with :func:`global_rows` stays where
+    it is (each process's rows on its devices), other data is replicated. With
+    several processes, their configurations are compared first
+    (:func:`check_same_run`; ``host_calls`` describes the run's segments and
+    checkpoints, which every process must call alike).
     """
     mesh = config.mesh
     axis = members_axis(mesh) if config.members is not None else None
@@ -307,9 +308,8 @@ def place(config, params, opt_state, data, hyper):
             f"{mesh.shape[axis]} {axis!r} devices; use a multiple of {mesh.shape[axis]}"
         )
     if jax.process_count() > 1:
-        check_same_run(config, params, opt_state, data, hyper)
+        check_same_run(config, params, opt_state, data, hyper, host_calls)
     replicated = NamedSharding(mesh, PartitionSpec())
-    per_member = NamedSharding(mesh, PartitionSpec(axis)) if axis else replicated
     devices = set(mesh.devices.flat)
     for name, a in zip(("x", "y", "x_val", "y_val"), data):
         if _is_global(a) and a.sharding.device_set != devices:
@@ -320,15 +320,23 @@ def place(config, params, opt_state, data, hyper):
     data = jax.tree_util.tree_map(
         lambda a: a if _is_global(a) else jax.device_put(a, replicated), data
     )
-    params, opt_state, hyper = jax.device_put((params, opt_state, hyper), per_member)
+    params, opt_state, hyper = place_state(config, (params, opt_state, hyper))
     return params, opt_state, data, hyper
+
+
+def place_state(config, tree):
+    """``tree`` (params, optimizer or training state) on ``config.mesh``: replicated, or for
+    ``fit_many`` on a ``"members"`` axis split member by member (leading axis)."""
+    axis = members_axis(config.mesh) if config.members is not None else None
+    spec = PartitionSpec(axis) if axis else PartitionSpec()
+    return jax.device_put(tree, NamedSharding(config.mesh, spec))
 
 
 def _is_global(a) -> bool:
     return isinstance(a, jax.Array) and not a.is_fully_addressable
 
 
-def check_same_run(config, params, opt_state, data, hyper) -> None:
+def check_same_run(config, params, opt_state, data, hyper, host_calls: str = "") -> None:
     """Refuse, in every process, a run whose configuration differs between processes.
 
     Each process hashes what must agree (the network, the loss and settings, the data
@@ -337,9 +345,10 @@ def check_same_run(config, params, opt_state, data, hyper) -> None:
     processes that differ from process 0.
     """
     parts = _fingerprint(config, params, opt_state, data, hyper)
+    parts["segments and checkpoints"] = host_calls
     names = list(parts)
     hashes = np.array([zlib.crc32(parts[n].encode()) for n in names], np.int64)
-    every = _allgather(hashes)
+    every = allgather(hashes)
     differ = [
         f"{name} (processes {[p for p in range(len(every)) if every[p, i] != every[0, i]]} "
         f"differ from process 0; here, in process {jax.process_index()}: {parts[name][:120]})"
@@ -383,6 +392,14 @@ def _fingerprint(config, params, opt_state, data, hyper) -> dict[str, str]:
     }
 
 
+def wait_for_every_process(name: str) -> None:
+    """Return once every process of the run got here (at once with one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def to_local(tree):
     """``tree`` with every leaf split across processes gathered here: one all-gather, local arrays.
 
@@ -393,7 +410,7 @@ def to_local(tree):
     if jax.process_count() == 1:
         return tree
     leaves, treedef = jax.tree_util.tree_flatten(tree)
-    split = [i for i, a in enumerate(leaves) if _is_global(a) and not a.is_fully_replicated]
+    split = [i for i, a in enumerate(leaves) if is_split(a)]
     if not split:
         return tree
     from jax.experimental import multihost_utils

@@ -400,7 +400,8 @@ class SegmentState(NamedTuple):
     best_epoch: Any  # int or (members,) ints
     history: dict  # per-epoch host arrays so far
     params: Any  # the current params (device arrays)
-    checkpoint: Path | None  # the checkpoint written after this segment, if any
+    checkpoint: Path | None  # the checkpoint written after this segment, if any (process 0
+    # writes it; the other processes of a multi-process run get None)
 
 
 def _train(run: Prepared, description: str) -> FitManyResult:
@@ -465,11 +466,13 @@ def _run_by_segments(run: Prepared, description: str):
             if more:  # dispatched first: the device runs it while the host works below
                 stop = min(epoch + run.stride, config.num_epochs)
                 following = _run_from(config, member, history, run.data, run.hyper, epoch, stop)
-            status = np.asarray(jax.device_get(member.status))  # waits for this segment
+            status = np.asarray(parallel.to_local(member.status))  # waits for this segment
             if not fresh:
                 _after_segment(run, described, member, history, epoch, report, writer)
             if not (more and np.any(status == engine.RUNNING)):
-                writer.wait()  # the last checkpoint is on disk before the run returns
+                writer.wait()  # the last checkpoint is on disk before the run returns,
+                if plan is not None:  # in every process
+                    parallel.wait_for_every_process("functional_nn: the last checkpoint")
                 return member, history
             (member, history), epoch, fresh = following, stop, False
 
@@ -477,13 +480,18 @@ def _run_by_segments(run: Prepared, description: str):
 def _after_segment(run: Prepared, described, member, history, epoch: int, report, writer) -> None:
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
-    path = None
-    if plan is not None:  # the writer copies the arrays to the host, off the run's thread
-        path = writer.submit(plan, run, described, member, history, epoch)
-    if report is None and run.on_segment is None:
+    path, hook = None, report is not None or run.on_segment is not None
+    if plan is None and not hook:
+        return
+    small = member._replace(params=None, opt_state=None, best_params=None)
+    # members split across processes are gathered: a collective, every process in step
+    local_member, history = parallel.to_local((small if plan is None else member, history))
+    if plan is not None and jax.process_index() == 0:  # process 0 writes; its writer copies
+        path = writer.submit(plan, run, described, local_member, history, epoch)
+    if not hook:
         return
     host_member, host_history = jax.device_get(
-        (member._replace(params=None, opt_state=None, best_params=None), history)
+        (local_member._replace(params=None, opt_state=None, best_params=None), history)
     )
     ran = epoch - run.start
     cut = {

@@ -147,6 +147,20 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
         parallel.global_rows(x[: 6 if p == 1 else 8], mesh, "x")
     except ValueError as err:
         errors["rows"] = str(err)
+    try:  # segments and checkpoints must be asked for alike too
+        fnn.fit(
+            net,
+            params,
+            gx,
+            gy,
+            key=key,
+            mesh=mesh,
+            checkpoint_dir=os.path.join(os.path.dirname(out), "refused"),
+            checkpoint_every=2 if p == 1 else 3,
+            **{**SETTINGS, "patience": None, "num_epochs": 2},
+        )
+    except ValueError as err:
+        errors["checkpoints"] = str(err)
     report["errors"] = errors
     # fit_many with its members split over all 4 devices of both processes, against one device
     xor, xs, ys, kwargs = xor_members()
@@ -156,13 +170,94 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
         "vs_one_device": max_diff(many.members.params, one.members.params),
         "stopped": np.asarray(many.members.stopped_epoch).tolist(),
     }
+    report["checkpoints"] = _checkpointed(
+        out, net, params, key, (x, labels, x_val, labels_val), many
+    )
     if p == 0:
         with open(out, "w") as f:
             json.dump(report, f)
     else:  # every process saw the refusals
-        assert set(errors) == {"key", "network", "rows"}, errors
+        assert set(errors) == {"key", "network", "rows", "checkpoints"}, errors
     if mode_die:
         _die_mid_run(net, params, x, labels, key, x_val, labels_val)
+
+
+class _Interrupt(Exception):
+    """Raised by on_segment in every process: the run stops after that segment's checkpoint."""
+
+
+def _checkpointed(out, net, params, key, local_rows, many) -> dict:
+    """Runs with checkpoints in a directory both processes see, stopped and resumed.
+
+    ``fit`` over the rows of both processes and ``fit_many`` with its members split
+    over them: each is stopped after a checkpoint (``on_segment`` raises in every
+    process), then resumed; process 0 reports the resumed results and the files.
+    Then each process is given its own directory, where only process 0's holds
+    checkpoints: resuming must be refused in both.
+    """
+    import jax
+    import numpy as np
+
+    import functional_nn as fnn
+    from functional_nn import parallel
+
+    root = os.path.join(os.path.dirname(out), "checkpoints")
+    mesh = fnn.data_mesh()
+    gx, gy, *val = (
+        parallel.global_rows(a, mesh, name)
+        for a, name in zip(local_rows, ("x", "y", "x_val", "y_val"))
+    )
+
+    def stop_at(epoch):
+        def hook(state):
+            if state.epoch >= epoch:
+                raise _Interrupt(state.epoch)
+
+        return hook
+
+    def fit(directory, **kwargs):
+        return fnn.fit(
+            net,
+            params,
+            gx,
+            gy,
+            key=key,
+            validation=tuple(val),
+            mesh=mesh,
+            checkpoint_dir=os.path.join(root, directory),
+            checkpoint_every=2,
+            **SETTINGS,
+            **kwargs,
+        )
+
+    report: dict = {}
+    try:
+        fit("fit", on_segment=stop_at(4))
+    except _Interrupt:
+        pass
+    report["fit_files"] = sorted(os.listdir(os.path.join(root, "fit")))
+    report["fit"] = result_json(fit("fit", resume=True))
+    xor, xs, ys, kwargs = xor_members()
+    options = dict(mesh=fnn.members_mesh(), checkpoint_dir=os.path.join(root, "many"))
+    try:
+        fnn.fit_many(xor, xs, ys, checkpoint_every=3, on_segment=stop_at(6), **options, **kwargs)
+    except _Interrupt:
+        pass
+    resumed = fnn.fit_many(xor, xs, ys, checkpoint_every=3, resume=True, **options, **kwargs)
+    ours, theirs = parallel.to_local((resumed.members, many.members))
+    report["many_same_bits"] = all(
+        np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(
+            jax.tree_util.tree_leaves((ours.params, ours.opt_state, ours.history)),
+            jax.tree_util.tree_leaves((theirs.params, theirs.opt_state, theirs.history)),
+        )
+    )
+    try:  # a directory each, as on machines without a shared file system
+        fit("fit" if jax.process_index() == 0 else "elsewhere", resume=True)
+    except fnn.CheckpointError as err:
+        report["not_shared"] = str(err)
+    assert "not_shared" in report, "resuming from different checkpoints was not refused"
+    return report
 
 
 def _die_mid_run(net, params, x, labels, key, x_val, labels_val) -> None:

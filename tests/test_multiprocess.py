@@ -90,6 +90,21 @@ def test_fit_many_with_members_split_across_processes_matches_one_device(launche
     assert across["vs_one_device"] <= 1e-6 and len(across["stopped"]) == 8, across
 
 
+def test_checkpoints_of_a_multi_process_run_resume_to_the_uninterrupted_bits(launched):
+    _, report, _ = launched
+    ckpt = report["checkpoints"]
+    # fit over both processes' rows, stopped after its epoch-4 checkpoint and resumed: the
+    # bits of the same run without checkpoints, to its early stop
+    assert ckpt["fit_files"] == ["ckpt_000002.npz", "ckpt_000004.npz"]
+    assert set(ckpt["fit"]) == {"params", "best_params", "stopped_epoch", "best_epoch", "history"}
+    assert ckpt["fit"] == {name: report["all_devices"][name] for name in ckpt["fit"]}
+    # fit_many with its members split over both processes: one checkpoint holds them all
+    assert ckpt["many_same_bits"]
+    # each process with its own directory: refused in both, naming what each found
+    assert "process 0: ckpt_" in ckpt["not_shared"] and "process 1: none" in ckpt["not_shared"]
+    assert "shared file system" in ckpt["not_shared"]
+
+
 def test_each_process_holds_only_its_own_rows(launched):
     # the worker asserts it in each process (a failed assertion fails the launch before
     # the results are written); process 0 reports the rows it held
@@ -103,6 +118,7 @@ def test_a_mismatched_configuration_is_refused_naming_what_differs(launched):
     assert "key (processes [1] differ from process 0" in errors["key"]
     assert "network (processes [1]" in errors["network"] and "tanh" in errors["network"]
     assert "process 0: (8, 3), process 1: (6, 3)" in errors["rows"]
+    assert "segments and checkpoints (processes [1]" in errors["checkpoints"]
 
 
 def test_a_killed_process_ends_the_others_within_the_bound(launched):
