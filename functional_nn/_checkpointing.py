@@ -253,8 +253,7 @@ class Writer:
     """Checkpoint writes on a background thread, one at a time, so the run goes on meanwhile.
 
     :meth:`submit` first waits for the write before it (re-raising that write's error),
-    then starts the new one and returns the path it writes (the name is known before the
-    file is). :meth:`wait` waits for the write in progress and re-raises its error. On
+    then starts the new one. :meth:`wait` waits for the write in progress and re-raises its error. On
     leaving the ``with`` block a write in progress is always awaited, so no half-done
     write outlives the run that started it. The thread is one for the whole process
     (started once: starting a thread per write costs milliseconds of GIL hand-over).
@@ -265,8 +264,8 @@ class Writer:
     def __init__(self) -> None:
         self._pending: concurrent.futures.Future | None = None
 
-    def submit(self, plan, run, description: dict, member, history, epoch: int) -> Path:
-        """:func:`save` in the background (its copy to the host too); the path it writes."""
+    def submit(self, plan, run, description: dict, member, history, epoch: int) -> None:
+        """:func:`save` in the background (its copy to the host too)."""
         self.wait()
         if Writer._executor is None:
             Writer._executor = concurrent.futures.ThreadPoolExecutor(
@@ -275,7 +274,6 @@ class Writer:
         self._pending = Writer._executor.submit(
             save, plan, run, description, member, history, epoch
         )
-        return ckpt_dir.checkpoint_path(plan.directory, epoch)
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None

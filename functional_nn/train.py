@@ -36,6 +36,7 @@ import optax
 
 from functional_nn import _checkpointing, _diagnosis, _progress, parallel
 from functional_nn import _engine as engine
+from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._validate import check_bool, check_int, check_key
 from functional_nn.network import MLP, Params
@@ -400,8 +401,7 @@ class SegmentState(NamedTuple):
     best_epoch: Any  # int or (members,) ints
     history: dict  # per-epoch host arrays so far
     params: Any  # the current params (device arrays)
-    checkpoint: Path | None  # the checkpoint written after this segment, if any (process 0
-    # writes it; the other processes of a multi-process run get None)
+    checkpoint: Path | None  # the checkpoint written after this segment (on disk), if any
 
 
 def _train(run: Prepared, description: str) -> FitManyResult:
@@ -486,8 +486,10 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
     small = member._replace(params=None, opt_state=None, best_params=None)
     # members split across processes are gathered: a collective, every process in step
     local_member, history = parallel.to_local((small if plan is None else member, history))
-    if plan is not None and jax.process_index() == 0:  # process 0 writes; its writer copies
-        path = writer.submit(plan, run, described, local_member, history, epoch)
+    if plan is not None:
+        path = ckpt_dir.checkpoint_path(plan.directory, epoch)
+        if jax.process_index() == 0:  # process 0 writes; its writer copies to the host
+            writer.submit(plan, run, described, local_member, history, epoch)
     if not hook:
         return
     host_member, host_history = jax.device_get(
@@ -508,8 +510,9 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
         losses = cut.get("val_loss", cut["train_loss"])
         report(done, pick(cut["train_loss"]), pick(losses), ~running)
     if run.on_segment is not None:
-        if path is not None:
-            writer.wait()  # the hook is told of a checkpoint that is on disk
+        if plan is not None:  # the hook is told of a checkpoint that is on disk, in every process
+            writer.wait()
+            parallel.wait_for_every_process("functional_nn: a checkpoint before on_segment")
         scalar = (lambda v: v.item()) if single else np.asarray  # noqa: E731
         run.on_segment(
             SegmentState(

@@ -235,7 +235,10 @@ def _checkpointed(out, net, params, key, local_rows, many) -> dict:
         fit("fit", on_segment=stop_at(4))
     except _Interrupt:
         pass
-    report["fit_files"] = sorted(os.listdir(os.path.join(root, "fit")))
+    # the checkpoints only (process 1 may be probing the directory for its next run)
+    report["fit_files"] = sorted(
+        name for name in os.listdir(os.path.join(root, "fit")) if name.startswith("ckpt_")
+    )
     report["fit"] = result_json(fit("fit", resume=True))
     xor, xs, ys, kwargs = xor_members()
     options = dict(mesh=fnn.members_mesh(), checkpoint_dir=os.path.join(root, "many"))
