@@ -170,6 +170,7 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
         "vs_one_device": max_diff(many.members.params, one.members.params),
         "stopped": np.asarray(many.members.stopped_epoch).tolist(),
     }
+    report["diverged"] = diverging_fit(x, labels, mesh=fnn.data_mesh())
     report["checkpoints"] = _checkpointed(
         out, net, params, key, (x, labels, x_val, labels_val), many
     )
@@ -180,6 +181,37 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
         assert set(errors) == {"key", "network", "rows", "checkpoints"}, errors
     if mode_die:
         _die_mid_run(net, params, x, labels, key, x_val, labels_val)
+
+
+def diverging_fit(x, labels, mesh=None) -> dict:
+    """A ReLU regression whose step size is too large: how ``fit`` reports its divergence.
+
+    With ``mesh`` the rows are this process's, made global over the mesh; without, all rows.
+    """
+    import jax
+    import numpy as np
+
+    import functional_nn as fnn
+    from functional_nn import parallel
+
+    net = fnn.MLP((LAYERS[0], 8, 1), activation="relu", output_activation="linear")
+    y = labels[:, None].astype(np.float32)
+    if mesh is not None:
+        x, y = parallel.global_rows(x, mesh, "x"), parallel.global_rows(y, mesh, "y")
+    result = fnn.fit(
+        net,
+        net.init(jax.random.key(1)),
+        x,
+        y,
+        key=jax.random.key(2),
+        loss="mse",
+        learning_rate=3.0,
+        batch_size=8,
+        num_epochs=5,
+        mesh=mesh,
+    )
+    fields = ("diverged", "diverged_epoch", "diverged_step", "diverged_leaf", "message")
+    return {name: getattr(result, name) for name in fields} | {"params": tree_json(result.params)}
 
 
 class _Interrupt(Exception):

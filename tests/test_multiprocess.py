@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -88,6 +89,21 @@ def test_fit_many_with_members_split_across_processes_matches_one_device(launche
     _, report, _ = launched
     across = report["members_across_processes"]
     assert across["vs_one_device"] <= 1e-6 and len(across["stopped"]) == 8, across
+
+
+def test_a_divergence_across_processes_is_diagnosed_as_in_one_process(launched):
+    _, report, _ = launched
+    x, labels = worker.rows(0, worker.NUM_ROWS)
+    alone = worker.diverging_fit(x, labels)
+    assert alone["diverged"] and alone["diverged_leaf"], alone["message"]
+    across = report["diverged"]
+    # the same epoch, step and leaf, found by the replay and the step redone after the run,
+    # and the same message but for the last digits of the losses it quotes
+    for name in ("diverged", "diverged_epoch", "diverged_step", "diverged_leaf"):
+        assert across[name] == alone[name], name
+    losses = re.compile(r"\d+\.\d+(e[+-]\d+)?")
+    assert losses.sub("#", across["message"]) == losses.sub("#", alone["message"])
+    assert _max_diff(across["params"], alone["params"]) <= 1e-5  # the last finite params
 
 
 def test_checkpoints_of_a_multi_process_run_resume_to_the_uninterrupted_bits(launched):
