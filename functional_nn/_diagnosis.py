@@ -1,6 +1,6 @@
 """Why a run ended, in words: a divergence's leaf and likely cause, and the closing paragraph.
 
-Host code run by ``train._collect`` after the compiled run, never inside it: a
+Host code run by ``_results.collect`` after the compiled run, never inside it: a
 diverged member's bad step is redone once from its last finite state
 (``_engine.redo_step``) to name the first non-finite leaf, and the evidence (the
 loss's trend before the overflow, the batch's data, each layer's activations)
