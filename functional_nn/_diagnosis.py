@@ -2,7 +2,7 @@
 
 Host code run by ``_results.collect`` after the compiled run, never inside it: a
 diverged member's bad step is redone once from its last finite state
-(``_engine.redo_step``) to name the first non-finite leaf, and the evidence (the
+(:func:`redo_step`) to name the first non-finite leaf, and the evidence (the
 loss's trend before the overflow, the batch's data, each layer's activations)
 tells a step size that is too large from non-finite data, an overflowing
 activation and a badly scaled loss.
@@ -10,13 +10,76 @@ activation and a badly scaled loss.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from functional_nn import _engine as engine
+from functional_nn._batches import batch_rows, batch_weights, epoch_orders
 
-_redo_step = jax.jit(engine.redo_step, static_argnames=("config",))
+Array = jax.Array
+
+
+class Redo(NamedTuple):
+    """What redoing the non-finite step found (see :func:`redo_step`)."""
+
+    loss_ok: Array  # () J finite
+    grads_ok: Array  # (leaves,) per-leaf ∇J finite
+    params_ok: Array  # (leaves,) per-leaf w_new finite
+    data_ok: Array  # () the batch's x and y finite
+    layers_ok: Array  # (L,) o^l and a^l of the forward pass finite, per layer
+
+
+def redo_step(
+    config: engine.Config,
+    params,
+    opt_state,
+    data: engine.Data,
+    hyper: engine.Hyper,
+    epoch: Array,
+    step: Array,
+) -> Redo:
+    """Redo the update that went non-finite and say where it first went so (:class:`Redo`).
+
+    Run outside the training loop, only after a divergence, to name the leaf and the
+    cause; the step's rows are drawn again from the key, as the run drew them.
+    """
+    config = config._replace(mesh=None)
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    if config.shuffle:
+        order = epoch_orders(hyper.seed, epoch[None], config.num_examples)[0]
+        rows = batch_rows(order, config.num_batches, config.batch_size)[step]
+        xb, yb = data.x[rows], data.y[rows]
+    else:
+        xb, yb = data.x, data.y
+    weights = batch_weights(
+        config.num_examples, config.num_batches, config.batch_size, config.padded
+    )
+    wb = None if weights is None else jnp.asarray(weights, dtype)[step]
+    masks = hyper.masks if config.use_masks else None
+    value, grads, new_params, _ = engine.update_step(config, params, opt_state, xb, yb, wb, masks)
+    finite = lambda tree: jnp.stack(  # noqa: E731
+        [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    )
+    trace = config.net.forward(params, xb, masks)
+    layers = jnp.stack(
+        [
+            jnp.all(jnp.isfinite(o)) & jnp.all(jnp.isfinite(a))
+            for o, a in zip(trace.pre_activations, trace.activations[1:])
+        ]
+    )
+    return Redo(
+        jnp.isfinite(value),
+        finite(grads),
+        finite(new_params),
+        jnp.all(jnp.isfinite(xb)) & jnp.all(jnp.isfinite(yb)),
+        layers,
+    )
+
+
+_redo_step = jax.jit(redo_step, static_argnames=("config",))
 
 
 def diagnose(

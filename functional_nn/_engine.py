@@ -22,7 +22,7 @@ is three nested loops, each as lean as the hand-written one:
 * an *epoch* is a ``lax.scan`` over its ``B`` steps (a static trip count), then
   the epoch's record (training loss, and only what the run asked for:
   validation loss and accuracy, learning rate, gradient norms) and early stopping;
-* a *segment* is ``C`` epochs whose shuffles are drawn in one call (:func:`epoch_orders`);
+* a *segment* is ``C`` epochs whose shuffles are drawn in one call (``_batches.epoch_orders``);
   without validation its updates are one ``lax.scan``, with validation a scan over its
   epochs, and an epoch after the member stopped is skipped. A ``lax.while_loop`` (none when one segment is the whole run) runs segments until
   every member stopped or a stop epoch is reached, so early stopping and divergence end the run early.
@@ -48,6 +48,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from functional_nn import backprop, losses, parallel
+from functional_nn._batches import batch_rows, batch_weights, epoch_orders
 from functional_nn.diagnostics import gradient_norms
 from functional_nn.network import MLP
 from functional_nn.schedules import learning_rate_of
@@ -132,60 +133,6 @@ def init_member(config: Config, params, opt_state, data: Data, hyper: Hyper) -> 
         status=i32(RUNNING),
         epochs_done=i32(config.first_epoch),
     )
-
-
-def shuffle_seed(key) -> np.ndarray:
-    """The two 32-bit words of a ``jax.random`` key that seed its run's shuffles: ``(..., 2)`` uint32.
-
-    Read once at the boundary, on the host; keys of implementations with more words
-    fold the rest in by xor.
-    """
-    words = np.asarray(jax.random.key_data(key), np.uint32)
-    words = words.reshape(words.shape[:-1] + (-1, 2))
-    return np.bitwise_xor.reduce(words, axis=-2)
-
-
-def _mix(x: Array) -> Array:
-    """A bijection of uint32 with full avalanche (the 'lowbias32' finalizer): a counter-based hash."""
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def epoch_orders(seed: ArrayLike, epochs: ArrayLike, num_examples: int) -> Array:
-    """The shuffles of ``epochs`` ``(C,)``, all in one call: ``(C, m)``, row ``i`` a permutation of ``0..m−1``.
-
-    Epoch ``e``'s order sorts the examples by ``h(i) = mix(mix(i ⊕ s_e) ⊕ t_e)``, with the
-    epoch's words ``s_e, t_e`` hashed from the key's seed and ``e``. Each ``h`` is a bijection
-    of ``i``, so there are no ties, and the order is a pure function of the key and the
-    epoch: a resumed run, another process or ``batch_indices`` draw the same one. A
-    counter-based hash rather than ``jax.random.permutation``: threefry's random bits cost
-    about 1.5 s of XLA compile time on a 2-core CPU, the hash and the sort about 0.1 s.
-    """
-    seed = jnp.asarray(seed, jnp.uint32)
-    e = jnp.asarray(epochs).astype(jnp.uint32)[:, None]
-    s = _mix(_mix(e * jnp.uint32(0x9E3779B9) ^ seed[0]) ^ seed[1])
-    t = _mix(s ^ jnp.uint32(0x85EBCA6B))
-    i = jnp.arange(num_examples, dtype=jnp.uint32)[None, :]
-    return jnp.argsort(_mix(_mix(i ^ s) ^ t), axis=-1).astype(jnp.int32)
-
-
-def batch_rows(order: Array, num_batches: int, batch_size: int) -> Array:
-    """An epoch's order ``(m,)`` as batches ``(B, K)``; a short last batch is filled from the order's start."""
-    m, total = order.shape[0], num_batches * batch_size
-    idx = order[:total] if total <= m else jnp.concatenate([order, order[: total - m]])
-    return idx.reshape(num_batches, batch_size)
-
-
-def batch_weights(
-    num_examples: int, num_batches: int, batch_size: int, padded: bool
-) -> np.ndarray | None:
-    """``(B, K)`` 1 for real examples, 0 for the padding of a short last batch (None unpadded): static."""
-    if not padded:
-        return None
-    return (np.arange(num_batches * batch_size) < num_examples).reshape(num_batches, batch_size)
 
 
 def _value_and_grad(config: Config) -> Callable:
@@ -508,54 +455,3 @@ def accuracy(kind: str, logits: Array, y: Array) -> Array:
     if kind == "threshold":
         return jnp.mean(((logits >= 0) == (y >= 0.5)).astype(logits.dtype))
     return jnp.mean((jnp.argmax(logits, axis=-1) == jnp.argmax(y, axis=-1)).astype(logits.dtype))
-
-
-class Redo(NamedTuple):
-    """What redoing the non-finite step found (see :func:`redo_step`)."""
-
-    loss_ok: Array  # () J finite
-    grads_ok: Array  # (leaves,) per-leaf ∇J finite
-    params_ok: Array  # (leaves,) per-leaf w_new finite
-    data_ok: Array  # () the batch's x and y finite
-    layers_ok: Array  # (L,) o^l and a^l of the forward pass finite, per layer
-
-
-def redo_step(
-    config: Config, params, opt_state, data: Data, hyper: Hyper, epoch: Array, step: Array
-) -> Redo:
-    """Redo the update that went non-finite and say where it first went so (:class:`Redo`).
-
-    Run outside the training loop, only after a divergence, to name the leaf and the
-    cause; the step's rows are drawn again from the key, as the run drew them.
-    """
-    config = config._replace(mesh=None)
-    dtype = jax.tree_util.tree_leaves(params)[0].dtype
-    if config.shuffle:
-        order = epoch_orders(hyper.seed, epoch[None], config.num_examples)[0]
-        rows = batch_rows(order, config.num_batches, config.batch_size)[step]
-        xb, yb = data.x[rows], data.y[rows]
-    else:
-        xb, yb = data.x, data.y
-    weights = batch_weights(
-        config.num_examples, config.num_batches, config.batch_size, config.padded
-    )
-    wb = None if weights is None else jnp.asarray(weights, dtype)[step]
-    masks = hyper.masks if config.use_masks else None
-    value, grads, new_params, _ = update_step(config, params, opt_state, xb, yb, wb, masks)
-    finite = lambda tree: jnp.stack(  # noqa: E731
-        [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
-    )
-    trace = config.net.forward(params, xb, masks)
-    layers = jnp.stack(
-        [
-            jnp.all(jnp.isfinite(o)) & jnp.all(jnp.isfinite(a))
-            for o, a in zip(trace.pre_activations, trace.activations[1:])
-        ]
-    )
-    return Redo(
-        jnp.isfinite(value),
-        finite(grads),
-        finite(new_params),
-        jnp.all(jnp.isfinite(xb)) & jnp.all(jnp.isfinite(yb)),
-        layers,
-    )

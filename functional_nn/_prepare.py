@@ -21,6 +21,7 @@ import numpy as np
 
 from functional_nn import _engine as engine
 from functional_nn import _validate, backprop, losses, parallel
+from functional_nn._batches import shuffle_seed
 from functional_nn._validate import check_bool, check_int, check_key, check_number
 from functional_nn.network import MLP
 from functional_nn.schedules import InverseTimeDecay, SGDState, initial_state, learning_rate_of, sgd
@@ -160,7 +161,7 @@ def prepare(
             for l, size in enumerate(net.layer_sizes[1:-1])
         )
     hyper = engine.Hyper(
-        seed=engine.shuffle_seed(keys),
+        seed=shuffle_seed(keys),
         min_delta=np.broadcast_to(np.asarray(min_delta, dtype), lead),
         masks=masks,
     )

@@ -33,6 +33,7 @@ import optax
 
 from functional_nn import _engine as engine
 from functional_nn import _results, _segments, parallel
+from functional_nn._batches import batch_rows, batch_weights, epoch_orders, shuffle_seed
 from functional_nn._prepare import Prepared, _batch_geometry, prepare
 from functional_nn._results import ConvergenceWarning, FitManyResult, FitResult
 from functional_nn._segments import SegmentState
@@ -330,13 +331,9 @@ def batch_indices(
     epoch = check_int("epoch", epoch, 0)
     m = check_int("num_examples", num_examples, 1)
     k, b, shuffle, padded = _batch_geometry(m, batch_size, check_bool("drop_last", drop_last))
-    order = (
-        engine.epoch_orders(engine.shuffle_seed(key), np.asarray([epoch]), m)[0]
-        if shuffle
-        else jnp.arange(m)
-    )
-    weights = engine.batch_weights(m, b, k, padded)
+    order = epoch_orders(shuffle_seed(key), np.asarray([epoch]), m)[0] if shuffle else jnp.arange(m)
+    weights = batch_weights(m, b, k, padded)
     return (
-        engine.batch_rows(order, b, k),
+        batch_rows(order, b, k),
         jnp.asarray(weights if weights is not None else np.ones((b, k)), jnp.float32),
     )

@@ -7,7 +7,7 @@
   (per-epoch history, divergence checks, early stopping); this is the bare
   minimum it is measured against. It is given the orders.
 * ``scan_shuffle``: the same scan drawing every epoch's order inside its run, as
-  ``fit`` does (``functional_nn._engine.epoch_orders``, every epoch in one call).
+  ``fit`` does (``functional_nn._batches.epoch_orders``, every epoch in one call).
 
 Both gather batch ``i`` from the shared order ``problem.orders`` inside the
 compiled code; full batch uses ``x`` as it is (no gather). Several models run
@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 import functional_nn as fnn
-from functional_nn._engine import epoch_orders, shuffle_seed
+from functional_nn._batches import epoch_orders, shuffle_seed
 
 from workloads import Problem, Spec, to_jax
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 import functional_nn as fnn
-from functional_nn._engine import epoch_orders, shuffle_seed
+from functional_nn._batches import epoch_orders, shuffle_seed
 
 NumpyParams = list[tuple[np.ndarray, np.ndarray]]  # [(w (n_in, n_out), b (n_out,)), ...] float32
 
@@ -246,7 +246,7 @@ def glorot_uniform(layer_sizes: tuple[int, ...], rng: np.random.Generator) -> Nu
 def fit_orders(spec: Spec, key: jax.Array, m: int) -> np.ndarray:
     """``(num_epochs, m)``: the order in which ``fnn.fit(..., key=key)`` visits the examples.
 
-    ``fit`` draws every epoch's order from the key with ``functional_nn._engine.epoch_orders``
+    ``fit`` draws every epoch's order from the key with ``functional_nn._batches.epoch_orders``
     (full batch keeps the stored order); ``tests/test_benchmarks.py`` checks these
     against ``fnn.batch_indices``, and the runner's agreement table shows ``fit``
     ending where the peers do.
