@@ -5,10 +5,12 @@ After every ``checkpoint_every`` epochs the host writes one checkpoint
 holding everything the rest of the run depends on: the params and optimizer state
 (sections ``params``, ``opt_state``), the history so far (``history``, the full-length
 buffers), and in ``state`` the early-stopping and divergence state (best params, best
-validation loss, best epoch, epochs without improvement, status, epochs done, the bad
-step) and the loop's epoch. ``metadata["run"]`` describes the run — network, data
-shapes and a digest of the data, loss, configuration — so that ``resume=True``
-refuses a checkpoint of another run, naming what differs.
+validation loss, best epoch, epochs without improvement, status, epochs done) and the
+loop's epoch. ``metadata["run"]`` describes the run — network, data shapes and a digest
+of the data, loss, configuration — so that ``resume=True`` refuses a checkpoint of
+another run, naming what differs. :func:`check_plan` checks the checkpoint arguments at
+the boundary, and the directory takes a file before the run starts. In a run of several
+processes, process 0 writes and every process resumes from the same checkpoint.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import os
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +29,8 @@ import numpy as np
 from functional_nn import _engine as engine
 from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn import parallel
-from functional_nn._validate import host_values, is_split
-from functional_nn.checkpoint import CheckpointError, _read
+from functional_nn._validate import check_bool, check_int, host_values, is_split
+from functional_nn.checkpoint import CheckpointError, CheckpointWriteError, _read
 
 #: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
 STATE_FIELDS = ("best_params", "best_val", "best_epoch", "bad_epochs", "status", "epochs_done")
@@ -54,6 +58,48 @@ _LABELS = {
     "hidden_widths": "hidden_widths",
     "history": "recorded history",
 }
+
+
+class Plan(NamedTuple):
+    """Where and how often a run checkpoints (checked at the boundary)."""
+
+    directory: Path
+    every: int  # epochs between checkpoints
+    resume: bool
+    keep: int | None
+
+
+def check_plan(directory, every, resume, keep) -> Plan | None:
+    """The checkpoint arguments; the directory is created and must take a file now, not after an hour."""
+    resume = check_bool("resume", resume)
+    if keep is not None:
+        keep = check_int("keep", keep, 1)
+    if directory is None:
+        if every is not None or resume:
+            raise ValueError(
+                "checkpoint_every and resume need checkpoint_dir (the directory the "
+                f"checkpoints go to), got checkpoint_every={every!r}, resume={resume!r}"
+            )
+        return None
+    if not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(
+            f"checkpoint_dir must be a path (str or os.PathLike), got "
+            f"{type(directory).__name__}: {directory!r}"[:300]
+        )
+    if every is None:
+        raise ValueError("checkpoint_dir needs checkpoint_every=N (epochs between checkpoints)")
+    every = check_int("checkpoint_every", every, 1)
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"checkpoint_dir {directory} exists and is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CheckpointWriteError(
+            f"checkpoint_dir {directory} cannot be created: {err.strerror or err}"
+        ) from err
+    ckpt_dir.check_writable(directory)
+    return Plan(directory, every, resume, keep)
 
 
 def describe(run, kind: str) -> dict:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from functional_nn import _checkpointing, _validate, backprop, losses, parallel
 from functional_nn import _engine as engine
-from functional_nn import _validate, backprop, losses, parallel
 from functional_nn._batches import shuffle_seed
 from functional_nn._validate import check_bool, check_int, check_key, check_number
 from functional_nn.network import MLP
@@ -43,18 +41,9 @@ class Prepared(NamedTuple):
     start: int  # initial_epoch
     rate_texts: tuple[str, ...]  # each member's step size, as a divergence message names it
     stride: int | None  # epochs per host call (checkpoints, progress, on_segment); None: one call
-    checkpoints: CheckpointPlan | None
+    checkpoints: _checkpointing.Plan | None
     progress: bool
     on_segment: Callable[[Any], object] | None  # called with a train.SegmentState
-
-
-class CheckpointPlan(NamedTuple):
-    """Where and how often a run checkpoints (checked at the boundary)."""
-
-    directory: Path
-    every: int  # epochs between checkpoints
-    resume: bool
-    keep: int | None
 
 
 def prepare(
@@ -110,7 +99,7 @@ def prepare(
         )
     )
 
-    plan = _check_checkpoints(checkpoint_dir, checkpoint_every, resume, keep)
+    plan = _checkpointing.check_plan(checkpoint_dir, checkpoint_every, resume, keep)
     if on_segment is not None and not callable(on_segment):
         raise TypeError(
             f"on_segment must be a function of one SegmentState or None, got "
@@ -245,42 +234,6 @@ def _segment_length(
         bound = min(bound, VMAP_PATIENCE_SEGMENT)
     tile = epochs if stride is None else math.gcd(epochs, stride)
     return next(c for c in range(min(bound, tile), 0, -1) if tile % c == 0)
-
-
-def _check_checkpoints(directory, every, resume, keep) -> CheckpointPlan | None:
-    """The checkpoint arguments; the directory is created and must take a file now, not after an hour."""
-    resume = check_bool("resume", resume)
-    if keep is not None:
-        keep = check_int("keep", keep, 1)
-    if directory is None:
-        if every is not None or resume:
-            raise ValueError(
-                "checkpoint_every and resume need checkpoint_dir (the directory the "
-                f"checkpoints go to), got checkpoint_every={every!r}, resume={resume!r}"
-            )
-        return None
-    if not isinstance(directory, (str, os.PathLike)):
-        raise TypeError(
-            f"checkpoint_dir must be a path (str or os.PathLike), got "
-            f"{type(directory).__name__}: {directory!r}"[:300]
-        )
-    if every is None:
-        raise ValueError("checkpoint_dir needs checkpoint_every=N (epochs between checkpoints)")
-    every = check_int("checkpoint_every", every, 1)
-    from functional_nn import checkpoint_dir as ckpt_dir
-    from functional_nn.checkpoint import CheckpointWriteError
-
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"checkpoint_dir {directory} exists and is not a directory")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise CheckpointWriteError(
-            f"checkpoint_dir {directory} cannot be created: {err.strerror or err}"
-        ) from err
-    ckpt_dir.check_writable(directory)
-    return CheckpointPlan(directory, every, resume, keep)
 
 
 # --- params and data ----------------------------------------------------------------
