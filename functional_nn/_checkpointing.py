@@ -299,9 +299,9 @@ class Writer:
     """Checkpoint writes on a background thread, one at a time, so the run goes on meanwhile.
 
     :meth:`submit` first waits for the write before it (re-raising that write's error),
-    then starts the new one. :meth:`wait` waits for the write in progress and re-raises its error. On
-    leaving the ``with`` block a write in progress is always awaited, so no half-done
-    write outlives the run that started it. The thread is one for the whole process
+    then starts the new one. :meth:`wait` waits for the write in progress and re-raises
+    its error. On leaving the ``with`` block a write in progress is always awaited, so no
+    half-done write outlives the run that started it. The thread is one for the whole process
     (started once: starting a thread per write costs milliseconds of GIL hand-over).
     """
 

@@ -96,8 +96,8 @@ def run_by_segments(run: Prepared, description: str):
 def _after_segment(run: Prepared, described, member, history, epoch: int, report, writer) -> None:
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
-    path, hook = None, report is not None or run.on_segment is not None
-    if plan is None and not hook:
+    path, reporting = None, report is not None or run.on_segment is not None
+    if plan is None and not reporting:
         return
     small = member._replace(params=None, opt_state=None, best_params=None)
     # members split across processes are gathered: a collective, every process in step
@@ -106,7 +106,7 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
         path = ckpt_dir.checkpoint_path(plan.directory, epoch)
         if jax.process_index() == 0:  # process 0 writes; its writer copies to the host
             writer.submit(plan, run, described, local_member, history, epoch)
-    if not hook:
+    if not reporting:
         return
     host_member, host_history = jax.device_get(
         (local_member._replace(params=None, opt_state=None, best_params=None), history)
