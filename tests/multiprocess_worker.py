@@ -5,12 +5,14 @@
 * ``fit``: one process of a ``functional_nn.launch`` run. It makes only its own rows,
   trains on them as global arrays over all devices and over one device per process,
   checks that mismatched configurations are refused, and process 0 writes the results;
-* ``fit-then-die``: the same, then training goes on in a loop until process 1 kills
-  itself (SIGKILL); process 0 must then be ended by JAX's runtime (one launch pays
-  JAX's start-up and the compilation once for both checks);
+* ``fit-then-die``: the same, then a checkpointed run whose process 1 kills itself
+  (SIGKILL) after a checkpoint; process 0 must then be ended by JAX's runtime (one launch
+  pays JAX's start-up and the compilation once for all these checks);
 * ``members``: a single process with 4 simulated devices: ``fit_many`` over a
   ``"members"`` mesh (and a ``("members", "data")`` one) against one device and
-  against ``fit``.
+  against ``fit``;
+* ``resume``: after ``fit-then-die``, its killed run's call with ``resume=True`` in two
+  new processes.
 
 The data and settings are :func:`rows` and :data:`SETTINGS`, shared with the test,
 which computes the one-process, one-device reference itself.
@@ -22,7 +24,6 @@ import json
 import os
 import signal
 import sys
-import threading
 
 NUM_ROWS, NUM_VAL = 64, 32
 LAYERS = (3, 8, 2)
@@ -180,7 +181,7 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
     else:  # every process saw the refusals
         assert set(errors) == {"key", "network", "rows", "checkpoints"}, errors
     if mode_die:
-        _die_mid_run(net, params, x, labels, key, x_val, labels_val)
+        _die_mid_run(out)
 
 
 def diverging_fit(x, labels, mesh=None) -> dict:
@@ -295,27 +296,18 @@ def _checkpointed(out, net, params, key, local_rows, many) -> dict:
     return report
 
 
-def _die_mid_run(net, params, x, labels, key, x_val, labels_val) -> None:
-    """Train on in a loop (compiled already); process 1 kills itself (SIGKILL) once it is under way.
-
-    Process 0 must then be ended by JAX's runtime (the launcher reports how).
-    """
+def _die_mid_run(out: str) -> None:
+    """A checkpointed run whose process 1 kills itself (SIGKILL) once epoch 6's checkpoint is on
+    disk; process 0 must then be ended by JAX's runtime (the launcher reports how), and
+    ``resume`` mode later goes on from the checkpoints."""
     import jax
 
-    import functional_nn as fnn
-    from functional_nn import parallel
+    def die_after_6(state):
+        if jax.process_index() == 1 and state.epoch >= 6:
+            os.kill(os.getpid(), signal.SIGKILL)
 
-    mesh = fnn.data_mesh()
-    gx, gy = parallel.global_rows(x, mesh, "x"), parallel.global_rows(labels, mesh, "y")
-    val = (
-        parallel.global_rows(x_val, mesh, "x_val"),
-        parallel.global_rows(labels_val, mesh, "y_val"),
-    )
     print("TRAINING ON", flush=True)
-    if jax.process_index() == 1:
-        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGKILL)).start()
-    for _ in range(100_000):
-        fnn.fit(net, params, gx, gy, key=key, validation=val, mesh=mesh, **SETTINGS)
+    killable_run(out, False, die_after_6)
     print("the survivor finished: the run did not end when process 1 died", flush=True)
 
 
@@ -407,9 +399,61 @@ def members_mode(out: str) -> None:
         json.dump(report, f)
 
 
+def killable_run(out: str, resume: bool, on_segment):
+    """``fit`` over this process's rows with a checkpoint every 2 epochs into the directory
+    beside ``out`` that the killed launch and its relaunch share."""
+    import jax
+
+    import functional_nn as fnn
+    from functional_nn import parallel
+
+    p, n = jax.process_index(), jax.process_count()
+    x, labels = rows(p * NUM_ROWS // n, (p + 1) * NUM_ROWS // n)
+    x_val, labels_val = rows(NUM_ROWS + p * NUM_VAL // n, NUM_ROWS + (p + 1) * NUM_VAL // n)
+    mesh = fnn.data_mesh()
+    gx, gy, *val = (
+        parallel.global_rows(a, mesh, name)
+        for a, name in zip((x, labels, x_val, labels_val), ("x", "y", "x_val", "y_val"))
+    )
+    net, params, key = network_and_params()
+    return fnn.fit(
+        net,
+        params,
+        gx,
+        gy,
+        key=key,
+        validation=tuple(val),
+        mesh=mesh,
+        checkpoint_dir=os.path.join(os.path.dirname(out), "killed"),
+        checkpoint_every=2,
+        resume=resume,
+        on_segment=on_segment,
+        **SETTINGS,
+    )
+
+
+def resume_mode(out: str) -> None:
+    """Relaunched after ``fit-then-die``: the killed run's call with ``resume=True``; process 0
+    reports the result, the checkpoints it found and the epochs its segments ended at."""
+    from functional_nn import parallel
+
+    parallel.initialize()
+    directory = os.path.join(os.path.dirname(out), "killed")
+    found = sorted(os.listdir(directory))
+    segments: list[int] = []
+    result = killable_run(out, True, lambda state: segments.append(state.epoch))
+    import jax
+
+    if jax.process_index() == 0:
+        with open(out, "w") as f:
+            json.dump({"found": found, "segments": segments, "fit": result_json(result)}, f)
+
+
 if __name__ == "__main__":
     mode, out = sys.argv[1], sys.argv[2]
     if mode == "members":
         members_mode(out)
+    elif mode == "resume":
+        resume_mode(out)
     else:
         fit_mode(out, mode_die=mode == "fit-then-die")

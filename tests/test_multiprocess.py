@@ -61,7 +61,26 @@ def launched(tmp_path_factory):
         stderr=lines,
     )
     assert out.exists(), lines.getvalue()[-4000:]
-    return result, json.loads(out.read_text()), lines.getvalue()
+    return result, json.loads(out.read_text()), lines.getvalue(), out.with_name("resumed.json")
+
+
+@pytest.fixture(scope="module")
+def resumed(launched):
+    """The run that ``launched`` killed, relaunched in two new processes with ``resume=True``."""
+    _, _, _, out = launched
+    lines = io.StringIO()
+    result = launch.launch(
+        [sys.executable, str(HERE / "multiprocess_worker.py"), "resume", str(out)],
+        processes=2,
+        local_devices=2,
+        heartbeat_timeout=HEARTBEAT_S,
+        timeout=300,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        stdout=lines,
+        stderr=lines,
+    )
+    assert result.returncode == 0 and out.exists(), lines.getvalue()[-4000:]
+    return json.loads(out.read_text())
 
 
 def _max_diff(a, b) -> float:
@@ -69,7 +88,7 @@ def _max_diff(a, b) -> float:
 
 
 def test_two_processes_match_one_process_on_one_device(launched, reference):
-    _, report, _ = launched
+    _, report, _, _ = launched
     assert report["processes"] == 2 and report["devices"] == 4
     assert reference["stopped_epoch"] < worker.SETTINGS["num_epochs"]  # early stopping ended it
     for name in ("all_devices", "one_device_per_process"):  # 4, then 2 devices hold the rows
@@ -86,13 +105,13 @@ def test_two_processes_match_one_process_on_one_device(launched, reference):
 
 
 def test_fit_many_with_members_split_across_processes_matches_one_device(launched):
-    _, report, _ = launched
+    _, report, _, _ = launched
     across = report["members_across_processes"]
     assert across["vs_one_device"] <= 1e-6 and len(across["stopped"]) == 8, across
 
 
 def test_a_divergence_across_processes_is_diagnosed_as_in_one_process(launched):
-    _, report, _ = launched
+    _, report, _, _ = launched
     x, labels = worker.rows(0, worker.NUM_ROWS)
     alone = worker.diverging_fit(x, labels)
     assert alone["diverged"] and alone["diverged_leaf"], alone["message"]
@@ -107,7 +126,7 @@ def test_a_divergence_across_processes_is_diagnosed_as_in_one_process(launched):
 
 
 def test_checkpoints_of_a_multi_process_run_resume_to_the_uninterrupted_bits(launched):
-    _, report, _ = launched
+    _, report, _, _ = launched
     ckpt = report["checkpoints"]
     # fit over both processes' rows, stopped after its epoch-4 checkpoint and resumed: the
     # bits of the same run without checkpoints, to its early stop
@@ -121,15 +140,31 @@ def test_checkpoints_of_a_multi_process_run_resume_to_the_uninterrupted_bits(lau
     assert "shared file system" in ckpt["not_shared"]
 
 
+def test_a_killed_multi_process_run_relaunched_with_resume_ends_with_the_uninterrupted_bits(
+    launched, resumed
+):
+    # launched's last run: process 1 SIGKILLed itself after epoch 6's checkpoint (the test
+    # below checks how that launch ended); relaunched, the same call with resume=True
+    _, uninterrupted, _, _ = launched
+    # process 0's last 3 checkpoints (keep=3): the newest is epoch 6's, or epoch 8's when
+    # the segment dispatched before the kill had run through on both processes
+    found = [name for name in resumed["found"] if name.startswith("ckpt_")]
+    assert found[-1] in ("ckpt_000006.npz", "ckpt_000008.npz") and len(found) == 3, found
+    # it went on from there, not from the start
+    assert resumed["segments"][0] == int(found[-1][5:11]) + 2, resumed["segments"]
+    fit = resumed["fit"]
+    assert fit == {name: uninterrupted["all_devices"][name] for name in fit}
+
+
 def test_each_process_holds_only_its_own_rows(launched):
     # the worker asserts it in each process (a failed assertion fails the launch before
     # the results are written); process 0 reports the rows it held
-    _, report, _ = launched
+    _, report, _, _ = launched
     assert report["all_devices"]["held_rows"] == [0, worker.NUM_ROWS // 2]
 
 
 def test_a_mismatched_configuration_is_refused_naming_what_differs(launched):
-    _, report, _ = launched
+    _, report, _, _ = launched
     errors = report["errors"]
     assert "key (processes [1] differ from process 0" in errors["key"]
     assert "network (processes [1]" in errors["network"] and "tanh" in errors["network"]
@@ -138,7 +173,7 @@ def test_a_mismatched_configuration_is_refused_naming_what_differs(launched):
 
 
 def test_a_killed_process_ends_the_others_within_the_bound(launched):
-    result, _, lines = launched
+    result, _, lines, _ = launched
     assert result.failed == 1, result.message
     dead, survivor = result.exits[1], result.exits[0]
     assert dead.returncode == -9 and "SIGKILL" in dead.reason
