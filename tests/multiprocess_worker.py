@@ -172,9 +172,7 @@ def fit_mode(out: str, mode_die: bool = False) -> None:
         "stopped": np.asarray(many.members.stopped_epoch).tolist(),
     }
     report["diverged"] = diverging_fit(x, labels, mesh=fnn.data_mesh())
-    report["checkpoints"] = _checkpointed(
-        out, net, params, key, (x, labels, x_val, labels_val), many
-    )
+    report["checkpoints"] = _checkpointed(out, many)
     if p == 0:
         with open(out, "w") as f:
             json.dump(report, f)
@@ -219,7 +217,7 @@ class _Interrupt(Exception):
     """Raised by on_segment in every process: the run stops after that segment's checkpoint."""
 
 
-def _checkpointed(out, net, params, key, local_rows, many) -> dict:
+def _checkpointed(out, many) -> dict:
     """Runs with checkpoints in a directory both processes see, stopped and resumed.
 
     ``fit`` over the rows of both processes and ``fit_many`` with its members split
@@ -235,11 +233,6 @@ def _checkpointed(out, net, params, key, local_rows, many) -> dict:
     from functional_nn import parallel
 
     root = os.path.join(os.path.dirname(out), "checkpoints")
-    mesh = fnn.data_mesh()
-    gx, gy, *val = (
-        parallel.global_rows(a, mesh, name)
-        for a, name in zip(local_rows, ("x", "y", "x_val", "y_val"))
-    )
 
     def stop_at(epoch):
         def hook(state):
@@ -249,19 +242,7 @@ def _checkpointed(out, net, params, key, local_rows, many) -> dict:
         return hook
 
     def fit(directory, **kwargs):
-        return fnn.fit(
-            net,
-            params,
-            gx,
-            gy,
-            key=key,
-            validation=tuple(val),
-            mesh=mesh,
-            checkpoint_dir=os.path.join(root, directory),
-            checkpoint_every=2,
-            **SETTINGS,
-            **kwargs,
-        )
+        return checkpointed_fit(os.path.join(root, directory), **kwargs)
 
     report: dict = {}
     try:
@@ -307,7 +288,7 @@ def _die_mid_run(out: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     print("TRAINING ON", flush=True)
-    killable_run(out, False, die_after_6)
+    checkpointed_fit(os.path.join(os.path.dirname(out), "killed"), on_segment=die_after_6)
     print("the survivor finished: the run did not end when process 1 died", flush=True)
 
 
@@ -399,22 +380,31 @@ def members_mode(out: str) -> None:
         json.dump(report, f)
 
 
-def killable_run(out: str, resume: bool, on_segment):
-    """``fit`` over this process's rows with a checkpoint every 2 epochs into the directory
-    beside ``out`` that the killed launch and its relaunch share."""
+def global_data(mesh):
+    """This process's rows of the training and validation sets as global arrays over ``mesh``:
+    ``(x, y, (x_val, y_val))``."""
     import jax
 
-    import functional_nn as fnn
     from functional_nn import parallel
 
     p, n = jax.process_index(), jax.process_count()
-    x, labels = rows(p * NUM_ROWS // n, (p + 1) * NUM_ROWS // n)
-    x_val, labels_val = rows(NUM_ROWS + p * NUM_VAL // n, NUM_ROWS + (p + 1) * NUM_VAL // n)
-    mesh = fnn.data_mesh()
-    gx, gy, *val = (
-        parallel.global_rows(a, mesh, name)
-        for a, name in zip((x, labels, x_val, labels_val), ("x", "y", "x_val", "y_val"))
+    local = (
+        *rows(p * NUM_ROWS // n, (p + 1) * NUM_ROWS // n),
+        *rows(NUM_ROWS + p * NUM_VAL // n, NUM_ROWS + (p + 1) * NUM_VAL // n),
     )
+    x, y, *val = (
+        parallel.global_rows(a, mesh, name) for a, name in zip(local, ("x", "y", "x_val", "y_val"))
+    )
+    return x, y, tuple(val)
+
+
+def checkpointed_fit(directory: str, **kwargs):
+    """``fit`` over this process's rows (with validation and early stopping) with a checkpoint
+    every 2 epochs into ``directory``; ``kwargs`` add ``resume``, ``on_segment``."""
+    import functional_nn as fnn
+
+    mesh = fnn.data_mesh()
+    gx, gy, val = global_data(mesh)
     net, params, key = network_and_params()
     return fnn.fit(
         net,
@@ -422,13 +412,12 @@ def killable_run(out: str, resume: bool, on_segment):
         gx,
         gy,
         key=key,
-        validation=tuple(val),
+        validation=val,
         mesh=mesh,
-        checkpoint_dir=os.path.join(os.path.dirname(out), "killed"),
+        checkpoint_dir=directory,
         checkpoint_every=2,
-        resume=resume,
-        on_segment=on_segment,
         **SETTINGS,
+        **kwargs,
     )
 
 
@@ -441,7 +430,7 @@ def resume_mode(out: str) -> None:
     directory = os.path.join(os.path.dirname(out), "killed")
     found = sorted(os.listdir(directory))
     segments: list[int] = []
-    result = killable_run(out, True, lambda state: segments.append(state.epoch))
+    result = checkpointed_fit(directory, resume=True, on_segment=lambda s: segments.append(s.epoch))
     import jax
 
     if jax.process_index() == 0:

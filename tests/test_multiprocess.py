@@ -45,41 +45,37 @@ def reference():
     )
 
 
-@pytest.fixture(scope="module")
-def launched(tmp_path_factory):
-    out = tmp_path_factory.mktemp("multiprocess") / "fit.json"
+def _launch(mode: str, out: Path):
+    """Two processes × 2 simulated devices running the worker in ``mode``: ``(result, output)``."""
     lines = io.StringIO()
     result = launch.launch(
-        [sys.executable, str(HERE / "multiprocess_worker.py"), "fit-then-die", str(out)],
+        [sys.executable, str(HERE / "multiprocess_worker.py"), mode, str(out)],
         processes=2,
         local_devices=2,
         heartbeat_timeout=HEARTBEAT_S,
-        grace=BOUND_S,  # the survivor must end by itself, not by the launcher
+        grace=BOUND_S,  # a survivor must end by itself, not by the launcher
         timeout=400,
         env=dict(os.environ, JAX_PLATFORMS="cpu"),
         stdout=lines,
         stderr=lines,
     )
     assert out.exists(), lines.getvalue()[-4000:]
-    return result, json.loads(out.read_text()), lines.getvalue(), out.with_name("resumed.json")
+    return result, lines.getvalue()
+
+
+@pytest.fixture(scope="module")
+def launched(tmp_path_factory):
+    out = tmp_path_factory.mktemp("multiprocess") / "fit.json"
+    result, lines = _launch("fit-then-die", out)
+    return result, json.loads(out.read_text()), lines, out.with_name("resumed.json")
 
 
 @pytest.fixture(scope="module")
 def resumed(launched):
     """The run that ``launched`` killed, relaunched in two new processes with ``resume=True``."""
-    _, _, _, out = launched
-    lines = io.StringIO()
-    result = launch.launch(
-        [sys.executable, str(HERE / "multiprocess_worker.py"), "resume", str(out)],
-        processes=2,
-        local_devices=2,
-        heartbeat_timeout=HEARTBEAT_S,
-        timeout=300,
-        env=dict(os.environ, JAX_PLATFORMS="cpu"),
-        stdout=lines,
-        stderr=lines,
-    )
-    assert result.returncode == 0 and out.exists(), lines.getvalue()[-4000:]
+    out = launched[3]
+    result, lines = _launch("resume", out)
+    assert result.returncode == 0, lines[-4000:]
     return json.loads(out.read_text())
 
 
