@@ -142,12 +142,13 @@ def test_a_killed_multi_process_run_relaunched_with_resume_ends_with_the_uninter
     # launched's last run: process 1 SIGKILLed itself after epoch 6's checkpoint (the test
     # below checks how that launch ended); relaunched, the same call with resume=True
     _, uninterrupted, _, _ = launched
-    # process 0's last 3 checkpoints (keep=3): the newest is epoch 6's, or epoch 8's when
-    # the segment dispatched before the kill had run through on both processes
-    found = [name for name in resumed["found"] if name.startswith("ckpt_")]
-    assert found[-1] in ("ckpt_000006.npz", "ckpt_000008.npz") and len(found) == 3, found
+    # process 0's checkpoints: the newest is epoch 6's, or epoch 8's when the segment
+    # dispatched before the kill had run through on both processes (keep=3 prunes after a
+    # write, so a process ended right after writing epoch 8's may leave epoch 2's too)
+    found = [int(name[5:11]) for name in resumed["found"] if name.startswith("ckpt_")]
+    assert found[-1] in (6, 8) and found[-3:] == [found[-1] - 4, found[-1] - 2, found[-1]], found
     # it went on from there, not from the start
-    assert resumed["segments"][0] == int(found[-1][5:11]) + 2, resumed["segments"]
+    assert resumed["segments"][0] == found[-1] + 2, resumed["segments"]
     fit = resumed["fit"]
     assert fit == {name: uninterrupted["all_devices"][name] for name in fit}
 
