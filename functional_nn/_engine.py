@@ -47,8 +47,9 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from functional_nn import backprop, losses, parallel
+from functional_nn import backprop, parallel
 from functional_nn._batches import batch_rows, batch_weights, epoch_orders
+from functional_nn._records import accuracy, empty_record, epoch_records, validation_loss
 from functional_nn.diagnostics import gradient_norms
 from functional_nn.network import MLP
 from functional_nn.schedules import learning_rate_of
@@ -229,27 +230,6 @@ def _select(pred: Array, on_true, on_false):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
-def _epoch_records(config: Config, out: dict, dtype) -> dict:
-    """Per-epoch records from per-step outputs shaped ``(..., B, ...)``."""
-    weights = batch_weights(
-        config.num_examples, config.num_batches, config.batch_size, config.padded
-    )
-    counts = (
-        weights.sum(axis=1)
-        if weights is not None
-        else np.full(config.num_batches, config.batch_size)
-    )
-    # the epoch's J: its batch losses weighted by their real examples (a short last batch counts its own)
-    record = {
-        "train_loss": jnp.sum(out["loss"] * jnp.asarray(counts / counts.sum(), dtype), axis=-1)
-    }
-    if config.records_lr:
-        record["learning_rate"] = out["learning_rate"][..., 0]
-    if config.record_grad_norms:
-        record["grad_norms"] = jnp.mean(out["grad_norms"], axis=-2)
-    return record
-
-
 def _segment_rows(config: Config, orders: Array | None, epochs: int) -> Array:
     if not config.shuffle:
         return jnp.zeros((epochs * config.num_batches, 0), jnp.int32)
@@ -274,7 +254,7 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
         (params, opt_state, finite), out = _scan_steps(
             config, member.params, member.opt_state, _segment_rows(config, orders, c), data, hyper
         )
-        records = _epoch_records(
+        records = epoch_records(
             config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out), dtype
         )
         diverged = ~finite
@@ -300,17 +280,6 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
     return jax.lax.scan(epoch_or_skip, member, (epochs, orders))
 
 
-def validation_loss(config: Config, params, data: Data, hyper: Hyper):
-    """``(J on the validation set, logits)`` for ``params``."""
-    assert data.x_val is not None and data.y_val is not None  # config.has_validation
-    masks = hyper.masks if config.use_masks else None
-    logits = config.net.logits(params, data.x_val, masks)
-    value = losses.loss_from_logits(
-        config.loss, config.net.layer_activations[-1], logits, data.y_val
-    )
-    return value, logits
-
-
 def _epoch_with_validation(
     config: Config, member: Member, epoch: Array, order, data: Data, hyper: Hyper
 ):
@@ -319,7 +288,7 @@ def _epoch_with_validation(
     (params, opt_state, finite), out = _scan_steps(
         config, member.params, member.opt_state, rows, data, hyper
     )
-    record = _epoch_records(config, out, dtype)
+    record = epoch_records(config, out, dtype)
     diverged = ~finite
     params, opt_state = _select(diverged, (member.params, member.opt_state), (params, opt_state))
     val_loss, logits = validation_loss(config, params, data, hyper)
@@ -346,21 +315,6 @@ def _epoch_with_validation(
         status=status,
         epochs_done=jnp.where(diverged, epoch, epoch + 1).astype(jnp.int32),
     ), record
-
-
-def empty_record(config: Config, dtype) -> dict:
-    """Zeros shaped like an epoch's record: what a skipped epoch leaves."""
-    names = (
-        ["train_loss"]
-        + ["learning_rate"] * config.records_lr
-        + ["grad_norms"] * config.record_grad_norms
-        + ["val_loss"] * config.has_validation
-        + ["val_accuracy"] * (config.accuracy is not None)
-    )
-    return {
-        name: jnp.zeros((config.net.num_layers,) if name == "grad_norms" else (), dtype)
-        for name in names
-    }
 
 
 def start(config: Config, params, opt_state, data: Data, hyper: Hyper):
@@ -448,10 +402,3 @@ def replay(config: Config, member: Member, data: Data, hyper: Hyper):
         find=True,
     )
     return member._replace(params=params, opt_state=opt_state), out["loss"], index
-
-
-def accuracy(kind: str, logits: Array, y: Array) -> Array:
-    """Fraction correct: ``"threshold"`` (σ(o) >= 0.5, per output) or ``"argmax"`` (one-hot)."""
-    if kind == "threshold":
-        return jnp.mean(((logits >= 0) == (y >= 0.5)).astype(logits.dtype))
-    return jnp.mean((jnp.argmax(logits, axis=-1) == jnp.argmax(y, axis=-1)).astype(logits.dtype))
