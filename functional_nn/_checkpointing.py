@@ -151,7 +151,7 @@ def _array_summary(a) -> str:
     return f"{a.dtype}{list(a.shape)} sha256:{digest}"
 
 
-def check_fresh(plan, description: dict) -> None:
+def check_fresh(plan) -> None:
     """A run that does not resume must not mix its checkpoints with another run's."""
     found = ckpt_dir.checkpoint_steps(plan.directory)
     if found:

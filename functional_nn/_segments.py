@@ -66,7 +66,7 @@ def run_by_segments(run: Prepared, description: str):
                 jax.eval_shape(functools.partial(engine.start, config), *args[1:]),
             )
         else:
-            _checkpointing.check_fresh(plan, described)
+            _checkpointing.check_fresh(plan)
     if resumed is None:
         member, history = _start(*args)
     else:
