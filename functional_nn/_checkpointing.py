@@ -19,6 +19,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -275,8 +276,8 @@ def _compare(path: Path, saved, current: dict) -> None:
         )
 
 
-def save(plan, run, description: dict, member, history, epoch: int) -> Path:
-    """Write the checkpoint of epoch ``epoch`` and prune to ``keep``."""
+def save(plan, run, describe: Callable[[], dict], member, history, epoch: int) -> Path:
+    """Write the checkpoint of epoch ``epoch`` and prune to ``keep``; ``describe()`` is the run's description."""
     member, history = jax.device_get((member, history))
     state = {name: getattr(member, name) for name in STATE_FIELDS}
     if state["best_params"] is None:
@@ -291,7 +292,7 @@ def save(plan, run, description: dict, member, history, epoch: int) -> Path:
         opt_state=member.opt_state,
         history=history,
         state=state,
-        metadata={"run": description, "epoch": epoch},
+        metadata={"run": describe(), "epoch": epoch},
     )
 
 
@@ -310,16 +311,14 @@ class Writer:
     def __init__(self) -> None:
         self._pending: concurrent.futures.Future | None = None
 
-    def submit(self, plan, run, description: dict, member, history, epoch: int) -> None:
+    def submit(self, plan, run, describe: Callable[[], dict], member, history, epoch: int) -> None:
         """:func:`save` in the background (its copy to the host too)."""
         self.wait()
         if Writer._executor is None:
             Writer._executor = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="fnn-checkpoint-writer"
             )
-        self._pending = Writer._executor.submit(
-            save, plan, run, description, member, history, epoch
-        )
+        self._pending = Writer._executor.submit(save, plan, run, describe, member, history, epoch)
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import numpy as np
@@ -16,6 +17,8 @@ from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn._prepare import Prepared
 
 __all__ = ["SegmentState"]
+
+T = TypeVar("T")
 
 
 class SegmentState(NamedTuple):
@@ -40,7 +43,7 @@ _start = jax.jit(engine.start, static_argnames=("config",))
 _run_from = jax.jit(engine.run_from, static_argnames=("config",))
 
 
-def run_by_segments(run: Prepared, description: str):
+def run_by_segments(run: Prepared, description: str, finish: Callable[[Any, dict], T]) -> T:
     """Call the one compiled segment runner again and again; the host works between calls.
 
     Between calls the host writes the checkpoint, moves the progress bar and calls
@@ -50,19 +53,23 @@ def run_by_segments(run: Prepared, description: str):
     background thread while the next segments run. A write is awaited before the next
     one starts, before ``on_segment`` sees its path and before the run returns, so its
     error (a full or read-only disk) stops the run and a returned run's checkpoints are
-    all on disk.
+    all on disk. The run's result, ``finish(member, history)``, is built while the last
+    checkpoint is written.
     """
     config, plan = run.config, run.checkpoints
     args = (run.config, run.params, run.opt_state, run.data, run.hyper)
     epoch, resumed, described = run.start, None, None
     if plan is not None:
         kind = "fit" if config.members is None else "fit_many"
-        described = _checkpointing.describe(run, kind)  # once: it hashes the data
+        # once (it hashes the data), by the first write: off the run's path when it starts
+        described = functools.cache(functools.partial(_checkpointing.describe, run, kind))
+        if plan.resume or jax.process_count() > 1:  # a refusal, and collectives: here, now
+            described()
         if plan.resume:
             resumed = _checkpointing.restore(
                 plan,
                 run,
-                described,
+                described(),
                 jax.eval_shape(functools.partial(engine.start, config), *args[1:]),
             )
         else:
@@ -86,10 +93,11 @@ def run_by_segments(run: Prepared, description: str):
             if not fresh:
                 _after_segment(run, described, member, history, epoch, report, writer)
             if not (more and np.any(status == engine.RUNNING)):
+                result = finish(member, history)  # while the last checkpoint is written
                 writer.wait()  # the last checkpoint is on disk before the run returns,
                 if plan is not None:  # in every process
                     parallel.wait_for_every_process("functional_nn: the last checkpoint")
-                return member, history
+                return result
             (member, history), epoch, fresh = following, stop, False
 
 

@@ -106,7 +106,10 @@ def check_writable(directory: str | os.PathLike) -> None:
     """Raise :class:`CheckpointWriteError` now if ``directory`` cannot take a file (read-only, full).
 
     A run checks its checkpoint directory before it trains, so a directory that
-    cannot be written fails in the first second, not at the first checkpoint.
+    cannot be written fails in the first second, not at the first checkpoint. The
+    probe is not fsynced: creating it meets a read-only or forbidden directory, and
+    writing it reserves its blocks, which meets a full disk or quota; what only a
+    sync would wait for, the blocks reaching the device, is no refusal.
     """
     directory = _existing(directory)
     probe = directory / ".ckpt_probe"
@@ -115,7 +118,6 @@ def check_writable(directory: str | os.PathLike) -> None:
         probe = Path(name)
         try:
             os.write(fd, b"\0" * 4096)
-            os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as err:
