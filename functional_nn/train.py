@@ -300,18 +300,19 @@ def fit_many(
 def _train(run: Prepared, description: str) -> FitManyResult:
     """Run a prepared training and collect its results."""
     if run.stride is not None:  # segment by segment: checkpoints, progress, on_segment
-        return _segments.run_by_segments(run, description, functools.partial(_collect, run))
-    member, history = jax.block_until_ready(  # the whole run is one compiled call
-        _run(run.config, run.params, run.opt_state, run.data, run.hyper)
-    )
-    return _collect(run, member, history)
+        result = _segments.run_by_segments(run, description, functools.partial(_collect, run))
+    else:  # the whole run is one compiled call
+        member, history = jax.block_until_ready(
+            _run(run.config, run.params, run.opt_state, run.data, run.hyper)
+        )
+        result = _collect(run, member, history)
+    _results.warn_if_unconverged(run.config, result)  # its stacklevel points at fit's caller
+    return result
 
 
 def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResult:
     member, history = parallel.to_local((member, history))  # members split across processes
-    result = _results.collect(run, member, history)
-    _results.warn_if_unconverged(run.config, result)
-    return result
+    return _results.collect(run, member, history)
 
 
 _run = jax.jit(engine.run, static_argnames=("config",))

@@ -230,7 +230,10 @@ def test_a_run_that_only_gets_worse_returns_the_initial_params_as_best_epoch_0(k
     assert "at epoch 0" in result.message
 
 
-def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key):
+@pytest.mark.parametrize("segmented", [False, True])
+def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key, segmented):
+    # segmented: the run called segment by segment (here for on_segment), as with checkpoints
+    hook = {"on_segment": lambda state: None} if segmented else {}
     x = jnp.linspace(-1, 1, 8)[:, None]
     validation = (x, 3 * x)
     with pytest.warns(fnn.ConvergenceWarning, match="num_epochs=5") as record:
@@ -244,6 +247,7 @@ def test_a_run_at_the_epoch_limit_still_improving_warns_exactly_once(key):
             key=key,
             validation=validation,
             patience=3,
+            **hook,
         )
     assert len([w for w in record if issubclass(w.category, fnn.ConvergenceWarning)]) == 1
     assert issubclass(fnn.ConvergenceWarning, UserWarning)
