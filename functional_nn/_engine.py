@@ -230,6 +230,21 @@ def _select(pred: Array, on_true, on_false):
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def _pick(pred: Array, on_true, on_false):
+    """:func:`_select` of whole trees by one scalar: a ``cond`` that forwards one tree, no
+    kernel per leaf for XLA to compile (under ``fit_many``'s vmap it is the select again)."""
+    return jax.lax.cond(pred, lambda: on_true, lambda: on_false)
+
+
+def _status(cases: list[tuple[Array, int]]) -> Array:
+    """The status of the first case whose condition holds, else RUNNING: nested selects that
+    XLA fuses into one kernel (``jnp.select`` adds a reduction over the conditions)."""
+    status = jnp.asarray(RUNNING, jnp.int32)
+    for condition, value in reversed(cases):
+        status = jnp.where(condition, jnp.int32(value), status)
+    return status
+
+
 def _segment_rows(config: Config, orders: Array | None, epochs: int) -> Array:
     if not config.shuffle:
         return jnp.zeros((epochs * config.num_batches, 0), jnp.int32)
@@ -258,12 +273,13 @@ def run_segment(config: Config, member: Member, data: Data, hyper: Hyper, first_
             config, jax.tree_util.tree_map(lambda a: a.reshape((c, b) + a.shape[1:]), out), dtype
         )
         diverged = ~finite
+        params, opt_state = _pick(diverged, (member.params, member.opt_state), (params, opt_state))
         after = member._replace(
-            params=_select(diverged, member.params, params),
-            opt_state=_select(diverged, member.opt_state, opt_state),
-            status=jnp.select(
-                [diverged, first_epoch + c >= config.num_epochs], [DIVERGED, FINISHED], RUNNING
-            ).astype(jnp.int32),
+            params=params,
+            opt_state=opt_state,
+            status=_status(
+                [(diverged, DIVERGED), (first_epoch + c >= config.num_epochs, FINISHED)]
+            ),
             epochs_done=jnp.where(diverged, first_epoch, first_epoch + c).astype(jnp.int32),
         )
         if config.members is None:  # run_from runs a segment only while its one member runs
@@ -290,7 +306,7 @@ def _epoch_with_validation(
     )
     record = epoch_records(config, out, dtype)
     diverged = ~finite
-    params, opt_state = _select(diverged, (member.params, member.opt_state), (params, opt_state))
+    params, opt_state = _pick(diverged, (member.params, member.opt_state), (params, opt_state))
     val_loss, logits = validation_loss(config, params, data, hyper)
     record["val_loss"] = val_loss
     if config.accuracy is not None:
@@ -300,15 +316,13 @@ def _epoch_with_validation(
     improved = ~diverged & (val_loss < member.best_val - hyper.min_delta)
     bad_epochs = jnp.where(improved, 0, member.bad_epochs + 1).astype(jnp.int32)
     early = bad_epochs >= config.patience if config.patience is not None else jnp.asarray(False)
-    status = jnp.select(
-        [diverged, early, epoch + 1 >= config.num_epochs],
-        [DIVERGED, STOPPED_EARLY, FINISHED],
-        RUNNING,
-    ).astype(jnp.int32)
+    status = _status(
+        [(diverged, DIVERGED), (early, STOPPED_EARLY), (epoch + 1 >= config.num_epochs, FINISHED)]
+    )
     return Member(
         params=params,
         opt_state=opt_state,
-        best_params=_select(improved, params, member.best_params),
+        best_params=_pick(improved, params, member.best_params),
         best_val=jnp.where(improved, val_loss, member.best_val),
         best_epoch=jnp.where(improved, epoch + 1, member.best_epoch).astype(jnp.int32),
         bad_epochs=bad_epochs,
