@@ -312,7 +312,7 @@ class Writer:
         self._pending: concurrent.futures.Future | None = None
 
     def submit(self, plan, run, describe: Callable[[], dict], member, history, epoch: int) -> None:
-        """:func:`save` in the background (its copy to the host too)."""
+        """:func:`save` in the background (its copy to the host, and the first ``describe()``, too)."""
         self.wait()
         if Writer._executor is None:
             Writer._executor = concurrent.futures.ThreadPoolExecutor(
