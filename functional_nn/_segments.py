@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -17,8 +16,6 @@ from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn._prepare import Prepared
 
 __all__ = ["SegmentState"]
-
-T = TypeVar("T")
 
 
 class SegmentState(NamedTuple):
@@ -43,7 +40,7 @@ _start = jax.jit(engine.start, static_argnames=("config",))
 _run_from = jax.jit(engine.run_from, static_argnames=("config",))
 
 
-def run_by_segments(run: Prepared, description: str, finish: Callable[[Any, dict], T]) -> T:
+def run_by_segments(run: Prepared, description: str):
     """Call the one compiled segment runner again and again; the host works between calls.
 
     Between calls the host writes the checkpoint, moves the progress bar and calls
@@ -53,8 +50,7 @@ def run_by_segments(run: Prepared, description: str, finish: Callable[[Any, dict
     background thread while the next segments run. A write is awaited before the next
     one starts, before ``on_segment`` sees its path and before the run returns, so its
     error (a full or read-only disk) stops the run and a returned run's checkpoints are
-    all on disk. The run's result, ``finish(member, history)``, is built while the last
-    checkpoint is written.
+    all on disk.
     """
     config, plan = run.config, run.checkpoints
     args = (run.config, run.params, run.opt_state, run.data, run.hyper)
@@ -93,11 +89,10 @@ def run_by_segments(run: Prepared, description: str, finish: Callable[[Any, dict
             if not fresh:
                 _after_segment(run, described, member, history, epoch, report, writer)
             if not (more and np.any(status == engine.RUNNING)):
-                result = finish(member, history)  # while the last checkpoint is written
                 writer.wait()  # the last checkpoint is on disk before the run returns,
                 if plan is not None:  # in every process
                     parallel.wait_for_every_process("functional_nn: the last checkpoint")
-                return result
+                return member, history
             (member, history), epoch, fresh = following, stop, False
 
 

@@ -26,8 +26,6 @@ compiled program: the learning rate, data, params and key are traced.
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -299,20 +297,16 @@ def fit_many(
 
 def _train(run: Prepared, description: str) -> FitManyResult:
     """Run a prepared training and collect its results."""
-    if run.stride is not None:  # segment by segment: checkpoints, progress, on_segment
-        result = _segments.run_by_segments(run, description, functools.partial(_collect, run))
-    else:  # the whole run is one compiled call
+    if run.stride is None:  # the whole run is one compiled call
         member, history = jax.block_until_ready(
             _run(run.config, run.params, run.opt_state, run.data, run.hyper)
         )
-        result = _collect(run, member, history)
-    _results.warn_if_unconverged(run.config, result)  # its stacklevel points at fit's caller
-    return result
-
-
-def _collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResult:
+    else:
+        member, history = _segments.run_by_segments(run, description)
     member, history = parallel.to_local((member, history))  # members split across processes
-    return _results.collect(run, member, history)
+    result = _results.collect(run, member, history)
+    _results.warn_if_unconverged(run.config, result)
+    return result
 
 
 _run = jax.jit(engine.run, static_argnames=("config",))
