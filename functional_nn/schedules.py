@@ -216,7 +216,7 @@ def initial_state(rate: Any, dtype: Any, shape: tuple[int, ...] = (), xp: Any = 
 
 def _step(grads: Any, state: SGDState, alpha: ArrayLike) -> tuple[Any, SGDState]:
     alpha = jnp.asarray(alpha, state.learning_rate.dtype)
-    updates = jax.tree_util.tree_map(lambda g: (-alpha).astype(g.dtype) * g, grads)
+    updates = jax.tree_util.tree_map(lambda g: -(alpha.astype(g.dtype) * g), grads)
     return updates, SGDState(state.count + 1, state.rate, alpha)
 
 
