@@ -248,9 +248,16 @@ def test_split_is_a_reproducible_partition(getkey):
 def test_split_property_every_row_once(m, val, test, stratify):
     x = np.arange(m, dtype=np.float32)[:, None]
     y = np.arange(m) % 3
-    split = data.train_val_test_split(
-        x, y, key=jax.random.key(m), val_fraction=val, test_fraction=test, stratify=stratify
-    )
+    try:
+        split = data.train_val_test_split(
+            x, y, key=jax.random.key(m), val_fraction=val, test_fraction=test, stratify=stratify
+        )
+    except ValueError as err:
+        # the documented refusal when rounding (per class, with stratify) leaves no training
+        # row: each part takes at most round(0.4 n) of n rows, so a class of 5 rows or more
+        # keeps one, and the refusal needs every class under 5 rows (m <= 12) or m <= 4
+        assert "the training part is empty" in str(err) and m <= 12, (m, val, test, stratify)
+        return
     train, val_ids, test_ids = _ids(split)
     assert sorted(train + val_ids + test_ids) == list(range(m)) and len(train) >= 1
     for xs, ys in (
