@@ -15,7 +15,6 @@ processes, process 0 writes and every process resumes from the same checkpoint.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 import os
@@ -294,42 +293,3 @@ def save(plan, run, describe: Callable[[], dict], member, history, epoch: int) -
         state=state,
         metadata={"run": describe(), "epoch": epoch},
     )
-
-
-class Writer:
-    """Checkpoint writes on a background thread, one at a time, so the run goes on meanwhile.
-
-    :meth:`submit` first waits for the write before it (re-raising that write's error),
-    then starts the new one. :meth:`wait` waits for the write in progress and re-raises
-    its error. On leaving the ``with`` block a write in progress is always awaited, so no
-    half-done write outlives the run that started it. The thread is one for the whole process
-    (started once: starting a thread per write costs milliseconds of GIL hand-over).
-    """
-
-    _executor: concurrent.futures.ThreadPoolExecutor | None = None
-
-    def __init__(self) -> None:
-        self._pending: concurrent.futures.Future | None = None
-
-    def submit(self, plan, run, describe: Callable[[], dict], member, history, epoch: int) -> None:
-        """:func:`save` in the background (its copy to the host, and the first ``describe()``, too)."""
-        self.wait()
-        if Writer._executor is None:
-            Writer._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="fnn-checkpoint-writer"
-            )
-        self._pending = Writer._executor.submit(save, plan, run, describe, member, history, epoch)
-
-    def wait(self) -> None:
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()  # re-raises the write's error here, on the run's thread
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if exc_info[0] is None:
-            self.wait()
-        elif self._pending is not None:  # an error is on its way already: let the write end
-            concurrent.futures.wait([self._pending])

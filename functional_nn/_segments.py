@@ -44,13 +44,13 @@ def run_by_segments(run: Prepared, description: str):
     """Call the one compiled segment runner again and again; the host works between calls.
 
     Between calls the host writes the checkpoint, moves the progress bar and calls
-    ``on_segment``. The host never keeps the device waiting: the next segment is
-    dispatched before the host reads the last one's state (a segment after every member
-    stopped is a no-op of the compiled loop), and a checkpoint is written by a
-    background thread while the next segments run. A write is awaited before the next
-    one starts, before ``on_segment`` sees its path and before the run returns, so its
-    error (a full or read-only disk) stops the run and a returned run's checkpoints are
-    all on disk.
+    ``on_segment``. The next segment is dispatched before the host reads the last one's
+    state (a segment after every member stopped is a no-op of the compiled loop), so the
+    device runs it while the host writes the last one's checkpoint, on this thread: a
+    write shorter than a segment never keeps the device waiting. (A writer thread was
+    slower: at every segment boundary it took a core from the thread that starts the
+    next segment, and the GIL from this one.) A write's error (a full or read-only disk)
+    stops the run at that checkpoint, and a returned run's checkpoints are all on disk.
     """
     config, plan = run.config, run.checkpoints
     args = (run.config, run.params, run.opt_state, run.data, run.hyper)
@@ -75,10 +75,7 @@ def run_by_segments(run: Prepared, description: str):
     else:
         member, history, epoch, _ = resumed
     assert run.stride is not None  # this loop runs only when segments are asked for
-    with (
-        _progress.progress_bar(run.progress, config.num_epochs, description, epoch) as report,
-        _checkpointing.Writer() as writer,
-    ):
+    with _progress.progress_bar(run.progress, config.num_epochs, description, epoch) as report:
         fresh = True  # the state in hand is the start (or the resumed checkpoint), not a segment's
         while True:
             more = epoch < config.num_epochs
@@ -87,16 +84,15 @@ def run_by_segments(run: Prepared, description: str):
                 following = _run_from(config, member, history, run.data, run.hyper, epoch, stop)
             status = np.asarray(parallel.to_local(member.status))  # waits for this segment
             if not fresh:
-                _after_segment(run, described, member, history, epoch, report, writer)
+                _after_segment(run, described, member, history, epoch, report)
             if not (more and np.any(status == engine.RUNNING)):
-                writer.wait()  # the last checkpoint is on disk before the run returns,
-                if plan is not None:  # in every process
+                if plan is not None:  # the last checkpoint is on disk in every process
                     parallel.wait_for_every_process("functional_nn: the last checkpoint")
                 return member, history
             (member, history), epoch, fresh = following, stop, False
 
 
-def _after_segment(run: Prepared, described, member, history, epoch: int, report, writer) -> None:
+def _after_segment(run: Prepared, described, member, history, epoch: int, report) -> None:
     """The host's work after a segment that ended at ``epoch``: checkpoint, progress, hook."""
     config, plan, single = run.config, run.checkpoints, run.config.members is None
     path, reporting = None, report is not None or run.on_segment is not None
@@ -107,8 +103,8 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
     local_member, history = parallel.to_local((small if plan is None else member, history))
     if plan is not None:
         path = ckpt_dir.checkpoint_path(plan.directory, epoch)
-        if jax.process_index() == 0:  # process 0 writes; its writer copies to the host
-            writer.submit(plan, run, described, local_member, history, epoch)
+        if jax.process_index() == 0:  # process 0 writes
+            _checkpointing.save(plan, run, described, local_member, history, epoch)
     if not reporting:
         return
     host_member, host_history = jax.device_get(
@@ -130,7 +126,6 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
         report(done, pick(cut["train_loss"]), pick(losses), ~running)
     if run.on_segment is not None:
         if plan is not None:  # the hook is told of a checkpoint that is on disk, in every process
-            writer.wait()
             parallel.wait_for_every_process("functional_nn: a checkpoint before on_segment")
         scalar = (lambda v: v.item()) if single else np.asarray  # noqa: E731
         run.on_segment(
