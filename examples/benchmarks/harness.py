@@ -94,7 +94,7 @@ def measure(
     times: dict[str, list[float]] = {impl.name: [] for impl in impls}
     last: dict[str, Any] = {}
     for r in range(reps):
-        for impl in impls[r % len(impls) :] + impls[: r % len(impls)]:
+        for impl in _rotated(impls, r):
             t0 = time.perf_counter()
             last[impl.name] = runs[impl.name]()
             elapsed = time.perf_counter() - t0
@@ -126,13 +126,18 @@ def measure(
     return out
 
 
+def _rotated(impls: list[Impl], r: int) -> list[Impl]:
+    """Round ``r``'s order: every implementation, starting at a rotating offset."""
+    return impls[r % len(impls) :] + impls[: r % len(impls)]
+
+
 def _recompile_times(
     impls: list[Impl], runs: dict[str, Callable[[], Any]], rounds: int
 ) -> dict[str, list[float]]:
     """Each compiled implementation's call right after ``jax.clear_caches()``, ``rounds`` times, interleaved."""
     out: dict[str, list[float]] = {impl.name: [] for impl in impls}
     for r in range(rounds):
-        for impl in impls[r % len(impls) :] + impls[: r % len(impls)]:
+        for impl in _rotated(impls, r):
             jax.clear_caches()
             t0 = time.perf_counter()
             runs[impl.name]()
