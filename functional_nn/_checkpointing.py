@@ -29,7 +29,7 @@ import numpy as np
 from functional_nn import _engine as engine
 from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn import parallel
-from functional_nn._validate import check_bool, check_int, host_values, is_split
+from functional_nn._validate import check_bool, check_int, host_values, is_split, to_host
 from functional_nn.checkpoint import CheckpointError, CheckpointWriteError, _read
 
 #: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
@@ -145,7 +145,7 @@ def _array_summary(a) -> str:
         every = parallel.allgather(np.frombuffer(mine.digest(), np.uint8))
         digest = hashlib.sha256(every.tobytes()).hexdigest()[:16]
         return f"{a.dtype}{list(a.shape)} split over {len(every)} processes, sha256:{digest}"
-    a = np.asarray(jax.device_get(a))
+    a = np.asarray(a)
     raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)  # the bytes, not a copy of them
     digest = hashlib.sha256(raw.data).hexdigest()[:16]
     return f"{a.dtype}{list(a.shape)} sha256:{digest}"
@@ -277,7 +277,7 @@ def _compare(path: Path, saved, current: dict) -> None:
 
 def save(plan, run, describe: Callable[[], dict], member, history, epoch: int) -> Path:
     """Write the checkpoint of epoch ``epoch`` and prune to ``keep``; ``describe()`` is the run's description."""
-    member, history = jax.device_get((member, history))
+    member, history = to_host((member, history))
     state = {name: getattr(member, name) for name in STATE_FIELDS}
     if state["best_params"] is None:
         del state["best_params"]

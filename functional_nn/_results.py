@@ -16,6 +16,7 @@ import numpy as np
 from functional_nn import _diagnosis
 from functional_nn import _engine as engine
 from functional_nn._prepare import Prepared
+from functional_nn._validate import to_host
 from functional_nn.network import Params
 
 __all__ = ["ConvergenceWarning", "FitResult", "FitManyResult"]
@@ -131,7 +132,7 @@ def collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResul
     scalars = {
         name: getattr(member, name) for name in ("status", "epochs_done", "best_epoch", "best_val")
     }
-    scalars, history = jax.device_get((scalars, history))  # one transfer
+    scalars, history = to_host((scalars, history))
     host = {name: np.array(np.atleast_1d(v)) for name, v in scalars.items()}
     stopped = host["epochs_done"]
     diverged = host["status"] == engine.DIVERGED
@@ -139,9 +140,6 @@ def collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResul
     history = {
         name: np.asarray(h)[None] if single else np.asarray(h) for name, h in history.items()
     }
-    paths = [
-        jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(member.params)[0]
-    ]
     take = (
         (lambda tree, i: tree)
         if single
@@ -175,7 +173,7 @@ def collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResul
             take(run.hyper, i),
             int(stopped[i]),
             int(bad_step[i]),
-            paths,
+            [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(last.params)],
             before,
         )
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)

@@ -14,6 +14,7 @@ from functional_nn import _checkpointing, _progress, parallel
 from functional_nn import _engine as engine
 from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn._prepare import Prepared
+from functional_nn._validate import to_host
 
 __all__ = ["SegmentState"]
 
@@ -107,7 +108,7 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
             _checkpointing.save(plan, run, described, local_member, history, epoch)
     if not reporting:
         return
-    host_member, host_history = jax.device_get(
+    host_member, host_history = to_host(
         (local_member._replace(params=None, opt_state=None, best_params=None), history)
     )
     ran = epoch - run.start
