@@ -176,6 +176,27 @@ def test_tree_paths_key_the_arrays_and_the_manifest_describes_them(tmp_path, tra
     assert fnn.load_checkpoint(path).history == {"a/b": pytest.approx(np.ones(2)), 3: 1.0}
 
 
+@pytest.mark.parametrize("writer", ["by hand", "np.savez (past the zip's limits)"])
+def test_the_archive_is_an_npz_that_np_load_and_zipfile_read(tmp_path, monkeypatch, writer):
+    if writer != "by hand":  # an archive past 4 GiB goes to np.savez (zip64)
+        monkeypatch.setattr(ckpt, "_ZIP_LIMIT", 0)
+    leaves = {
+        "größe": np.arange(6, dtype=np.int32).reshape(2, 3),  # a name the zip keeps as UTF-8
+        "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+        "scalar": np.float64(-0.0),
+        "empty": np.zeros((0, 2), np.float32),
+        "flags": np.array([True, False]),
+    }
+    path = fnn.save_checkpoint(tmp_path / "c.npz", leaves)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None  # every entry's CRC-32 checks
+    with np.load(path) as archive:
+        assert set(archive.files) == {"__manifest__"} | {f"params/{k}" for k in leaves}
+        for name, leaf in leaves.items():
+            assert _bits(archive[f"params/{name}"]) == _bits(leaf)
+    _assert_trees_bit_equal(fnn.load_checkpoint(path).params, leaves)
+
+
 def test_crash_mid_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch, trained):
     net, params, *_ = trained
     path = fnn.save_checkpoint(tmp_path / "c.npz", params, metadata={"version": 1})
