@@ -152,34 +152,7 @@ def fit(
         ...                  num_epochs=2000, key=key)
         >>> result.history["train_loss"][-1]
     """
-    run = prepare(
-        net,
-        x,
-        y,
-        members=False,
-        params=params,
-        key=key,
-        loss=loss,
-        learning_rate=learning_rate,
-        optimizer=optimizer,
-        batch_size=batch_size,
-        num_epochs=num_epochs,
-        method=method,
-        validation=validation,
-        patience=patience,
-        min_delta=min_delta,
-        progress=progress,
-        record_grad_norms=record_grad_norms,
-        mesh=mesh,
-        drop_last=drop_last,
-        opt_state=opt_state,
-        initial_epoch=initial_epoch,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        keep=keep,
-        on_segment=on_segment,
-    )
+    run = prepare(**locals(), members=False)  # every argument, checked once there
     result = _train(run, "fit")  # one member whose device trees carry no members axis
     return _results.one_member(result.members, 0, lambda tree: tree, result.initial_epoch)
 
@@ -262,36 +235,7 @@ def fit_many(
         ...                     validation=(x_val, y_val), num_epochs=50)
         >>> many.best.best_params     # evaluate these on the test set
     """
-    run = prepare(
-        net,
-        x,
-        y,
-        members=True,
-        params=params,
-        key=key,
-        loss=loss,
-        learning_rate=learning_rate,
-        optimizer=optimizer,
-        batch_size=batch_size,
-        num_epochs=num_epochs,
-        method=method,
-        validation=validation,
-        patience=patience,
-        min_delta=min_delta,
-        progress=progress,
-        record_grad_norms=record_grad_norms,
-        mesh=mesh,
-        drop_last=drop_last,
-        opt_state=opt_state,
-        initial_epoch=initial_epoch,
-        init_scale=init_scale,
-        hidden_widths=hidden_widths,
-        checkpoint_dir=checkpoint_dir,
-        checkpoint_every=checkpoint_every,
-        resume=resume,
-        keep=keep,
-        on_segment=on_segment,
-    )
+    run = prepare(**locals(), members=True)  # every argument, checked once there
     return _train(run, f"fit_many ({run.config.members} members)")
 
 
