@@ -77,6 +77,11 @@ def test_quick_run_has_every_workload_with_positive_timings(quick_run):
                 assert math.isfinite(m["quality"]["train_loss"]), (name, impl)
             if m.get("first_call_s") is not None:
                 assert _positive(m["first_call_s"]) and m["compile_s"] >= 0
+    run = _bench_module("run")
+    for name, pairs in run.PAIRS.items():  # the paired ratios behind the targets of fast runs
+        paired = results["workloads"][name]["paired"]
+        assert set(paired) == {f"{a}/{b}" for a, b in pairs}, (name, paired)
+        assert all(_positive(v) for v in paired.values()), (name, paired)
     assert "matmul_peak" in results["workloads"]["W3"]["impls"]
     assert _positive(results["workloads"]["W3"]["matmul_peak"]["flops_per_s"])
     for label in ("per_call", "in_scan"):
@@ -111,6 +116,24 @@ def test_implementations_train_the_same_model(quick_run):
                     name,
                     impl,
                 )
+
+
+def test_paired_ratio_times_each_call_of_a_pair_whichever_goes_first(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # harness imports workloads by file name
+    harness = _bench_module("harness")
+    clock = [0.0]
+    cost = {"a": 3.0, "b": 1.0}
+    order = []
+
+    def call(name):
+        order.append(name)
+        clock[0] += cost[name] * (1 + len(order) / 100)  # a slow drift: pairs see it alike
+
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(harness, "MIN_PAIRS", 10)  # as many b-first pairs as a-first ones
+    ratio = harness.paired_ratio(lambda: call("a"), lambda: call("b"), seconds=0.0)
+    assert order[:4] == ["a", "b", "b", "a"] and len(order) == 20
+    assert ratio == pytest.approx(3.0, rel=0.05)
 
 
 def test_shared_order_is_the_order_fit_uses():

@@ -78,9 +78,18 @@ MAX_CALLS = 50
 
 
 def measure(
-    problem: Problem, impls: list[Impl], reps: int, log: Callable[[str], None] = print
-) -> dict[str, Measurement]:
-    """Prepare, warm up and time ``impls`` on ``problem``, interleaved; returns medians per name."""
+    problem: Problem,
+    impls: list[Impl],
+    reps: int,
+    log: Callable[[str], None] = print,
+    pairs: tuple[tuple[str, str], ...] = (),
+    pair_seconds: float = 3.0,
+) -> tuple[dict[str, Measurement], dict[str, float]]:
+    """Prepare, warm up and time ``impls`` on ``problem``, interleaved.
+
+    Returns the medians per name, and for each ``(a, b)`` of ``pairs`` the paired time
+    ratio ``a / b`` (:func:`paired_ratio`, for about ``pair_seconds``) under the key ``"a/b"``.
+    """
     runs: dict[str, Callable[[], Any]] = {}
     first: dict[str, float] = {}
     for impl in impls:
@@ -123,7 +132,37 @@ def measure(
         if impl.trains:
             m.quality = evaluate(problem, as_models(last[impl.name])[0])
         out[impl.name] = m
-    return out
+    paired = {f"{a}/{b}": paired_ratio(runs[a], runs[b], pair_seconds) for a, b in pairs}
+    return out, paired
+
+
+#: A paired ratio takes at least MIN_PAIRS and at most MAX_PAIRS pairs of calls.
+MIN_PAIRS, MAX_PAIRS = 9, 300
+
+
+def paired_ratio(a: Callable[[], Any], b: Callable[[], Any], seconds: float) -> float:
+    """The median over pairs of back-to-back calls of ``time(a) / time(b)`` (which goes first
+    alternates), for about ``seconds``.
+
+    The two calls of a pair meet the same moment of the machine, so a load that comes
+    and goes cancels in their ratio; in a ratio of two medians taken apart it does not
+    (W2's checkpoint overhead read 1.09-1.17 from medians of three repetitions of one
+    and the same code, 1.08-1.10 paired).
+    """
+    ratios: list[float] = []
+    start = time.perf_counter()
+    while len(ratios) < MAX_PAIRS and (
+        len(ratios) < MIN_PAIRS or time.perf_counter() - start < seconds
+    ):
+        first, second = (a, b) if len(ratios) % 2 == 0 else (b, a)
+        t0 = time.perf_counter()
+        first()
+        t1 = time.perf_counter()
+        second()
+        t2 = time.perf_counter()
+        ta, tb = (t1 - t0, t2 - t1) if first is a else (t2 - t1, t1 - t0)
+        ratios.append(ta / tb)
+    return statistics.median(ratios)
 
 
 def _rotated(impls: list[Impl], r: int) -> list[Impl]:

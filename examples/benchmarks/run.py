@@ -207,14 +207,30 @@ def implementations(name: str, peers: dict, *, quick: bool) -> list[Impl]:
     return impls
 
 
+#: The targets' ratios of runs of milliseconds, also measured in pairs (harness.paired_ratio).
+PAIRS = {
+    "W1": (("scan", "fit"), ("scan_shuffle", "fit")),
+    "W2": (("fit_ckpt5", "fit"), ("scan", "fit"), ("scan_shuffle", "fit")),
+    "W4xor": (("fit", "scan_vmap"),),
+}
+
+
 def run_workload(name: str, peers: dict, *, quick: bool, reps: int, seed: int, log=print) -> dict:
     spec = (workloads.QUICK if quick else workloads.FULL)[name]
     log(f"{name}: {spec.title}" + (" (quick sizes)" if quick else ""))
     problem = workloads.make_problem(spec, seed=seed)
-    found = harness.measure(problem, implementations(name, peers, quick=quick), reps, log=log)
+    found, paired = harness.measure(
+        problem,
+        implementations(name, peers, quick=quick),
+        reps,
+        log=log,
+        pairs=PAIRS.get(name, ()),
+        pair_seconds=0.2 if quick else 3.0,
+    )
     out = {
         "spec": {k: v for k, v in vars(spec).items()},
         "impls": {k: vars(m) for k, m in found.items()},
+        "paired": paired,
     }
     if name == "W3":
         flops = spec.num_updates * workloads.step_flops(spec)
