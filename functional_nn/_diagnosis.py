@@ -169,7 +169,7 @@ def describe(
     stopped_early: bool,
     best_epoch: int,
     best_val: float,
-    history: dict,
+    final_train_loss: float,
 ) -> str:
     """How a run ended, in one paragraph; a divergence names its likely cause."""
     updates = stopped * config.num_batches + bad_step
@@ -211,7 +211,7 @@ def describe(
     best = (
         f"best validation loss {best_val:.6g} at epoch {best_epoch}"
         if config.has_validation
-        else f"final training loss {float(history['train_loss'][-1]):.6g}"
+        else f"final training loss {final_train_loss:.6g}"
     )
     if stopped_early:
         return (

@@ -125,9 +125,9 @@ def prepare(
     n = _number_of_members(sizes) if members else None
 
     # the members' initial params, optimizer states and traced values
-    keys = jnp.broadcast_to(key, (n,)) if members and key.ndim == 0 else key
+    keys = key  # one shared key's shuffle seed is broadcast on the host (below), not the key
     if members and params is None:
-        split = jax.vmap(jax.random.split)(keys)  # (n, 2): init key, shuffle key
+        split = jax.vmap(jax.random.split)(jnp.broadcast_to(key, (n,)))  # init, shuffle keys
         keys = split[:, 1]
         scales = jnp.broadcast_to(
             jnp.asarray(1.0 if init_scale is None else init_scale, dtype), (n,)
@@ -150,7 +150,7 @@ def prepare(
             for l, size in enumerate(net.layer_sizes[1:-1])
         )
     hyper = engine.Hyper(
-        seed=shuffle_seed(keys),
+        seed=np.broadcast_to(shuffle_seed(keys), lead + (2,)),
         min_delta=np.broadcast_to(np.asarray(min_delta, dtype), lead),
         masks=masks,
     )
@@ -262,8 +262,11 @@ def _check_params(net: MLP, params, members: bool, sizes: dict):
         lead = {np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in leaves}
         if len(lead) != 1 or None in lead:
             raise shared_error
-        try:
-            net.check_params(jax.tree_util.tree_map(lambda a: a[0], params), "params[member]")
+        try:  # one member's shapes and dtypes, without a device call per leaf to slice it
+            one = jax.tree_util.tree_map(
+                lambda a: np.empty(a.shape[1:], a.dtype) if hasattr(a, "dtype") else a[0], params
+            )
+            net.check_params(one, "params[member]")
         except ValueError:
             raise shared_error from None
         sizes["params"] = lead.pop()
