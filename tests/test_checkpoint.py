@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 
 import functional_nn as fnn
+from functional_nn import _npz
 from functional_nn import checkpoint as ckpt
 from functional_nn._x64 import float64_mode
 
@@ -179,7 +180,7 @@ def test_tree_paths_key_the_arrays_and_the_manifest_describes_them(tmp_path, tra
 @pytest.mark.parametrize("writer", ["by hand", "np.savez (past the zip's limits)"])
 def test_the_archive_is_an_npz_that_np_load_and_zipfile_read(tmp_path, monkeypatch, writer):
     if writer != "by hand":  # an archive past 4 GiB goes to np.savez (zip64)
-        monkeypatch.setattr(ckpt, "_ZIP_LIMIT", 0)
+        monkeypatch.setattr(_npz, "_ZIP_LIMIT", 0)
     leaves = {
         "größe": np.arange(6, dtype=np.int32).reshape(2, 3),  # a name the zip keeps as UTF-8
         "fortran": np.asfortranarray(np.arange(12.0).reshape(3, 4)),
