@@ -177,7 +177,7 @@ def collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResul
         )
         host["best_epoch"][i], host["best_val"][i] = int(last.best_epoch), float(last.best_val)
     history = {name: _forward_fill(h, stopped - start, name) for name, h in history.items()}
-    last = np.maximum(stopped - start - 1, 0)[:, None]  # each member's last epoch in the history
+    final = np.maximum(stopped - start - 1, 0)[:, None]  # each member's last epoch in the history
     per_member = zip(  # Python scalars: a thousand members' messages in a millisecond
         run.rate_texts,
         whats,
@@ -187,7 +187,8 @@ def collect(run: Prepared, member: engine.Member, history: dict) -> FitManyResul
         (host["status"] == engine.STOPPED_EARLY).tolist(),
         host["best_epoch"].tolist(),
         host["best_val"].tolist(),
-        np.take_along_axis(history["train_loss"], last, axis=1)[:, 0].tolist(),
+        np.take_along_axis(history["train_loss"], final, axis=1)[:, 0].tolist(),
+        strict=True,
     )
     messages = [_diagnosis.describe(config, *values) for values in per_member]
     validated = config.has_validation
