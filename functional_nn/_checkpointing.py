@@ -29,7 +29,7 @@ import numpy as np
 from functional_nn import _engine as engine
 from functional_nn import checkpoint_dir as ckpt_dir
 from functional_nn import parallel
-from functional_nn._validate import check_bool, check_int, host_values, is_split, to_host
+from functional_nn._validate import check_bool, check_int, host_values, is_split
 from functional_nn.checkpoint import CheckpointError, CheckpointWriteError, _read
 
 #: Member fields kept in a checkpoint's ``state`` section besides params and opt_state.
@@ -276,8 +276,8 @@ def _compare(path: Path, saved, current: dict) -> None:
 
 
 def save(plan, run, describe: Callable[[], dict], member, history, epoch: int) -> Path:
-    """Write the checkpoint of epoch ``epoch`` and prune to ``keep``; ``describe()`` is the run's description."""
-    member, history = to_host((member, history))
+    """Write the checkpoint of epoch ``epoch`` (``member`` and ``history`` on the host) and prune
+    to ``keep``; ``describe()`` is the run's description."""
     state = {name: getattr(member, name) for name in STATE_FIELDS}
     if state["best_params"] is None:
         del state["best_params"]

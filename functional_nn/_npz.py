@@ -30,6 +30,7 @@ def write_npz(f, arrays: dict[str, np.ndarray]) -> None:
         np.lib.format.write_array_header_1_0(header, info)
         data = array.tobytes("F" if info["fortran_order"] else "C")
         entries.append(((key + ".npy").encode("utf-8"), header.getvalue() + data))
+    # an entry takes a 30-byte local header and a 46-byte central one besides its name and data
     if len(entries) >= 0xFFFF or sum(len(n) + len(d) + 76 for n, d in entries) >= _ZIP_LIMIT:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as allow_pickle

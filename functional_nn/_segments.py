@@ -102,15 +102,16 @@ def _after_segment(run: Prepared, described, member, history, epoch: int, report
     small = member._replace(params=None, opt_state=None, best_params=None)
     # members split across processes are gathered: a collective, every process in step
     local_member, history = parallel.to_local((small if plan is None else member, history))
+    writes = plan is not None and jax.process_index() == 0  # process 0 writes
+    if not (writes or reporting):
+        return
+    host_member, host_history = to_host((local_member, history))  # once, for both
     if plan is not None:
         path = ckpt_dir.checkpoint_path(plan.directory, epoch)
-        if jax.process_index() == 0:  # process 0 writes
-            _checkpointing.save(plan, run, described, local_member, history, epoch)
+    if writes:
+        _checkpointing.save(plan, run, described, host_member, host_history, epoch)
     if not reporting:
         return
-    host_member, host_history = to_host(
-        (local_member._replace(params=None, opt_state=None, best_params=None), history)
-    )
     ran = epoch - run.start
     cut = {
         name: np.asarray(h)[:ran] if single else np.asarray(h)[:, :ran]

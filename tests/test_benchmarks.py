@@ -129,9 +129,10 @@ def test_paired_ratio_times_each_call_of_a_pair_whichever_goes_first(monkeypatch
         order.append(name)
         clock[0] += cost[name] * (1 + len(order) / 100)  # a slow drift: pairs see it alike
 
-    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock[0])
     monkeypatch.setattr(harness, "MIN_PAIRS", 10)  # as many b-first pairs as a-first ones
-    ratio = harness.paired_ratio(lambda: call("a"), lambda: call("b"), seconds=0.0)
+    ratio = harness.paired_ratio(
+        lambda: call("a"), lambda: call("b"), seconds=0.0, clock=lambda: clock[0]
+    )
     assert order[:4] == ["a", "b", "b", "a"] and len(order) == 20
     assert ratio == pytest.approx(3.0, rel=0.05)
 

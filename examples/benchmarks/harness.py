@@ -140,9 +140,14 @@ def measure(
 MIN_PAIRS, MAX_PAIRS = 9, 300
 
 
-def paired_ratio(a: Callable[[], Any], b: Callable[[], Any], seconds: float) -> float:
+def paired_ratio(
+    a: Callable[[], Any],
+    b: Callable[[], Any],
+    seconds: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """The median over pairs of back-to-back calls of ``time(a) / time(b)`` (which goes first
-    alternates), for about ``seconds``.
+    alternates), for about ``seconds`` of ``clock``.
 
     The two calls of a pair meet the same moment of the machine, so a load that comes
     and goes cancels in their ratio; in a ratio of two medians taken apart it does not
@@ -150,16 +155,14 @@ def paired_ratio(a: Callable[[], Any], b: Callable[[], Any], seconds: float) -> 
     and the same code, 1.08-1.10 paired).
     """
     ratios: list[float] = []
-    start = time.perf_counter()
-    while len(ratios) < MAX_PAIRS and (
-        len(ratios) < MIN_PAIRS or time.perf_counter() - start < seconds
-    ):
+    start = clock()
+    while len(ratios) < MAX_PAIRS and (len(ratios) < MIN_PAIRS or clock() - start < seconds):
         first, second = (a, b) if len(ratios) % 2 == 0 else (b, a)
-        t0 = time.perf_counter()
+        t0 = clock()
         first()
-        t1 = time.perf_counter()
+        t1 = clock()
         second()
-        t2 = time.perf_counter()
+        t2 = clock()
         ta, tb = (t1 - t0, t2 - t1) if first is a else (t2 - t1, t1 - t0)
         ratios.append(ta / tb)
     return statistics.median(ratios)
