@@ -17,10 +17,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from functional_nn import _checkpointing, _validate, backprop, losses, parallel
+from functional_nn import _checkpointing, _validate, backprop, parallel
 from functional_nn import _engine as engine
 from functional_nn._batches import shuffle_seed
-from functional_nn._validate import check_bool, check_int, check_key, check_number
+from functional_nn._validate import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_key,
+    check_number,
+    check_positive,
+)
 from functional_nn.network import MLP
 from functional_nn.schedules import InverseTimeDecay, SGDState, initial_state, learning_rate_of, sgd
 
@@ -100,11 +107,7 @@ def prepare(
     )
 
     plan = _checkpointing.check_plan(checkpoint_dir, checkpoint_every, resume, keep)
-    if on_segment is not None and not callable(on_segment):
-        raise TypeError(
-            f"on_segment must be a function of one SegmentState or None, got "
-            f"{type(on_segment).__name__}: {on_segment!r}"[:300]
-        )
+    check_callable("on_segment", on_segment, "a function of one SegmentState", optional=True)
 
     sizes: dict[str, int] = {"key": key.shape[0]} if key.ndim == 1 else {}
     params, stacked = _check_params(net, params, members, sizes)
@@ -120,7 +123,7 @@ def prepare(
             raise ValueError(
                 "init_scale applies when fit_many initializes the params (params=None)"
             )
-        init_scale = _member_values("init_scale", init_scale, sizes)
+        init_scale = _per_member(sizes, "init_scale", check_positive("init_scale", init_scale))
     widths = _check_widths(net, hidden_widths, sizes) if members else None
     n = _number_of_members(sizes) if members else None
 
@@ -273,16 +276,8 @@ def _check_params(net: MLP, params, members: bool, sizes: dict):
         return jax.tree_util.tree_map(_validate.as_array, params), True
 
 
-def _check_xy(net: MLP, loss: str, dtype, x, y, name_x: str = "x", name_y: str = "y"):
-    """``(x, y)`` as device arrays in the params' dtype: the same checks as ``value_and_grad``'s."""
-    m, _ = _validate.check_matrix(x, name_x, net.layer_sizes[0])
-    _validate.check_finite(x, name_x)
-    y = losses.prepare_targets(loss, y, (m, net.layer_sizes[-1]), dtype, name_y)
-    return _validate.as_array(x, dtype), y
-
-
 def _check_data(net: MLP, loss: str, dtype, x, y, validation) -> engine.Data:
-    x, y = _check_xy(net, loss, dtype, x, y)
+    x, y = backprop.check_xy(net, loss, dtype, x, y)
     if validation is None:
         return engine.Data(x, y, None, None)
     if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -290,8 +285,8 @@ def _check_data(net: MLP, loss: str, dtype, x, y, validation) -> engine.Data:
             f"validation must be a tuple (x_val, y_val) or None, got {type(validation).__name__}"
         )
     x_val, y_val = validation
-    x_val, y_val = _check_xy(
-        net, loss, dtype, x_val, y_val, "validation[0] (x_val)", "validation[1] (y_val)"
+    x_val, y_val = backprop.check_xy(
+        net, loss, dtype, x_val, y_val, ("validation[0] (x_val)", "validation[1] (y_val)")
     )
     return engine.Data(x, y, x_val, y_val)
 
@@ -358,8 +353,7 @@ def _check_rate(learning_rate, optimizer, num_batches: int, members: bool, sizes
                 f"{c1.shape} and {c2.shape}"
             )
         for name, v in (("c1", c1), ("c2", c2)):
-            if v.ndim:
-                sizes[name] = v.shape[0]
+            _per_member(sizes, name, v)
         n = max(c1.size, c2.size)
         c1, c2 = np.broadcast_to(c1, (n,)), np.broadcast_to(c2, (n,))
         texts = tuple(
@@ -375,22 +369,15 @@ def _check_rate(learning_rate, optimizer, num_batches: int, members: bool, sizes
                 f"got {first!r} at step 0"
             )
         return sgd(learning_rate), None, ("the learning-rate schedule",)
-    arr = np.asarray(learning_rate)
-    if (
-        isinstance(learning_rate, (bool, np.bool_))
-        or arr.dtype.kind not in "iuf"
-        or arr.ndim > (1 if members else 0)
-    ):
-        allowed = "a number, a 1-D array of them (one per member)" if members else "a number"
-        raise TypeError(
-            f"learning_rate must be {allowed}, an fnn.inverse_time_decay schedule or an optax "
-            f"schedule, got {learning_rate!r}"[:400]
-        )
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
-        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate!r}")
-    if arr.ndim:
-        sizes["learning_rate"] = arr.shape[0]
-    return sgd(0.0), arr.astype(float), tuple(f"learning_rate={a:g}" for a in np.atleast_1d(arr))
+    allowed = "a number, a 1-D array of them (one per member)" if members else "a number"
+    arr = check_positive(
+        "learning_rate",
+        learning_rate,
+        per_member=members,
+        expected=f"{allowed}, an fnn.inverse_time_decay schedule or an optax schedule",
+    )
+    _per_member(sizes, "learning_rate", arr)
+    return sgd(0.0), arr, tuple(f"learning_rate={a:g}" for a in np.atleast_1d(arr))
 
 
 def _check_opt_state(opt_state, fresh, count: int):
@@ -423,18 +410,11 @@ def _check_opt_state(opt_state, fresh, count: int):
 # --- fit_many's per-member arguments ---------------------------------------------------
 
 
-def _member_values(name: str, value, sizes: dict) -> np.ndarray:
-    """A positive number or a 1-D array of them, one per member."""
-    arr = np.asarray(value)
-    if isinstance(value, (bool, np.bool_)) or arr.dtype.kind not in "iuf" or arr.ndim > 1:
-        raise TypeError(
-            f"{name} must be a number or a 1-D array of them (one per member), got {value!r}"
-        )
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+def _per_member(sizes: dict, name: str, arr: np.ndarray) -> np.ndarray:
+    """``arr``; a leading axis is counted as the members' (``sizes[name]``)."""
     if arr.ndim:
         sizes[name] = arr.shape[0]
-    return arr.astype(float)
+    return arr
 
 
 def _check_widths(net: MLP, hidden_widths, sizes: dict) -> Array | None:

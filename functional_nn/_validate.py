@@ -213,6 +213,22 @@ def check_number(
     return value
 
 
+def check_positive(name: str, value, *, per_member: bool = True, expected: str | None = None):
+    """A finite number ``> 0`` as a float array: ``()``, or ``(members,)`` when ``per_member``
+    allows one value per member. ``expected`` words the ``TypeError``'s "must be ...".
+    """
+    arr = np.asarray(value)
+    if isinstance(value, (bool, np.bool_)) or arr.dtype.kind not in "iuf" or arr.ndim > per_member:
+        if expected is None:
+            expected = (
+                "a number or a 1-D array of them (one per member)" if per_member else "a number"
+            )
+        raise TypeError(f"{name} must be {expected}, got {value!r}"[:400])
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}"[:400])
+    return arr.astype(float)
+
+
 def check_callable(name: str, fn, expected: str = "callable", *, optional: bool = False):
     """A callable (``None`` too when ``optional``); the message says what it should compute."""
     if fn is None and optional:

@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.typing import ArrayLike
+import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from functional_nn import _validate, activations, losses
 from functional_nn.network import MLP, Dense, Params
@@ -151,17 +152,30 @@ def check_batch(
     Integer features are accepted and cast.
     """
     net.check_params(params)
-    _validate.real_dtype(x, "x")
-    net.check_inputs(x)
-    _validate.check_finite(x, "x")
-    x = jnp.asarray(x)
-    dtype = params[0].w.dtype
-    y = losses.prepare_targets(loss, y, (x.shape[0], net.layer_sizes[-1]), dtype)
+    x, y = check_xy(net, loss, params[0].w.dtype, x, y)
     if weights is not None and tuple(jnp.shape(weights)) != (x.shape[0],):
         raise ValueError(
             f"weights must have shape ({x.shape[0]},), got {tuple(jnp.shape(weights))}"
         )
-    return x.astype(dtype), y
+    return x, y
+
+
+def check_xy(
+    net: MLP,
+    loss: str,
+    dtype: DTypeLike,
+    x: ArrayLike,
+    y: ArrayLike,
+    names: tuple[str, str] = ("x", "y"),
+) -> tuple[Array, Array]:
+    """``(x, y)`` as arrays of ``dtype``, ``y`` in the outputs' shape: :func:`check_batch`'s checks
+    of the data, which ``fit`` runs on its training and validation sets (``names`` says which)."""
+    _validate.real_dtype(x, names[0])
+    net.check_inputs(x, names[0])
+    _validate.check_finite(x, names[0])
+    shape = (np.shape(x)[0], net.layer_sizes[-1])
+    y = losses.prepare_targets(loss, y, shape, dtype, names[1])
+    return _validate.as_array(x, dtype), y
 
 
 def value_and_grad(net: MLP, loss: str, method: str = "manual") -> Callable:

@@ -35,7 +35,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from functional_nn._validate import check_int
+from functional_nn._validate import check_int, check_positive
 
 __all__ = [
     "InverseTimeDecay",
@@ -113,11 +113,7 @@ def inverse_time_decay(
     if per not in SCHEDULE_UNITS:
         raise ValueError(f"per must be one of {SCHEDULE_UNITS}, got {per!r}")
     for name, value in (("c1", c1), ("c2", c2)):
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "iuf" or arr.ndim > 1:
-            raise TypeError(f"{name} must be a real number or a 1-D array of them, got {value!r}")
-        if arr.size == 0 or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
-            raise ValueError(f"{name} must be finite and > 0 (α_k = c1 / (k + c2)), got {value!r}")
+        check_positive(name, value, expected="a real number or a 1-D array of them")
     if np.ndim(c1) == 1 and np.ndim(c2) == 1 and np.shape(c1) != np.shape(c2):
         raise ValueError(
             f"c1 and c2 must have the same length, got {np.shape(c1)} and {np.shape(c2)}"

@@ -25,7 +25,7 @@ def call(**overrides):
 @pytest.mark.parametrize(
     "overrides, error, match",
     [
-        (dict(x=X[:, :1]), ValueError, r"x must have shape \(examples >= 1, 2\)"),
+        (dict(x=X[:, :1]), ValueError, r"x must have shape \(batch, 2\)"),
         (dict(x=X[0]), ValueError, "x must have shape"),
         (dict(x=np.zeros((0, 2))), ValueError, "x must have shape"),
         (dict(x=np.where(X == 1, np.nan, X)), ValueError, "x must be finite"),
