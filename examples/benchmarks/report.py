@@ -58,7 +58,7 @@ def _time_ratio(entry: dict, a: str, b: str) -> tuple[float | None, str]:
     paired = entry.get("paired", {}).get(f"{a}/{b}")
     if paired is None:
         return medians, ""
-    return paired, f" [paired calls; ratio of the medians {fmt(medians, 3)}]"
+    return paired, f" [paired; ratio of the medians {fmt(medians, 3)}]"
 
 
 def targets(results: dict) -> list[dict]:
