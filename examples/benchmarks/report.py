@@ -156,12 +156,8 @@ def targets(results: dict) -> list[dict]:
             _ratio(_seconds(e, "torch"), _seconds(e, "fit")),
             4,
         )
-        add(
-            "W4",
-            "vmapped scan / fit_many (speed)",
-            _ratio(_seconds(e, "scan_vmap"), _seconds(e, "fit")),
-            0.9,
-        )
+        value, how = _time_ratio(e, "scan_vmap", "fit")
+        add("W4", "vmapped scan / fit_many (speed)" + how, value, 0.9)
     if "W4xor" in w:
         e = w["W4xor"]
         add(
