@@ -91,21 +91,6 @@ def check_finite(a, name: str) -> None:
         )
 
 
-def check_matrix(a, name: str, n_columns: int | None = None) -> tuple[int, int]:
-    """``a`` real, rank 2 ``(examples, columns)`` with at least one example (and ``n_columns`` columns)."""
-    real_dtype(a, name)
-    shape = tuple(np.shape(a))
-    cols = "n" if n_columns is None else str(n_columns)
-    if (
-        len(shape) != 2
-        or shape[0] < 1
-        or shape[1] < 1
-        or (n_columns is not None and shape[1] != n_columns)
-    ):
-        raise ValueError(f"{name} must have shape (examples >= 1, {cols}), got shape {shape}")
-    return shape
-
-
 def check_labels_in_range(labels, name: str, num_classes: int) -> None:
     """Integer labels of a concrete array lie in ``0..num_classes-1``; tracers pass."""
     if not is_concrete(labels):
@@ -213,12 +198,18 @@ def check_number(
     return value
 
 
-def check_positive(name: str, value, *, per_member: bool = True, expected: str | None = None):
+def check_positive(
+    name: str, value, *, per_member: bool = True, expected: str | None = None
+) -> np.ndarray:
     """A finite number ``> 0`` as a float array: ``()``, or ``(members,)`` when ``per_member``
     allows one value per member. ``expected`` words the ``TypeError``'s "must be ...".
     """
     arr = np.asarray(value)
-    if isinstance(value, (bool, np.bool_)) or arr.dtype.kind not in "iuf" or arr.ndim > per_member:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or arr.dtype.kind not in "iuf"
+        or arr.ndim > int(per_member)
+    ):
         if expected is None:
             expected = (
                 "a number or a 1-D array of them (one per member)" if per_member else "a number"
