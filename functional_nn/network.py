@@ -233,7 +233,10 @@ class MLP:
         """Raise unless ``x`` is ``(batch, n_in)`` with ``batch >= 1``."""
         shape = tuple(np.shape(x))
         if len(shape) != 2 or shape[1] != self.layer_sizes[0] or shape[0] < 1:
-            raise ValueError(f"{name} must have shape (batch, {self.layer_sizes[0]}), got {shape}")
+            rows = " with at least one row" if len(shape) == 2 and shape[0] < 1 else ""
+            raise ValueError(
+                f"{name} must have shape (batch, {self.layer_sizes[0]}){rows}, got {shape}"
+            )
 
     # --- forward -----------------------------------------------------------------
 

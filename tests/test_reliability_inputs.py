@@ -113,7 +113,7 @@ CORE_CASES = {
     "x zero examples": (
         cce(x=X[:0], y=LABELS[:0]),
         ValueError,
-        r"x must have shape \(batch, 2\), got \(0, 2\)",
+        r"x must have shape \(batch, 2\) with at least one row, got \(0, 2\)",
     ),
     "x zero features": (
         cce(x=np.zeros((3, 0))),

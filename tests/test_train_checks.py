@@ -27,7 +27,11 @@ def call(**overrides):
     [
         (dict(x=X[:, :1]), ValueError, r"x must have shape \(batch, 2\)"),
         (dict(x=X[0]), ValueError, "x must have shape"),
-        (dict(x=np.zeros((0, 2))), ValueError, "x must have shape"),
+        (
+            dict(x=np.zeros((0, 2))),
+            ValueError,
+            r"x must have shape \(batch, 2\) with at least one row",
+        ),
         (dict(x=np.where(X == 1, np.nan, X)), ValueError, "x must be finite"),
         (dict(x=X.astype(complex)), TypeError, "x must hold real numbers"),
         (dict(x=np.array([["a", "b"]] * 4)), TypeError, "x must hold real numbers"),
