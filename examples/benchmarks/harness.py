@@ -133,9 +133,9 @@ def measure(
             m.quality = evaluate(problem, as_models(last[impl.name])[0])
         out[impl.name] = m
     paired = {}
-    for a, b in pairs:  # each side of a pair: as many calls as fill about PAIR_BLOCK_S
-        shortest = min(statistics.median(times[a]), statistics.median(times[b]))
-        calls = max(1, round(PAIR_BLOCK_S / max(shortest, 1e-6)))
+    for a, b in pairs:  # each side of a pair: as many calls as the slower fills PAIR_BLOCK_S with
+        slower = max(statistics.median(times[a]), statistics.median(times[b]))
+        calls = max(1, round(PAIR_BLOCK_S / slower))
         paired[f"{a}/{b}"] = paired_ratio(
             _repeated(runs[a], calls), _repeated(runs[b], calls), pair_seconds
         )
@@ -144,9 +144,10 @@ def measure(
 
 #: A paired ratio takes at least MIN_PAIRS and at most MAX_PAIRS pairs.
 MIN_PAIRS, MAX_PAIRS = 9, 300
-#: Each side of a pair is a block of calls of about this many seconds (one call of a longer
-#: run): alternating single calls of a 2 ms run charges each call for the other program's
-#: leftovers in the caches (W1's fit: 0.74 paired call by call, 0.76 in blocks of 20 calls).
+#: Each side of a pair is a block of as many calls as take the slower program about this many
+#: seconds (one call of a longer run): alternating single calls of a 2 ms run charges each
+#: call for the other program's leftovers in the caches (W1's fit: 0.74 paired call by call,
+#: 0.76 in blocks of 20 calls).
 PAIR_BLOCK_S = 0.02
 
 
