@@ -24,20 +24,25 @@ def write_npz(f, arrays: dict[str, np.ndarray]) -> None:
     network's checkpoint. An archive past the plain zip's limits (4 GiB, 65535 entries)
     is left to ``np.savez``.
     """
-    entries = []
+    entries = []  # (name, .npy header, array, whether its bytes go in Fortran order)
     for key, array in arrays.items():
-        header, info = io.BytesIO(), np.lib.format.header_data_from_array_1_0(array)
-        np.lib.format.write_array_header_1_0(header, info)
-        data = array.tobytes("F" if info["fortran_order"] else "C")
-        entries.append(((key + ".npy").encode("utf-8"), header.getvalue() + data))
-    # an entry takes a 30-byte local header and a 46-byte central one besides its name and data
-    if len(entries) >= 0xFFFF or sum(len(n) + len(d) + 76 for n, d in entries) >= _ZIP_LIMIT:
+        buffer, info = io.BytesIO(), np.lib.format.header_data_from_array_1_0(array)
+        np.lib.format.write_array_header_1_0(buffer, info)
+        name = (key + ".npy").encode("utf-8")
+        entries.append((name, buffer.getvalue(), array, info["fortran_order"]))
+    # an entry takes a 30-byte local header and a 46-byte central one besides its name and
+    # data; the limits are checked before any array's bytes are copied
+    if (
+        len(entries) >= 0xFFFF
+        or sum(len(n) + len(h) + a.nbytes + 76 for n, h, a, _ in entries) >= _ZIP_LIMIT
+    ):
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub reads **arrays as allow_pickle
         f.write(buffer.getbuffer())
         return
     parts, central, offset = [], [], 0
-    for name, data in entries:
+    for name, npy_header, array, fortran in entries:
+        data = npy_header + array.tobytes("F" if fortran else "C")
         flags = 0 if name.isascii() else 0x800  # bit 11: the name is UTF-8
         # version 2.0, stored, 1980-01-01 00:00, CRC-32, sizes, name length, no extra field
         fields = (20, flags, 0, 0, 0x21, zlib.crc32(data), len(data), len(data), len(name))
